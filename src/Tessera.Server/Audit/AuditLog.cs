@@ -1,0 +1,53 @@
+using System.Security.Claims;
+using System.Text.Json;
+using Tessera.Server.Storage;
+
+namespace Tessera.Server.Audit;
+
+/// <summary>Who is acting, as the audit log names them.</summary>
+public sealed record Actor(Guid? Id, string Name, string? ClientIp, string? UserAgent)
+{
+    public static readonly Actor System = new(null, "system", null, null);
+}
+
+/// <summary>Adds audit events to the caller's unit of work, so they commit or roll back with the change.</summary>
+public sealed class AuditLog(TimeProvider clock, IHttpContextAccessor http)
+{
+    /// <summary>The current caller: the signed-in user, or "anonymous", with their address.</summary>
+    public Actor CurrentActor()
+    {
+        var context = http.HttpContext;
+        if (context is null)
+        {
+            return Actor.System;
+        }
+
+        var principal = context.User;
+        Guid? id = Guid.TryParse(principal.FindFirstValue("sub") ?? principal.FindFirstValue(ClaimTypes.NameIdentifier), out var parsed) ? parsed : null;
+        var name = principal.FindFirstValue("preferred_username") ?? principal.Identity?.Name ?? "anonymous";
+        var agent = context.Request.Headers.UserAgent.ToString();
+        return new Actor(id, name, context.Connection.RemoteIpAddress?.ToString(), agent.Length > 512 ? agent[..512] : agent);
+    }
+
+    public AuditEvent Record(TesseraDbContext db, string action, string? targetType = null, string? targetId = null,
+        string? targetName = null, object? details = null, string outcome = "success", Actor? actor = null)
+    {
+        actor ??= CurrentActor();
+        var entry = new AuditEvent
+        {
+            At = clock.GetUtcNow().UtcDateTime,
+            ActorId = actor.Id,
+            ActorName = actor.Name,
+            Action = action,
+            Outcome = outcome,
+            TargetType = targetType,
+            TargetId = targetId,
+            TargetName = targetName,
+            Details = details is null ? null : JsonSerializer.Serialize(details, JsonSerializerOptions.Web),
+            ClientIp = actor.ClientIp,
+            UserAgent = actor.UserAgent,
+        };
+        db.AuditEvents.Add(entry);
+        return entry;
+    }
+}

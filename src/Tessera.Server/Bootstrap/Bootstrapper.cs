@@ -1,0 +1,205 @@
+using Microsoft.AspNetCore.Identity;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Tessera.Core.Access;
+using Tessera.Core.Users;
+using Tessera.Server.Audit;
+using Tessera.Server.Credentials;
+using Tessera.Server.Storage;
+
+namespace Tessera.Server.Bootstrap;
+
+/// <summary>`Tessera:Bootstrap`: the first administrators of a new installation.</summary>
+public sealed class BootstrapOptions
+{
+    public string AdminUsername { get; set; } = "admin";
+    public string AdminEmail { get; set; } = "admin@tessera.invalid";
+    public string? AdminPassword { get; set; }
+    public string? ApiClientId { get; set; }
+    public string? ApiClientSecret { get; set; }
+}
+
+/// <summary>
+/// Makes a database ready at every start: the privilege catalog, the built-in roles, the reserved
+/// user and the first administrators. Idempotent; never overwrites a password a person has set.
+/// </summary>
+public sealed class Bootstrapper(
+    TesseraDbContext db,
+    IOptions<BootstrapOptions> options,
+    IOptions<TesseraOptions> tessera,
+    IPasswordHasher<User> hasher,
+    CredentialTokens tokens,
+    AuditLog audit,
+    TimeProvider clock,
+    ILogger<Bootstrapper> logger)
+{
+    internal static readonly TimeSpan FirstLinkLifetime = TimeSpan.FromHours(72);
+
+    /// <summary>Settings keys that remember the hash Tessera itself set, to tell it from a person's.</summary>
+    private const string AdminMarker = "bootstrap.admin.password";
+    private const string ApiMarker = "bootstrap.api.password";
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        var o = options.Value;
+        await using var tx = await db.BeginDirectoryChangeAsync(ct);
+        var now = clock.GetUtcNow().UtcDateTime;
+
+        var known = await db.Privileges.ToDictionaryAsync(p => p.Name, ct);
+        foreach (var (name, description) in Privileges.Catalog)
+        {
+            if (known.TryGetValue(name, out var existing))
+            {
+                existing.Description = description;
+            }
+            else
+            {
+                db.Privileges.Add(new Privilege { Name = name, Description = description });
+            }
+        }
+
+        await db.SaveChangesAsync(ct);
+
+        var administrator = await EnsureRoleAsync(BuiltInRoles.Administrator, "Every privilege.", now, ct);
+        var granted = administrator.Privileges.Select(p => p.Privilege).ToHashSet();
+        foreach (var (name, _) in Privileges.Catalog.Where(p => !granted.Contains(p.Name)))
+        {
+            administrator.Privileges.Add(new RolePrivilege { Privilege = name });
+        }
+
+        var system = await EnsureRoleAsync(BuiltInRoles.System, "Marks API users; never held by a BackOffice user.", now, ct);
+        await db.SaveChangesAsync(ct);
+
+        if (!await db.Users.AnyAsync(u => u.NormalizedUsername == Usernames.ReservedNormalized, ct))
+        {
+            var reserved = NewUser(Usernames.Reserved, "modular.system@tessera.invalid", UserType.Api, now);
+            reserved.SetNames("Modular", "System");
+            reserved.Status = UserStatus.Active;
+            reserved.Roles.Add(new UserRole { RoleId = system.Id });
+            db.Users.Add(reserved);
+            audit.Record(db, "user.created", "user", reserved.Id.ToString(), reserved.Username, new { reserved = true }, actor: Actor.System);
+        }
+
+        string? firstLink = null;
+        var admin = await FindAsync(o.AdminUsername, ct);
+        if (admin is null)
+        {
+            admin = NewUser(o.AdminUsername, o.AdminEmail, UserType.BackOffice, now);
+            admin.SetNames("Administrator", "");
+            admin.Roles.Add(new UserRole { RoleId = administrator.Id });
+            db.Users.Add(admin);
+            audit.Record(db, "user.created", "user", admin.Id.ToString(), admin.Username, new { bootstrap = true }, actor: Actor.System);
+            if (string.IsNullOrEmpty(o.AdminPassword))
+            {
+                firstLink = tessera.Value.Link("/set-password?token=" + tokens.Issue(db, admin.Id, TokenPurposes.Invitation, FirstLinkLifetime));
+            }
+        }
+
+        await ApplyConfiguredPasswordAsync(admin, o.AdminPassword, AdminMarker, now, ct);
+
+        if (!string.IsNullOrWhiteSpace(o.ApiClientId))
+        {
+            var client = await FindAsync(o.ApiClientId, ct);
+            if (client is null)
+            {
+                client = NewUser(o.ApiClientId, o.ApiClientId.Contains('@', StringComparison.Ordinal) ? o.ApiClientId : $"{o.ApiClientId}@tessera.invalid", UserType.Api, now);
+                client.SetNames("Bootstrap", "API client");
+                client.Roles.Add(new UserRole { RoleId = system.Id });
+                client.Roles.Add(new UserRole { RoleId = administrator.Id });
+                db.Users.Add(client);
+                audit.Record(db, "user.created", "user", client.Id.ToString(), client.Username, new { bootstrap = true }, actor: Actor.System);
+            }
+
+            await ApplyConfiguredPasswordAsync(client, o.ApiClientSecret, ApiMarker, now, ct);
+        }
+
+        await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
+
+        if (firstLink is not null)
+        {
+            // Straight to the console, not to the log: log sinks must never hold a credential.
+            Console.WriteLine();
+            Console.WriteLine($"Tessera: set the password of the administrator '{admin.Username}' within {FirstLinkLifetime.TotalHours:0} hours:");
+            Console.WriteLine($"  {firstLink}");
+            Console.WriteLine();
+        }
+    }
+
+    private async Task<Role> EnsureRoleAsync(string name, string description, DateTime now, CancellationToken ct)
+    {
+        var normalized = name.ToUpperInvariant();
+        var role = await db.Roles.Include(r => r.Privileges).SingleOrDefaultAsync(r => r.NormalizedName == normalized, ct);
+        if (role is null)
+        {
+            role = new Role { Name = name, NormalizedName = normalized, Description = description, IsBuiltIn = true, CreatedAt = now, UpdatedAt = now };
+            db.Roles.Add(role);
+            audit.Record(db, "role.created", "role", role.Id.ToString(), name, new { builtIn = true }, actor: Actor.System);
+        }
+
+        role.IsBuiltIn = true;
+        return role;
+    }
+
+    private Task<User?> FindAsync(string username, CancellationToken ct)
+    {
+        var normalized = Usernames.Normalize(username);
+        return db.Users.SingleOrDefaultAsync(u => u.NormalizedUsername == normalized, ct);
+    }
+
+    private static User NewUser(string username, string email, UserType type, DateTime now)
+    {
+        var user = new User { Username = "", NormalizedUsername = "", Email = "", NormalizedEmail = "", Type = type, Status = UserStatus.Invited, CreatedAt = now, UpdatedAt = now };
+        user.SetUsername(username);
+        user.SetEmail(email);
+        return user;
+    }
+
+    /// <summary>
+    /// Sets a configured password when the user has none, or when the one they have is still the
+    /// one Tessera set from configuration; a password a person chose since is left alone.
+    /// </summary>
+    private async Task ApplyConfiguredPasswordAsync(User user, string? configured, string markerKey, DateTime now, CancellationToken ct)
+    {
+        if (string.IsNullOrEmpty(configured))
+        {
+            return;
+        }
+
+        var marker = await db.Settings.FindAsync([markerKey], ct);
+        var ours = user.PasswordHash is null || (marker is not null && marker.Value == user.PasswordHash);
+        if (!ours)
+        {
+            if (hasher.VerifyHashedPassword(user, user.PasswordHash!, configured) == PasswordVerificationResult.Failed)
+            {
+                logger.LogWarning("The configured bootstrap password of {Username} was not applied: the password was changed since Tessera set it.", user.Username);
+            }
+
+            return;
+        }
+
+        if (user.PasswordHash is not null && hasher.VerifyHashedPassword(user, user.PasswordHash, configured) != PasswordVerificationResult.Failed)
+        {
+            return;
+        }
+
+        user.PasswordHash = hasher.HashPassword(user, configured);
+        user.PasswordChangedAt = now;
+        user.SecurityStamp = User.NewStamp();
+        user.Status = UserStatus.Active;
+        user.UpdatedAt = now;
+        await tokens.VoidAllAsync(db, user.Id, ct);
+        if (marker is null)
+        {
+            db.Settings.Add(new Setting { Key = markerKey, Value = user.PasswordHash, UpdatedAt = now });
+        }
+        else
+        {
+            marker.Value = user.PasswordHash;
+            marker.UpdatedAt = now;
+        }
+
+        audit.Record(db, "user.password_set", "user", user.Id.ToString(), user.Username, new { source = "bootstrap configuration" }, actor: Actor.System);
+        logger.LogInformation("Applied the configured bootstrap password of {Username}.", user.Username);
+    }
+}

@@ -1,0 +1,28 @@
+using Microsoft.EntityFrameworkCore;
+using Tessera.Server.Storage;
+
+namespace Tessera.Server.Http;
+
+public static class HealthEndpoints
+{
+    /// <summary>`GET /healthz`: 200 while the database answers, 503 when it does not.</summary>
+    public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/healthz", async (TesseraDbContext db, ILogger<TesseraDbContext> logger, CancellationToken ct) =>
+        {
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                timeout.CancelAfter(TimeSpan.FromSeconds(3));
+                await db.Database.ExecuteSqlRawAsync("SELECT 1", timeout.Token);
+                return Results.Ok(new { status = "healthy" });
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                logger.LogWarning("Health check: the database does not answer ({Error}).", e.GetType().Name);
+                return Problems.Of(StatusCodes.Status503ServiceUnavailable, "database_unavailable", "The database does not answer.");
+            }
+        }).AllowAnonymous().ExcludeFromDescription();
+        return app;
+    }
+}

@@ -1,0 +1,110 @@
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Mvc;
+using Tessera.Core.Common;
+
+namespace Tessera.Server.Http;
+
+/// <summary>The one place where failures become RFC 9457 problem details with a stable `code`.</summary>
+public static class Problems
+{
+    public static IResult From(Failure failure)
+    {
+        var extensions = new Dictionary<string, object?> { ["code"] = failure.Code };
+        if (failure.Errors is not null)
+        {
+            extensions["errors"] = failure.Errors;
+        }
+
+        return Results.Problem(detail: failure.Detail, statusCode: Status(failure.Kind), title: Title(failure.Kind), extensions: extensions);
+    }
+
+    public static IResult Of(int status, string code, string detail)
+        => Results.Problem(detail: detail, statusCode: status, extensions: new Dictionary<string, object?> { ["code"] = code });
+
+    public static int Status(FailureKind kind) => kind switch
+    {
+        FailureKind.Invalid => StatusCodes.Status400BadRequest,
+        FailureKind.NotFound => StatusCodes.Status404NotFound,
+        FailureKind.Conflict => StatusCodes.Status409Conflict,
+        FailureKind.Forbidden => StatusCodes.Status403Forbidden,
+        FailureKind.Unauthorized => StatusCodes.Status401Unauthorized,
+        FailureKind.TooManyRequests => StatusCodes.Status429TooManyRequests,
+        _ => StatusCodes.Status500InternalServerError,
+    };
+
+    private static string Title(FailureKind kind) => kind switch
+    {
+        FailureKind.Invalid => "The request is not valid.",
+        FailureKind.NotFound => "Not found.",
+        FailureKind.Conflict => "The request conflicts with the current state.",
+        FailureKind.Forbidden => "Forbidden.",
+        FailureKind.Unauthorized => "Authentication is required.",
+        FailureKind.TooManyRequests => "Too many requests.",
+        _ => "Error.",
+    };
+
+    /// <summary>The code for a status that the framework produced without one (no route, no token, ...).</summary>
+    public static string CodeFor(int status) => status switch
+    {
+        400 => "invalid_request",
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        409 => "conflict",
+        415 => "unsupported_media_type",
+        429 => "too_many_requests",
+        503 => "unavailable",
+        _ => status >= 500 ? "internal_error" : "error",
+    };
+
+    public static IServiceCollection AddTesseraProblems(this IServiceCollection services)
+    {
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = ctx =>
+        {
+            var status = ctx.ProblemDetails.Status ?? ctx.HttpContext.Response.StatusCode;
+            ctx.ProblemDetails.Extensions.TryAdd("code", CodeFor(status));
+            ctx.ProblemDetails.Detail ??= status switch
+            {
+                401 => "A valid access token or session is required.",
+                403 => "You do not hold the privilege this needs.",
+                404 => $"Nothing is found at {ctx.HttpContext.Request.Path}.",
+                405 => $"{ctx.HttpContext.Request.Method} is not allowed on {ctx.HttpContext.Request.Path}.",
+                _ => null,
+            };
+        });
+        services.AddExceptionHandler<ClientErrorExceptionHandler>();
+        return services;
+    }
+}
+
+/// <summary>Turns malformed requests into 400 problems; anything else is a 500 that reveals nothing.</summary>
+internal sealed class ClientErrorExceptionHandler(IProblemDetailsService problems, ILogger<ClientErrorExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        ProblemDetails problem;
+        if (exception is BadHttpRequestException bad)
+        {
+            httpContext.Response.StatusCode = bad.StatusCode;
+            problem = new ProblemDetails
+            {
+                Status = bad.StatusCode,
+                Title = "The request is not valid.",
+                Detail = bad.InnerException is System.Text.Json.JsonException json
+                    ? $"The request body is not valid JSON for this endpoint: {json.Message}"
+                    : bad.Message,
+            };
+            problem.Extensions["code"] = bad.StatusCode == 400 ? "invalid_request" : Problems.CodeFor(bad.StatusCode);
+        }
+        else
+        {
+            logger.LogError(exception, "Unhandled error on {Method} {Path}", httpContext.Request.Method, httpContext.Request.Path);
+            httpContext.Response.StatusCode = 500;
+            problem = new ProblemDetails { Status = 500, Title = "An unexpected error occurred.", Detail = "The error was logged; try again later." };
+            problem.Extensions["code"] = "internal_error";
+        }
+
+        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
+    }
+}

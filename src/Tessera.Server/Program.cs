@@ -1,0 +1,50 @@
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.Identity;
+using Scalar.AspNetCore;
+using Tessera.Server;
+using Tessera.Server.Audit;
+using Tessera.Server.Bootstrap;
+using Tessera.Server.Credentials;
+using Tessera.Server.Http;
+using Tessera.Server.Storage;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.Services.AddOptions<TesseraOptions>().Bind(builder.Configuration.GetSection("Tessera")).ValidateDataAnnotations().ValidateOnStart();
+builder.Services.Configure<BootstrapOptions>(builder.Configuration.GetSection("Tessera:Bootstrap"));
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddHttpContextAccessor();
+builder.Services.AddTesseraStorage(builder.Configuration);
+builder.Services.AddDataProtection().SetApplicationName("Tessera").PersistKeysToDbContext<TesseraDbContext>();
+builder.Services.AddTesseraProblems();
+builder.Services.AddOpenApi();
+builder.Services.Configure<PasswordHasherOptions>(o => o.IterationCount = PasswordHashing.Iterations);
+builder.Services.AddSingleton<IPasswordHasher<User>, PasswordHasher<User>>();
+builder.Services.AddSingleton<CredentialTokens>();
+builder.Services.AddScoped<AuditLog>();
+builder.Services.AddScoped<Bootstrapper>();
+builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(15));
+
+var app = builder.Build();
+
+if (args.Contains("migrate"))
+{
+    await app.MigrateAndBootstrapAsync(bootstrap: false);
+    Console.WriteLine("Tessera: the database schema is up to date.");
+    return;
+}
+
+await app.MigrateAndBootstrapAsync(bootstrap: true);
+
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.MapOpenApi();
+app.MapScalarApiReference("/docs");
+app.MapHealth();
+app.MapFallback("/api/{**path}", (HttpContext context) =>
+    Problems.Of(StatusCodes.Status404NotFound, "not_found", $"No API endpoint answers {context.Request.Method} {context.Request.Path}."));
+
+app.Run();
+
+/// <summary>The entry point, visible to the integration tests' host factory.</summary>
+public partial class Program;

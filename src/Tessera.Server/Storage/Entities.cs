@@ -1,0 +1,166 @@
+using Tessera.Core.Users;
+
+namespace Tessera.Server.Storage;
+
+/// <summary>A person or a system known to Tessera.</summary>
+public sealed class User
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public required string Username { get; set; }
+    public required string NormalizedUsername { get; set; }
+    public required string Email { get; set; }
+    public required string NormalizedEmail { get; set; }
+    public string FirstName { get; set; } = "";
+    public string LastName { get; set; } = "";
+
+    /// <summary>Upper-cased names, so that prefix filters use an index instead of a function scan.</summary>
+    public string NormalizedFirstName { get; set; } = "";
+    public string NormalizedLastName { get; set; } = "";
+    public UserType Type { get; set; }
+    public UserStatus Status { get; set; }
+    public CredentialMode CredentialMode { get; set; }
+    public string? PasswordHash { get; set; }
+    public DateTime? PasswordChangedAt { get; set; }
+
+    /// <summary>Changes whenever credentials or standing change; every session and token carries it.</summary>
+    public string SecurityStamp { get; set; } = NewStamp();
+    public DateTime CreatedAt { get; set; }
+    public DateTime UpdatedAt { get; set; }
+    public DateTime? LastSignInAt { get; set; }
+    public int FailedSignInCount { get; set; }
+    public DateTime? LockedUntil { get; set; }
+    public List<UserRole> Roles { get; set; } = [];
+    public List<GroupMember> Groups { get; set; } = [];
+
+    public static string NewStamp() => Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+
+    public void SetUsername(string username)
+    {
+        Username = username.Trim();
+        NormalizedUsername = Usernames.Normalize(username);
+    }
+
+    public void SetEmail(string email)
+    {
+        Email = email.Trim();
+        NormalizedEmail = Usernames.Normalize(email);
+    }
+
+    public void SetNames(string? firstName, string? lastName)
+    {
+        FirstName = firstName?.Trim() ?? "";
+        LastName = lastName?.Trim() ?? "";
+        NormalizedFirstName = FirstName.ToUpperInvariant();
+        NormalizedLastName = LastName.ToUpperInvariant();
+    }
+}
+
+/// <summary>A named bundle of privileges and permission rules.</summary>
+public sealed class Role
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public required string Name { get; set; }
+    public required string NormalizedName { get; set; }
+    public string Description { get; set; } = "";
+    public bool IsBuiltIn { get; set; }
+    public DateTime CreatedAt { get; set; }
+    public DateTime UpdatedAt { get; set; }
+    public List<RolePrivilege> Privileges { get; set; } = [];
+    public List<RolePermission> Permissions { get; set; } = [];
+}
+
+/// <summary>A privilege of the catalog, as stored so that roles can reference it.</summary>
+public sealed class Privilege
+{
+    public required string Name { get; set; }
+    public string Description { get; set; } = "";
+}
+
+public sealed class RolePrivilege
+{
+    public Guid RoleId { get; set; }
+    public required string Privilege { get; set; }
+}
+
+/// <summary>One allow or deny rule of a role over a resource and an action.</summary>
+public sealed class RolePermission
+{
+    public long Id { get; set; }
+    public Guid RoleId { get; set; }
+    public required string Resource { get; set; }
+    public required string Action { get; set; }
+    public required string Effect { get; set; }
+}
+
+public sealed class UserRole
+{
+    public Guid UserId { get; set; }
+    public Guid RoleId { get; set; }
+    public Role? Role { get; set; }
+}
+
+/// <summary>A set of users that share roles.</summary>
+public sealed class Group
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public required string Name { get; set; }
+    public required string NormalizedName { get; set; }
+    public string Description { get; set; } = "";
+    public DateTime CreatedAt { get; set; }
+    public DateTime UpdatedAt { get; set; }
+    public List<GroupRole> Roles { get; set; } = [];
+    public List<GroupMember> Members { get; set; } = [];
+}
+
+public sealed class GroupRole
+{
+    public Guid GroupId { get; set; }
+    public Guid RoleId { get; set; }
+    public Role? Role { get; set; }
+}
+
+public sealed class GroupMember
+{
+    public Guid GroupId { get; set; }
+    public Guid UserId { get; set; }
+    public Group? Group { get; set; }
+}
+
+/// <summary>A single-use link secret (invitation or reset), stored only as its hash.</summary>
+public sealed class CredentialToken
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public Guid UserId { get; set; }
+    public required string Purpose { get; set; }
+    public required string TokenHash { get; set; }
+    public DateTime CreatedAt { get; set; }
+    public DateTime ExpiresAt { get; set; }
+    public DateTime? UsedAt { get; set; }
+}
+
+/// <summary>An append-only record of a change or a sign-in: who, what, when.</summary>
+public sealed class AuditEvent
+{
+    public long Id { get; set; }
+    public DateTime At { get; set; }
+    public Guid? ActorId { get; set; }
+    public string ActorName { get; set; } = "";
+    public required string Action { get; set; }
+    public string Outcome { get; set; } = "success";
+    public string? TargetType { get; set; }
+    public string? TargetId { get; set; }
+    public string? TargetName { get; set; }
+
+    /// <summary>JSON object of the changed fields (never secrets).</summary>
+    public string? Details { get; set; }
+    public string? ClientIp { get; set; }
+    public string? UserAgent { get; set; }
+}
+
+/// <summary>A named piece of installation state (policy, bootstrap markers).</summary>
+public sealed class Setting
+{
+    public required string Key { get; set; }
+    public required string Value { get; set; }
+    public DateTime UpdatedAt { get; set; }
+}

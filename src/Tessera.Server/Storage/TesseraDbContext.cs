@@ -1,0 +1,181 @@
+using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+using Tessera.Core.Users;
+
+namespace Tessera.Server.Storage;
+
+/// <summary>All of Tessera's state. Each provider has a subclass that owns its migrations.</summary>
+public abstract class TesseraDbContext(DbContextOptions options) : DbContext(options), IDataProtectionKeyContext
+{
+    public DbSet<User> Users => Set<User>();
+    public DbSet<Role> Roles => Set<Role>();
+    public DbSet<Privilege> Privileges => Set<Privilege>();
+    public DbSet<RolePrivilege> RolePrivileges => Set<RolePrivilege>();
+    public DbSet<RolePermission> RolePermissions => Set<RolePermission>();
+    public DbSet<UserRole> UserRoles => Set<UserRole>();
+    public DbSet<Group> Groups => Set<Group>();
+    public DbSet<GroupRole> GroupRoles => Set<GroupRole>();
+    public DbSet<GroupMember> GroupMembers => Set<GroupMember>();
+    public DbSet<CredentialToken> CredentialTokens => Set<CredentialToken>();
+    public DbSet<AuditEvent> AuditEvents => Set<AuditEvent>();
+    public DbSet<Setting> Settings => Set<Setting>();
+    public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
+
+    public abstract DatabaseProvider Provider { get; }
+
+    protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
+    {
+        configurationBuilder.Properties<UserType>().HaveConversion<UserTypeConverter>().HaveMaxLength(16);
+        configurationBuilder.Properties<UserStatus>().HaveConversion<EnumToStringConverter<UserStatus>>().HaveMaxLength(16);
+        configurationBuilder.Properties<CredentialMode>().HaveConversion<EnumToStringConverter<CredentialMode>>().HaveMaxLength(16);
+    }
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        var b = modelBuilder;
+        b.Entity<User>(e =>
+        {
+            e.ToTable("users");
+            e.HasKey(u => u.Id);
+            e.Property(u => u.Username).HasMaxLength(Usernames.MaxLength).IsRequired();
+            e.Property(u => u.NormalizedUsername).HasMaxLength(Usernames.MaxLength).IsRequired();
+            e.Property(u => u.Email).HasMaxLength(Usernames.MaxEmailLength).IsRequired();
+            e.Property(u => u.NormalizedEmail).HasMaxLength(Usernames.MaxEmailLength).IsRequired();
+            e.Property(u => u.FirstName).HasMaxLength(100);
+            e.Property(u => u.LastName).HasMaxLength(100);
+            e.Property(u => u.NormalizedFirstName).HasMaxLength(100);
+            e.Property(u => u.NormalizedLastName).HasMaxLength(100);
+            e.Property(u => u.PasswordHash).HasMaxLength(512);
+            e.Property(u => u.SecurityStamp).HasMaxLength(64);
+            e.HasIndex(u => u.NormalizedUsername).IsUnique();
+            e.HasIndex(u => u.NormalizedEmail).IsUnique();
+            e.HasIndex(u => new { u.NormalizedFirstName, u.Id });
+            e.HasIndex(u => new { u.NormalizedLastName, u.Id });
+            e.HasIndex(u => new { u.CreatedAt, u.Id });
+            e.HasMany(u => u.Roles).WithOne().HasForeignKey(r => r.UserId).OnDelete(DeleteBehavior.Cascade);
+            e.HasMany(u => u.Groups).WithOne().HasForeignKey(g => g.UserId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        b.Entity<Role>(e =>
+        {
+            e.ToTable("roles");
+            e.HasKey(r => r.Id);
+            e.Property(r => r.Name).HasMaxLength(100).IsRequired();
+            e.Property(r => r.NormalizedName).HasMaxLength(100).IsRequired();
+            e.Property(r => r.Description).HasMaxLength(1000);
+            e.HasIndex(r => r.NormalizedName).IsUnique();
+            e.HasMany(r => r.Privileges).WithOne().HasForeignKey(p => p.RoleId).OnDelete(DeleteBehavior.Cascade);
+            e.HasMany(r => r.Permissions).WithOne().HasForeignKey(p => p.RoleId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        b.Entity<Privilege>(e =>
+        {
+            e.ToTable("privileges");
+            e.HasKey(p => p.Name);
+            e.Property(p => p.Name).HasMaxLength(64);
+            e.Property(p => p.Description).HasMaxLength(500);
+        });
+
+        b.Entity<RolePrivilege>(e =>
+        {
+            e.ToTable("role_privileges");
+            e.HasKey(p => new { p.RoleId, p.Privilege });
+            e.Property(p => p.Privilege).HasMaxLength(64);
+            e.HasOne<Privilege>().WithMany().HasForeignKey(p => p.Privilege).OnDelete(DeleteBehavior.Restrict);
+        });
+
+        b.Entity<RolePermission>(e =>
+        {
+            e.ToTable("role_permissions");
+            e.HasKey(p => p.Id);
+            e.Property(p => p.Resource).HasMaxLength(200);
+            e.Property(p => p.Action).HasMaxLength(100);
+            e.Property(p => p.Effect).HasMaxLength(8);
+            e.HasIndex(p => new { p.RoleId, p.Resource, p.Action }).IsUnique();
+        });
+
+        b.Entity<UserRole>(e =>
+        {
+            e.ToTable("user_roles");
+            e.HasKey(r => new { r.UserId, r.RoleId });
+            e.HasIndex(r => new { r.RoleId, r.UserId });
+            e.HasOne(r => r.Role).WithMany().HasForeignKey(r => r.RoleId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        b.Entity<Group>(e =>
+        {
+            e.ToTable("groups");
+            e.HasKey(g => g.Id);
+            e.Property(g => g.Name).HasMaxLength(100).IsRequired();
+            e.Property(g => g.NormalizedName).HasMaxLength(100).IsRequired();
+            e.Property(g => g.Description).HasMaxLength(1000);
+            e.HasIndex(g => g.NormalizedName).IsUnique();
+            e.HasMany(g => g.Roles).WithOne().HasForeignKey(r => r.GroupId).OnDelete(DeleteBehavior.Cascade);
+            e.HasMany(g => g.Members).WithOne(m => m.Group).HasForeignKey(m => m.GroupId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        b.Entity<GroupRole>(e =>
+        {
+            e.ToTable("group_roles");
+            e.HasKey(r => new { r.GroupId, r.RoleId });
+            e.HasIndex(r => new { r.RoleId, r.GroupId });
+            e.HasOne(r => r.Role).WithMany().HasForeignKey(r => r.RoleId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        b.Entity<GroupMember>(e =>
+        {
+            e.ToTable("group_members");
+            e.HasKey(m => new { m.GroupId, m.UserId });
+            e.HasIndex(m => new { m.UserId, m.GroupId });
+        });
+
+        b.Entity<CredentialToken>(e =>
+        {
+            e.ToTable("credential_tokens");
+            e.HasKey(t => t.Id);
+            e.Property(t => t.Purpose).HasMaxLength(32);
+            e.Property(t => t.TokenHash).HasMaxLength(64);
+            e.HasIndex(t => t.TokenHash).IsUnique();
+            e.HasIndex(t => t.UserId);
+            e.HasOne<User>().WithMany().HasForeignKey(t => t.UserId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        b.Entity<AuditEvent>(e =>
+        {
+            e.ToTable("audit_events");
+            e.HasKey(a => a.Id);
+            e.Property(a => a.ActorName).HasMaxLength(Usernames.MaxEmailLength);
+            e.Property(a => a.Action).HasMaxLength(64);
+            e.Property(a => a.Outcome).HasMaxLength(32);
+            e.Property(a => a.TargetType).HasMaxLength(32);
+            e.Property(a => a.TargetId).HasMaxLength(64);
+            e.Property(a => a.TargetName).HasMaxLength(Usernames.MaxEmailLength);
+            e.Property(a => a.ClientIp).HasMaxLength(64);
+            e.Property(a => a.UserAgent).HasMaxLength(512);
+            e.HasIndex(a => a.At);
+            e.HasIndex(a => new { a.ActorName, a.Id });
+            e.HasIndex(a => new { a.Action, a.Id });
+            e.HasIndex(a => new { a.TargetId, a.Id });
+        });
+
+        b.Entity<Setting>(e =>
+        {
+            e.ToTable("settings");
+            e.HasKey(s => s.Key);
+            e.Property(s => s.Key).HasMaxLength(100);
+        });
+
+        b.Entity<DataProtectionKey>(e => e.ToTable("data_protection_keys"));
+    }
+
+    private sealed class UserTypeConverter() : ValueConverter<UserType, string>(
+        v => v == UserType.Api ? "api" : "backoffice",
+        v => v == "api" ? UserType.Api : UserType.BackOffice);
+}
+
+public enum DatabaseProvider
+{
+    Sqlite,
+    Postgres,
+}

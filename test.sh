@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh Debian machine: installs what is missing, starts a
+# throwaway PostgreSQL cluster on a free loopback port, runs every test project against
+# SQLite and PostgreSQL, and stops the cluster whatever happens.
+set -euo pipefail
+cd "$(dirname "$0")"
+root=$(pwd)
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_updated=0
+need_package() { # need_package <probe-path> <debian-package>...
+  local probe=$1; shift
+  if [ ! -e "$probe" ]; then
+    if [ "$apt_updated" -eq 0 ]; then as_root apt-get update -qq; apt_updated=1; fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  fi
+}
+
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/initdb" ]; then
+  need_package /usr/lib/postgresql/15/bin/initdb postgresql
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+fi
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null \
+  || node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+
+# The cluster runs as an unprivileged user: PostgreSQL refuses to run as root.
+pg_user=$(id -un)
+if [ "$(id -u)" -eq 0 ]; then
+  pg_user=postgres
+  id postgres >/dev/null 2>&1 || useradd --system --home /var/lib/postgresql --shell /bin/bash postgres
+fi
+as_pg() { if [ "$(id -un)" = "$pg_user" ]; then "$@"; else runuser -u "$pg_user" -- "$@"; fi; }
+
+pg_dir=$(mktemp -d /tmp/tessera-pg.XXXXXX)
+chown "$pg_user" "$pg_dir" 2>/dev/null || true
+pg_port=$(free_port)
+stop_cluster() {
+  as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$pg_dir"
+}
+trap stop_cluster EXIT
+
+as_pg "$pg_bin/initdb" -D "$pg_dir/data" -U tessera -A trust --no-sync -E UTF8 >/dev/null
+as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $pg_dir -c fsync=off -c max_connections=300" start >/dev/null
+echo "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port"
+export TESSERA_TEST_POSTGRES="Host=127.0.0.1;Port=$pg_port;Username=tessera;Database=postgres;Pooling=true;Maximum Pool Size=50"
+
+results="$root/TestResults"
+rm -rf "$results"
+dotnet build Tessera.slnx -c Debug -nologo -v quiet
+status=0
+dotnet test Tessera.slnx -c Debug --no-build --nologo --logger "trx" --results-directory "$results" "$@" || status=$?
+
+# One closing line over every project, and proof that the PostgreSQL tests ran rather than skipped.
+passed=0; failed=0; skipped=0; pg_ran=0
+for trx in "$results"/*.trx; do
+  [ -e "$trx" ] || continue
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1 || true)
+  p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters"); f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  n=$(sed -n 's/.* notExecuted="\([0-9]*\)".*/\1/p' <<<"$counters")
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${n:-0}))
+  pg_ran=$((pg_ran + $( (grep -o '<UnitTestResult [^>]*testName="[^"]*Postgres[^"]*"[^>]*outcome="Passed"' "$trx" || true) | wc -l)))
+done
+echo "PostgreSQL tests passed: $pg_ran"
+if [ "$pg_ran" -eq 0 ]; then echo "No PostgreSQL test ran: that is a failure."; status=1; fi
+echo "Tests: $passed passed, $failed failed, $skipped skipped"
+exit $status

@@ -1,0 +1,45 @@
+using Tessera.Core.Users;
+
+namespace Tessera.Core.Tests;
+
+public class UsernameRulesTests
+{
+    [Theory]
+    [InlineData("abc")]
+    [InlineData("jane.doe")]
+    [InlineData("jane_doe-2@shop")]
+    [InlineData("A1234567890123456789012345678901234567890123456789012345678901b")]
+    public void Acceptable_usernames_pass(string username) => Assert.Null(Usernames.Validate(username));
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("ab")]
+    [InlineData("jane doe")]
+    [InlineData("jane/doe")]
+    [InlineData("jäne")]
+    [InlineData("A12345678901234567890123456789012345678901234567890123456789012bc")]
+    public void Unacceptable_usernames_are_refused(string username) => Assert.NotNull(Usernames.Validate(username));
+
+    [Theory]
+    [InlineData("Jane.Doe", "jane.doe")]
+    [InlineData(" ADMIN ", "admin")]
+    public void Usernames_compare_ignoring_case_and_surrounding_space(string a, string b)
+        => Assert.Equal(Usernames.Normalize(a), Usernames.Normalize(b));
+
+    [Theory]
+    [InlineData("modular.system")]
+    [InlineData("MODULAR.SYSTEM")]
+    public void The_reserved_user_is_recognised_in_any_case(string username) => Assert.True(Usernames.IsReserved(username));
+
+    [Theory]
+    [InlineData("jane@example.com", true)]
+    [InlineData("jane.doe+tag@mail.example.org", true)]
+    [InlineData("jane", false)]
+    [InlineData("jane@", false)]
+    [InlineData("@example.com", false)]
+    [InlineData("jane@example", false)]
+    [InlineData("jane doe@example.com", false)]
+    [InlineData("a@b@example.com", false)]
+    [InlineData("Jane <jane@example.com>", false)]
+    public void Emails_are_validated(string email, bool valid) => Assert.Equal(valid, Usernames.ValidateEmail(email) is null);
+}
