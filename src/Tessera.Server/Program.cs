@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Identity;
 using Scalar.AspNetCore;
@@ -6,6 +7,7 @@ using Tessera.Server.Audit;
 using Tessera.Server.Bootstrap;
 using Tessera.Server.Credentials;
 using Tessera.Server.Http;
+using Tessera.Server.SignIn;
 using Tessera.Server.Storage;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -23,6 +25,16 @@ builder.Services.AddSingleton<IPasswordHasher<User>, PasswordHasher<User>>();
 builder.Services.AddSingleton<CredentialTokens>();
 builder.Services.AddScoped<AuditLog>();
 builder.Services.AddScoped<Bootstrapper>();
+
+builder.Services.AddTesseraTokenServer(builder.Configuration);
+builder.Services.AddTesseraSessions(builder.Configuration).AddTesseraSso(builder.Configuration);
+builder.Services.AddAuthorization();
+builder.Services.AddSingleton<IAuthorizationHandler, PrivilegeHandler>();
+builder.Services.AddRazorPages(o =>
+{
+    o.RootDirectory = "/BackOffice/Pages";
+    o.Conventions.AuthorizeFolder("/");
+});
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(15));
 
 var app = builder.Build();
@@ -38,9 +50,17 @@ await app.MigrateAndBootstrapAsync(bootstrap: true);
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseSecurityHeaders();
+app.UseStaticFiles();
+app.UseRouting();
+app.UseAuthentication();
+app.UseAuthorization();
+
 app.MapOpenApi();
 app.MapScalarApiReference("/docs");
 app.MapHealth();
+app.MapSignIn();
+app.MapRazorPages();
 app.MapFallback("/api/{**path}", (HttpContext context) =>
     Problems.Of(StatusCodes.Status404NotFound, "not_found", $"No API endpoint answers {context.Request.Method} {context.Request.Path}."));
 

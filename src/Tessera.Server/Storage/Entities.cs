@@ -164,3 +164,19 @@ public sealed class Setting
     public required string Value { get; set; }
     public DateTime UpdatedAt { get; set; }
 }
+
+/// <summary>An access token revoked before its expiry (RFC 7009), kept until it would have expired.</summary>
+public sealed class RevokedToken
+{
+    public required string TokenId { get; set; }
+    public DateTime ExpiresAt { get; set; }
+}
+
+/// <summary>An identity at an SSO provider, remembered after the first sign-in matched it to a user.</summary>
+public sealed class ExternalLogin
+{
+    public required string Provider { get; set; }
+    public required string Subject { get; set; }
+    public Guid UserId { get; set; }
+    public DateTime CreatedAt { get; set; }
+}

@@ -21,6 +21,8 @@ public abstract class TesseraDbContext(DbContextOptions options) : DbContext(opt
     public DbSet<AuditEvent> AuditEvents => Set<AuditEvent>();
     public DbSet<Setting> Settings => Set<Setting>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
+    public DbSet<RevokedToken> RevokedTokens => Set<RevokedToken>();
+    public DbSet<ExternalLogin> ExternalLogins => Set<ExternalLogin>();
 
     public abstract DatabaseProvider Provider { get; }
 
@@ -167,6 +169,24 @@ public abstract class TesseraDbContext(DbContextOptions options) : DbContext(opt
         });
 
         b.Entity<DataProtectionKey>(e => e.ToTable("data_protection_keys"));
+
+        b.Entity<RevokedToken>(e =>
+        {
+            e.ToTable("revoked_tokens");
+            e.HasKey(t => t.TokenId);
+            e.Property(t => t.TokenId).HasMaxLength(100);
+            e.HasIndex(t => t.ExpiresAt);
+        });
+
+        b.Entity<ExternalLogin>(e =>
+        {
+            e.ToTable("external_logins");
+            e.HasKey(l => new { l.Provider, l.Subject });
+            e.Property(l => l.Provider).HasMaxLength(64);
+            e.Property(l => l.Subject).HasMaxLength(255);
+            e.HasIndex(l => l.UserId);
+            e.HasOne<User>().WithMany().HasForeignKey(l => l.UserId).OnDelete(DeleteBehavior.Cascade);
+        });
     }
 
     private sealed class UserTypeConverter() : ValueConverter<UserType, string>(

@@ -1,35 +1,60 @@
+using System.Net;
+using System.Net.Sockets;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Tessera.Server.Storage;
 
 namespace Tessera.Server.Tests.Infrastructure;
 
 /// <summary>The real Tessera host over a test database, with known bootstrap credentials.</summary>
-public sealed class TesseraApp(TestDatabase database, IReadOnlyDictionary<string, string?>? settings = null) : WebApplicationFactory<Program>
+public sealed class TesseraApp : WebApplicationFactory<Program>
 {
     public const string AdminUsername = "admin";
     public const string AdminPassword = "Admin-Password-1234";
     public const string ApiClientId = "bootstrap-api";
     public const string ApiClientSecret = "Api-Client-Secret-1234";
 
-    public TestDatabase Database => database;
+    private readonly IReadOnlyDictionary<string, string?> _settings;
+
+    /// <param name="kestrel">Serve on a real loopback port (for peers that call back, like an SSO provider).</param>
+    public TesseraApp(TestDatabase database, IReadOnlyDictionary<string, string?>? settings = null, bool kestrel = false)
+    {
+        Database = database;
+        _settings = settings ?? new Dictionary<string, string?>();
+        if (kestrel)
+        {
+            Port = FreePort();
+            UseKestrel(Port);
+        }
+    }
+
+    public TestDatabase Database { get; }
+
+    /// <summary>The loopback port when served by Kestrel, else 0.</summary>
+    public int Port { get; }
+
+    public string BaseUrl => Port == 0 ? "http://localhost" : $"http://127.0.0.1:{Port}";
+
+    /// <summary>The clock every part of the host uses (OpenIddict included); tests move it forward.</summary>
+    public ShiftableTimeProvider Clock { get; } = new();
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");
         var all = new Dictionary<string, string?>
         {
-            ["Tessera:Database:Provider"] = database.Provider,
-            ["ConnectionStrings:Tessera"] = database.ConnectionString,
-            ["Tessera:PublicUrl"] = "http://localhost",
+            ["Tessera:Database:Provider"] = Database.Provider,
+            ["ConnectionStrings:Tessera"] = Database.ConnectionString,
+            ["Tessera:PublicUrl"] = BaseUrl,
             ["Tessera:Bootstrap:AdminUsername"] = AdminUsername,
             ["Tessera:Bootstrap:AdminEmail"] = "admin@tessera.test",
             ["Tessera:Bootstrap:AdminPassword"] = AdminPassword,
             ["Tessera:Bootstrap:ApiClientId"] = ApiClientId,
             ["Tessera:Bootstrap:ApiClientSecret"] = ApiClientSecret,
         };
-        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        foreach (var (key, value) in _settings)
         {
             all[key] = value;
         }
@@ -38,6 +63,35 @@ public sealed class TesseraApp(TestDatabase database, IReadOnlyDictionary<string
         {
             builder.UseSetting(key, value);
         }
+
+        builder.ConfigureTestServices(services => services.AddSingleton<TimeProvider>(Clock));
+    }
+
+    /// <summary>Starts the host now, so that start-up errors surface where the test begins.</summary>
+    public TesseraApp Started()
+    {
+        if (Port == 0)
+        {
+            _ = Server;
+        }
+        else
+        {
+            StartServer();
+        }
+
+        return this;
+    }
+
+    /// <summary>A client of the host; with Kestrel, a real HTTP client on loopback.</summary>
+    public HttpClient Client(bool cookies = false, bool redirects = false)
+    {
+        if (Port == 0)
+        {
+            return CreateClient(new WebApplicationFactoryClientOptions { HandleCookies = cookies, AllowAutoRedirect = redirects, BaseAddress = new Uri(BaseUrl) });
+        }
+
+        var handler = new HttpClientHandler { AllowAutoRedirect = redirects, UseCookies = cookies, CookieContainer = new CookieContainer() };
+        return new HttpClient(handler) { BaseAddress = new Uri(BaseUrl) };
     }
 
     /// <summary>A fresh scope's DbContext, for tests that inspect or arrange stored state directly.</summary>
@@ -47,6 +101,23 @@ public sealed class TesseraApp(TestDatabase database, IReadOnlyDictionary<string
         db = scope.ServiceProvider.GetRequiredService<TesseraDbContext>();
         return scope;
     }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+/// <summary>The system clock, plus an offset that tests move forward to expire tokens and lockouts.</summary>
+public sealed class ShiftableTimeProvider : TimeProvider
+{
+    private long _offsetTicks;
+
+    public void Advance(TimeSpan by) => Interlocked.Add(ref _offsetTicks, by.Ticks);
+
+    public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + TimeSpan.FromTicks(Interlocked.Read(ref _offsetTicks));
 }
 
 /// <summary>One host and database per test class, per provider.</summary>
@@ -56,10 +127,11 @@ public abstract class HostFixture(string provider) : IAsyncLifetime
 
     public string Provider => provider;
 
+    protected virtual IReadOnlyDictionary<string, string?>? Settings => null;
+
     public Task InitializeAsync()
     {
-        App = new TesseraApp(TestDatabase.Create(provider));
-        _ = App.Server; // start now, so migration errors surface in the fixture
+        App = new TesseraApp(TestDatabase.Create(provider), Settings).Started();
         return Task.CompletedTask;
     }
 

@@ -144,6 +144,29 @@ namespace Tessera.Server.Storage.Migrations.Postgres
                     b.ToTable("credential_tokens", (string)null);
                 });
 
+            modelBuilder.Entity("Tessera.Server.Storage.ExternalLogin", b =>
+                {
+                    b.Property<string>("Provider")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<string>("Subject")
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("uuid");
+
+                    b.HasKey("Provider", "Subject");
+
+                    b.HasIndex("UserId");
+
+                    b.ToTable("external_logins", (string)null);
+                });
+
             modelBuilder.Entity("Tessera.Server.Storage.Group", b =>
                 {
                     b.Property<Guid>("Id")
@@ -223,6 +246,22 @@ namespace Tessera.Server.Storage.Migrations.Postgres
                     b.HasKey("Name");
 
                     b.ToTable("privileges", (string)null);
+                });
+
+            modelBuilder.Entity("Tessera.Server.Storage.RevokedToken", b =>
+                {
+                    b.Property<string>("TokenId")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.Property<DateTime>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("TokenId");
+
+                    b.HasIndex("ExpiresAt");
+
+                    b.ToTable("revoked_tokens", (string)null);
                 });
 
             modelBuilder.Entity("Tessera.Server.Storage.Role", b =>
@@ -452,6 +491,15 @@ namespace Tessera.Server.Storage.Migrations.Postgres
                 });
 
             modelBuilder.Entity("Tessera.Server.Storage.CredentialToken", b =>
+                {
+                    b.HasOne("Tessera.Server.Storage.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Tessera.Server.Storage.ExternalLogin", b =>
                 {
                     b.HasOne("Tessera.Server.Storage.User", null)
                         .WithMany()

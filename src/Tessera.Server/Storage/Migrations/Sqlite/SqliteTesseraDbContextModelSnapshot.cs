@@ -135,6 +135,29 @@ namespace Tessera.Server.Storage.Migrations.Sqlite
                     b.ToTable("credential_tokens", (string)null);
                 });
 
+            modelBuilder.Entity("Tessera.Server.Storage.ExternalLogin", b =>
+                {
+                    b.Property<string>("Provider")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Subject")
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Provider", "Subject");
+
+                    b.HasIndex("UserId");
+
+                    b.ToTable("external_logins", (string)null);
+                });
+
             modelBuilder.Entity("Tessera.Server.Storage.Group", b =>
                 {
                     b.Property<Guid>("Id")
@@ -214,6 +237,22 @@ namespace Tessera.Server.Storage.Migrations.Sqlite
                     b.HasKey("Name");
 
                     b.ToTable("privileges", (string)null);
+                });
+
+            modelBuilder.Entity("Tessera.Server.Storage.RevokedToken", b =>
+                {
+                    b.Property<string>("TokenId")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("ExpiresAt")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("TokenId");
+
+                    b.HasIndex("ExpiresAt");
+
+                    b.ToTable("revoked_tokens", (string)null);
                 });
 
             modelBuilder.Entity("Tessera.Server.Storage.Role", b =>
@@ -441,6 +480,15 @@ namespace Tessera.Server.Storage.Migrations.Sqlite
                 });
 
             modelBuilder.Entity("Tessera.Server.Storage.CredentialToken", b =>
+                {
+                    b.HasOne("Tessera.Server.Storage.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Tessera.Server.Storage.ExternalLogin", b =>
                 {
                     b.HasOne("Tessera.Server.Storage.User", null)
                         .WithMany()

@@ -1,0 +1,57 @@
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+using Tessera.Server.SignIn;
+
+namespace Tessera.Server.BackOffice.Pages;
+
+/// <summary>The Back Office sign-in page: username or email and password, or a button per SSO provider.</summary>
+[AllowAnonymous]
+public sealed class SignInModel(PasswordSignIn passwords, CallerDirectory callers, SsoProviders providers, TimeProvider clock) : PageModel
+{
+    public const string GenericFailure = "The username or password is incorrect, or this account cannot sign in here.";
+
+    public string? Message { get; private set; }
+
+    public string Login { get; private set; } = "";
+
+    public string ReturnUrl { get; private set; } = "/";
+
+    public IReadOnlyList<SsoProvider> Providers => providers.All;
+
+    public void OnGet(string? returnUrl, string? sso)
+    {
+        ReturnUrl = SignInEndpoints.LocalOnly(returnUrl);
+        Message = Enum.TryParse<SsoRefusal>(sso, out var refusal) ? Describe(refusal) : null;
+    }
+
+    public async Task<IActionResult> OnPostAsync(string? login, string? password, string? returnUrl)
+    {
+        ReturnUrl = SignInEndpoints.LocalOnly(returnUrl);
+        Login = login ?? "";
+        var check = await passwords.CheckAsync(login, password, SignInChannel.BackOffice, HttpContext.RequestAborted);
+        if (!check.Succeeded)
+        {
+            Message = GenericFailure;
+            Response.StatusCode = StatusCodes.Status400BadRequest;
+            return Page();
+        }
+
+        var caller = await callers.GetAsync(check.User!.Id, HttpContext.RequestAborted);
+        await HttpContext.SignInAsync(WebSessions.Scheme, WebSessions.Principal(caller!, clock.GetUtcNow().UtcDateTime));
+        return LocalRedirect(ReturnUrl);
+    }
+
+    public static string? Describe(SsoRefusal refusal) => refusal switch
+    {
+        SsoRefusal.UnknownIdentity => "This account is not known to Tessera. Ask an administrator to create it.",
+        SsoRefusal.UnverifiedEmail => "Your provider has not verified your email address, so it cannot be matched to an account.",
+        SsoRefusal.NotBackOffice => "This account cannot sign in to the Back Office.",
+        SsoRefusal.Disabled => "This account is disabled or locked. Ask an administrator.",
+        SsoRefusal.PasswordUser => "This account signs in with a password, not with single sign-on.",
+        SsoRefusal.Provisioned => "Your account was created. An administrator has to grant you access before you can sign in.",
+        SsoRefusal.Failed => "Single sign-on did not complete. Try again.",
+        _ => null,
+    };
+}

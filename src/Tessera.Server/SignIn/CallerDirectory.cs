@@ -1,0 +1,93 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Tessera.Core.Users;
+using Tessera.Server.Storage;
+
+namespace Tessera.Server.SignIn;
+
+/// <summary>What a request needs to know about its caller, loaded in one round of queries.</summary>
+public sealed record CallerState(
+    Guid Id,
+    string Username,
+    string Email,
+    string FirstName,
+    string LastName,
+    UserType Type,
+    UserStatus Status,
+    CredentialMode CredentialMode,
+    DateTime? LockedUntil,
+    string SecurityStamp,
+    IReadOnlyList<string> Roles,
+    IReadOnlyList<string> Groups,
+    IReadOnlySet<string> Privileges)
+{
+    public string StampDigest => CallerDirectory.Digest(SecurityStamp);
+
+    public bool IsLocked(DateTime now) => Status == UserStatus.Locked && (LockedUntil is null || LockedUntil > now);
+
+    /// <summary>Whether this user may act at all right now: exists, active (or past a lockout), not reserved.</summary>
+    public bool MayAct(DateTime now) => !Usernames.IsReserved(Username)
+        && (Status == UserStatus.Active || (Status == UserStatus.Locked && !IsLocked(now)));
+}
+
+/// <summary>
+/// Caches each caller's standing for a short, configured bound (Tessera:Tokens:CallerCacheSeconds),
+/// so that checking every request stays cheap. Any directory change on this instance clears it.
+/// </summary>
+public sealed class CallerDirectory(IServiceScopeFactory scopes, IOptions<TokenOptions> options, TimeProvider clock)
+{
+    private readonly ConcurrentDictionary<Guid, (CallerState? State, long Generation, DateTime Expires)> _cache = new();
+    private long _generation;
+
+    public void Invalidate()
+    {
+        Interlocked.Increment(ref _generation);
+        _cache.Clear();
+    }
+
+    public async ValueTask<CallerState?> GetAsync(Guid userId, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow().UtcDateTime;
+        var generation = Interlocked.Read(ref _generation);
+        if (_cache.TryGetValue(userId, out var entry) && entry.Generation == generation && entry.Expires > now)
+        {
+            return entry.State;
+        }
+
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<TesseraDbContext>();
+        var state = await LoadAsync(db, userId, ct);
+        if (options.Value.CallerCacheSeconds > 0 && Interlocked.Read(ref _generation) == generation)
+        {
+            _cache[userId] = (state, generation, now.AddSeconds(options.Value.CallerCacheSeconds));
+        }
+
+        return state;
+    }
+
+    public static async Task<CallerState?> LoadAsync(TesseraDbContext db, Guid userId, CancellationToken ct)
+    {
+        var user = await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Id == userId, ct);
+        if (user is null)
+        {
+            return null;
+        }
+
+        var direct = db.UserRoles.Where(r => r.UserId == userId).Select(r => r.RoleId);
+        var viaGroups = db.GroupMembers.Where(m => m.UserId == userId)
+            .Join(db.GroupRoles, m => m.GroupId, r => r.GroupId, (m, r) => r.RoleId);
+        var roleIds = direct.Union(viaGroups);
+        var roles = await db.Roles.Where(r => roleIds.Contains(r.Id)).Select(r => r.Name).ToListAsync(ct);
+        var privileges = await db.RolePrivileges.Where(p => roleIds.Contains(p.RoleId)).Select(p => p.Privilege).Distinct().ToListAsync(ct);
+        var groups = await db.GroupMembers.Where(m => m.UserId == userId).Select(m => m.Group!.Name).ToListAsync(ct);
+        return new CallerState(user.Id, user.Username, user.Email, user.FirstName, user.LastName, user.Type, user.Status,
+            user.CredentialMode, user.LockedUntil, user.SecurityStamp, roles.Order(StringComparer.Ordinal).ToList(),
+            groups.Order(StringComparer.Ordinal).ToList(), privileges.ToHashSet(StringComparer.Ordinal));
+    }
+
+    /// <summary>A short digest of the security stamp for tokens and cookies; the stamp itself stays in the database.</summary>
+    public static string Digest(string stamp) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(stamp)), 0, 12);
+}

@@ -1,0 +1,124 @@
+using Microsoft.AspNetCore.Identity;
+using Microsoft.EntityFrameworkCore;
+using Tessera.Core.Users;
+using Tessera.Server.Audit;
+using Tessera.Server.Storage;
+
+namespace Tessera.Server.SignIn;
+
+/// <summary>Where a password is presented: the Back Office sign-in page, or the token endpoint.</summary>
+public enum SignInChannel
+{
+    BackOffice,
+    Token,
+}
+
+/// <summary>The outcome of a password check. The reason is for the audit log only, never for the caller.</summary>
+public sealed record PasswordCheck(User? User, string? FailureReason)
+{
+    public bool Succeeded => FailureReason is null && User is not null;
+}
+
+/// <summary>
+/// Checks a username (or email) and password for one channel, counts failures toward lockout and
+/// records every attempt in the audit log. Callers show one generic message whatever the reason.
+/// </summary>
+public sealed class PasswordSignIn(
+    TesseraDbContext db,
+    IPasswordHasher<User> hasher,
+    AuditLog audit,
+    CallerDirectory callers,
+    TimeProvider clock,
+    ILogger<PasswordSignIn> logger)
+{
+    /// <summary>Spent on unknown users too, so the response time does not tell who exists.</summary>
+    private static readonly Lazy<string> DummyHash = new(() => new PasswordHasher<User>(
+        Microsoft.Extensions.Options.Options.Create(new PasswordHasherOptions { IterationCount = Credentials.PasswordHashing.Iterations }))
+        .HashPassword(null!, "not a password of anyone"));
+
+    public LockoutRule Lockout { get; set; } = LockoutRule.Default;
+
+    public async Task<PasswordCheck> CheckAsync(string? login, string? password, SignInChannel channel, CancellationToken ct)
+    {
+        login = login?.Trim() ?? "";
+        password ??= "";
+        var normalized = Usernames.Normalize(login);
+        var user = login.Length == 0 ? null : channel == SignInChannel.BackOffice && login.Contains('@', StringComparison.Ordinal)
+            ? await db.Users.SingleOrDefaultAsync(u => u.NormalizedEmail == normalized || u.NormalizedUsername == normalized, ct)
+            : await db.Users.SingleOrDefaultAsync(u => u.NormalizedUsername == normalized, ct);
+        var now = clock.GetUtcNow().UtcDateTime;
+        var action = channel == SignInChannel.BackOffice ? "signin.password" : "token.client_credentials";
+
+        string? reason = user switch
+        {
+            null => "unknown_user",
+            _ when Usernames.IsReserved(user.Username) => "reserved_user",
+            _ when channel == SignInChannel.BackOffice && user.Type != UserType.BackOffice => "api_user_on_web",
+            _ when channel == SignInChannel.Token && user.Type != UserType.Api => "backoffice_user_on_token",
+            _ when user.CredentialMode == CredentialMode.Sso => "sso_user",
+            _ when user.Status == UserStatus.Disabled => "disabled",
+            _ when user.Status == UserStatus.Locked && (user.LockedUntil is null || user.LockedUntil > now) => "locked",
+            _ when user.PasswordHash is null => "no_password",
+            _ => null,
+        };
+
+        if (reason is not null)
+        {
+            // Same work as a real check, so that timing does not tell the reasons apart.
+            hasher.VerifyHashedPassword(null!, DummyHash.Value, password);
+            await RecordFailureAsync(action, login, user, reason, ct);
+            return new PasswordCheck(null, reason);
+        }
+
+        var verdict = hasher.VerifyHashedPassword(user!, user!.PasswordHash!, password);
+        if (verdict == PasswordVerificationResult.Failed)
+        {
+            user.FailedSignInCount++;
+            var lockedNow = user.FailedSignInCount >= Lockout.Threshold;
+            if (lockedNow)
+            {
+                user.Status = UserStatus.Locked;
+                user.LockedUntil = now + Lockout.Duration;
+                user.FailedSignInCount = 0;
+                user.SecurityStamp = User.NewStamp();
+            }
+
+            await RecordFailureAsync(action, login, user, "wrong_password", ct);
+            if (lockedNow)
+            {
+                audit.Record(db, "user.locked", "user", user.Id.ToString(), user.Username,
+                    new { until = user.LockedUntil, threshold = Lockout.Threshold }, "success", Actor.System with { ClientIp = audit.CurrentActor().ClientIp });
+                await db.SaveChangesAsync(ct);
+                callers.Invalidate();
+                logger.LogInformation("User {UserId} locked after {Threshold} failed sign-ins.", user.Id, Lockout.Threshold);
+            }
+
+            return new PasswordCheck(null, "wrong_password");
+        }
+
+        if (verdict == PasswordVerificationResult.SuccessRehashNeeded)
+        {
+            user.PasswordHash = hasher.HashPassword(user, password);
+        }
+
+        if (user.Status == UserStatus.Locked)
+        {
+            user.Status = UserStatus.Active;
+            user.LockedUntil = null;
+        }
+
+        user.FailedSignInCount = 0;
+        user.LastSignInAt = now;
+        var actor = audit.CurrentActor() with { Id = user.Id, Name = user.Username };
+        audit.Record(db, action, "user", user.Id.ToString(), user.Username, null, "success", actor);
+        await db.SaveChangesAsync(ct);
+        return new PasswordCheck(user, null);
+    }
+
+    private async Task RecordFailureAsync(string action, string login, User? user, string reason, CancellationToken ct)
+    {
+        var actor = audit.CurrentActor() with { Id = null, Name = login.Length > 254 ? login[..254] : login };
+        audit.Record(db, action, "user", user?.Id.ToString(), user?.Username, new { reason }, "failure", actor);
+        await db.SaveChangesAsync(ct);
+    }
+}

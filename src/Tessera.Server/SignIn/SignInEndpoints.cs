@@ -1,0 +1,103 @@
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.EntityFrameworkCore;
+using Tessera.Core.Access;
+using Tessera.Core.Common;
+using Tessera.Core.Users;
+using Tessera.Server.Audit;
+using Tessera.Server.Http;
+using Tessera.Server.Storage;
+
+namespace Tessera.Server.SignIn;
+
+/// <summary>The caller's own view of themselves (GET /api/v1/me).</summary>
+public sealed record MeResponse(Guid Id, string Username, string Email, string FirstName, string LastName, string Type,
+    IReadOnlyList<string> Roles, IReadOnlyList<string> Groups, IReadOnlyList<string> Privileges);
+
+public static class SignInEndpoints
+{
+    public static IEndpointRouteBuilder MapSignIn(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/signin/sso/{provider}", (string provider, string? returnUrl, SsoProviders providers) =>
+        {
+            var found = providers.Find(provider);
+            if (found is null)
+            {
+                return Results.Redirect("/signin?sso=" + SsoRefusal.Failed);
+            }
+
+            var properties = new AuthenticationProperties
+            {
+                RedirectUri = $"/signin/sso/complete?provider={Uri.EscapeDataString(found.Name)}&returnUrl={Uri.EscapeDataString(LocalOnly(returnUrl))}",
+            };
+            return Results.Challenge(properties, [found.Scheme]);
+        }).AllowAnonymous().ExcludeFromDescription();
+
+        app.MapGet("/signin/sso/complete", async (string provider, string? returnUrl, HttpContext http, SsoProviders providers, SsoSignIn sso, CallerDirectory callers, TimeProvider clock) =>
+        {
+            var found = providers.Find(provider);
+            var external = await http.AuthenticateAsync(WebSessions.ExternalScheme);
+            await http.SignOutAsync(WebSessions.ExternalScheme);
+            if (found is null || !external.Succeeded)
+            {
+                return Results.Redirect("/signin?sso=" + SsoRefusal.Failed);
+            }
+
+            var (user, refusal) = await sso.CompleteAsync(found, external.Principal, http.RequestAborted);
+            if (user is null || refusal != SsoRefusal.None)
+            {
+                return Results.Redirect("/signin?sso=" + refusal);
+            }
+
+            var caller = await callers.GetAsync(user.Id, http.RequestAborted);
+            await http.SignInAsync(WebSessions.Scheme, WebSessions.Principal(caller!, clock.GetUtcNow().UtcDateTime));
+            return Results.LocalRedirect(LocalOnly(returnUrl));
+        }).AllowAnonymous().ExcludeFromDescription();
+
+        var api = app.MapGroup("/api/v1").WithTags("Sign-in");
+        api.MapGet("/me", async (HttpContext http, CallerDirectory callers) =>
+        {
+            var id = Guid.Parse(http.User.FindFirst(TesseraClaims.Subject)!.Value);
+            var caller = await callers.GetAsync(id, http.RequestAborted);
+            return caller is null
+                ? Problems.Of(StatusCodes.Status401Unauthorized, "unauthorized", "The caller no longer exists.")
+                : Results.Ok(new MeResponse(caller.Id, caller.Username, caller.Email, caller.FirstName, caller.LastName, caller.Type.ToWire(),
+                    caller.Roles, caller.Groups, [.. caller.Privileges.Order(StringComparer.Ordinal)]));
+        }).RequireCaller().WithSummary("The caller: id, names, type, roles, groups and effective privileges.");
+
+        api.MapPost("/users/{id:guid}/revoke-tokens", async (Guid id, TesseraDbContext db, AuditLog audit, CallerDirectory callers, CancellationToken ct) =>
+        {
+            var outcome = await RevokeAllAsync(db, audit, callers, id, ct);
+            return outcome.Succeeded ? Results.NoContent() : Problems.From(outcome.Failure!);
+        }).RequirePrivilege(Privileges.ManageUsers).WithSummary("Ends every token and session of the user at once.");
+
+        return app;
+    }
+
+    /// <summary>A new security stamp: every token and session that carries the old one stops working.</summary>
+    public static async Task<Outcome<bool>> RevokeAllAsync(TesseraDbContext db, AuditLog audit, CallerDirectory callers, Guid id, CancellationToken ct)
+    {
+        await using var tx = await db.BeginDirectoryChangeAsync(ct);
+        var user = await db.Users.SingleOrDefaultAsync(u => u.Id == id, ct);
+        if (user is null)
+        {
+            return Failure.NotFound($"No user has the id {id}.");
+        }
+
+        if (Usernames.IsReserved(user.Username))
+        {
+            return Failure.Conflict("reserved_user", $"{Usernames.Reserved} is reserved and cannot be changed.");
+        }
+
+        user.SecurityStamp = User.NewStamp();
+        audit.Record(db, "user.tokens_revoked", "user", user.Id.ToString(), user.Username);
+        await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
+        callers.Invalidate();
+        return Outcome<bool>.Ok(true);
+    }
+
+    public static string LocalOnly(string? returnUrl)
+        => !string.IsNullOrEmpty(returnUrl) && returnUrl.StartsWith('/') && !returnUrl.StartsWith("//", StringComparison.Ordinal) && !returnUrl.StartsWith("/\\", StringComparison.Ordinal)
+            ? returnUrl
+            : "/";
+}

@@ -1,0 +1,54 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Tessera.Server.SignIn;
+
+/// <summary>`Tessera:Tokens`: access tokens issued at /connect/token.</summary>
+public sealed class TokenOptions
+{
+    /// <summary>Lifetime of an access token.</summary>
+    [Range(1, 1440)]
+    public int AccessTokenMinutes { get; set; } = 15;
+
+    /// <summary>The audience of tokens for Tessera's own REST API; other audiences are refused by it.</summary>
+    [Required]
+    public string Audience { get; set; } = "tessera-api";
+
+    /// <summary>
+    /// How long a user's standing (status, security stamp, privileges) may be served from memory.
+    /// A change made on this instance applies at once; other instances see it within this bound.
+    /// </summary>
+    [Range(0, 300)]
+    public int CallerCacheSeconds { get; set; } = 5;
+}
+
+/// <summary>`Tessera:Sessions`: BackOffice cookie sessions.</summary>
+public sealed class SessionOptions
+{
+    /// <summary>A session unused this long ends (sliding).</summary>
+    [Range(1, 1440)]
+    public int IdleMinutes { get; set; } = 30;
+
+    /// <summary>A session ends this long after sign-in, however active.</summary>
+    [Range(1, 720)]
+    public int AbsoluteHours { get; set; } = 12;
+}
+
+/// <summary>Lockout thresholds until the password policy supplies its own.</summary>
+public sealed record LockoutRule(int Threshold, TimeSpan Duration)
+{
+    public static readonly LockoutRule Default = new(5, TimeSpan.FromMinutes(15));
+}
+
+/// <summary>Claim types Tessera puts into tokens and session cookies.</summary>
+public static class TesseraClaims
+{
+    public const string Subject = "sub";
+    public const string Username = "preferred_username";
+    public const string UserType = "user_type";
+    public const string Role = "role";
+    public const string Privilege = "privilege";
+
+    /// <summary>A digest of the user's security stamp: when the stamp changes, the token or session ends.</summary>
+    public const string Stamp = "tessera_stamp";
+    public const string SessionStarted = "session_started";
+}

@@ -1,0 +1,239 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.OpenIdConnect;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.IdentityModel.Protocols.OpenIdConnect;
+using Tessera.Core.Users;
+using Tessera.Server.Audit;
+using Tessera.Server.Storage;
+
+namespace Tessera.Server.SignIn;
+
+/// <summary>`Tessera:Sso:Providers:{name}`: one OpenID Connect provider people may sign in with.</summary>
+public sealed class SsoProviderOptions
+{
+    /// <summary>`Oidc` (give Authority), `Google`, or `Entra` (give TenantId).</summary>
+    public string Kind { get; set; } = "Oidc";
+    public string? DisplayName { get; set; }
+    public string? Authority { get; set; }
+    public string? TenantId { get; set; }
+    public string ClientId { get; set; } = "";
+    public string? ClientSecret { get; set; }
+    public List<string> Scopes { get; set; } = [];
+
+    /// <summary>Create an unknown identity as an invited BackOffice user with no roles, instead of refusing it.</summary>
+    public bool AutoProvision { get; set; }
+
+    /// <summary>Only for a provider on a loopback http address in tests or development.</summary>
+    public bool RequireHttpsMetadata { get; set; } = true;
+
+    public string ResolvedAuthority => Kind.ToUpperInvariant() switch
+    {
+        "GOOGLE" => Authority ?? "https://accounts.google.com",
+        "ENTRA" => Authority ?? $"https://login.microsoftonline.com/{TenantId}/v2.0",
+        _ => Authority ?? "",
+    };
+
+    public string ResolvedDisplayName(string name) => DisplayName ?? Kind.ToUpperInvariant() switch
+    {
+        "GOOGLE" => "Google",
+        "ENTRA" => "Microsoft",
+        _ => name,
+    };
+}
+
+/// <summary>A configured provider as the sign-in page shows it.</summary>
+public sealed record SsoProvider(string Name, string DisplayName, string Scheme, bool AutoProvision);
+
+/// <summary>The configured providers.</summary>
+public sealed class SsoProviders(IReadOnlyList<SsoProvider> all)
+{
+    public IReadOnlyList<SsoProvider> All => all;
+
+    public SsoProvider? Find(string name) => all.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
+}
+
+/// <summary>Why an SSO sign-in was refused; the sign-in page shows a sentence for each.</summary>
+public enum SsoRefusal
+{
+    None,
+    UnknownIdentity,
+    UnverifiedEmail,
+    NotBackOffice,
+    Disabled,
+    PasswordUser,
+    Provisioned,
+    Failed,
+}
+
+/// <summary>
+/// Single sign-on through the ASP.NET Core OpenID Connect handler (authorization code + PKCE), one
+/// scheme per configured provider. The first sign-in matches the provider's verified email to a
+/// BackOffice user in SSO mode and remembers (provider, subject); later sign-ins match the subject.
+/// </summary>
+public static class SingleSignOn
+{
+    public static AuthenticationBuilder AddTesseraSso(this AuthenticationBuilder auth, IConfiguration configuration)
+    {
+        var providers = new List<SsoProvider>();
+        foreach (var section in configuration.GetSection("Tessera:Sso:Providers").GetChildren())
+        {
+            var name = section.Key;
+            var o = section.Get<SsoProviderOptions>() ?? new SsoProviderOptions();
+            if (string.IsNullOrWhiteSpace(o.ClientId) || string.IsNullOrWhiteSpace(o.ResolvedAuthority)
+                || (o.Kind.Equals("Entra", StringComparison.OrdinalIgnoreCase) && string.IsNullOrWhiteSpace(o.TenantId) && o.Authority is null))
+            {
+                throw new InvalidOperationException($"Tessera:Sso:Providers:{name} needs ClientId and an Authority (Kind Oidc), or Kind Google, or Kind Entra with TenantId.");
+            }
+
+            var scheme = "sso-" + name.ToLowerInvariant();
+            providers.Add(new SsoProvider(name, o.ResolvedDisplayName(name), scheme, o.AutoProvision));
+            auth.AddOpenIdConnect(scheme, o.ResolvedDisplayName(name), oidc =>
+            {
+                oidc.Authority = o.ResolvedAuthority;
+                oidc.ClientId = o.ClientId;
+                oidc.ClientSecret = o.ClientSecret;
+                oidc.ResponseType = OpenIdConnectResponseType.Code;
+                oidc.UsePkce = true;
+                oidc.SignInScheme = WebSessions.ExternalScheme;
+                oidc.CallbackPath = $"/signin/sso/{name.ToLowerInvariant()}/callback";
+                oidc.SignedOutCallbackPath = $"/signin/sso/{name.ToLowerInvariant()}/signed-out";
+                oidc.RequireHttpsMetadata = o.RequireHttpsMetadata;
+                oidc.MapInboundClaims = false;
+                oidc.GetClaimsFromUserInfoEndpoint = true;
+                oidc.SaveTokens = false;
+                oidc.Scope.Clear();
+                foreach (var scope in o.Scopes.Count > 0 ? o.Scopes : ["openid", "email", "profile"])
+                {
+                    oidc.Scope.Add(scope);
+                }
+
+                oidc.ClaimActions.MapUniqueJsonKey("email_verified", "email_verified");
+                oidc.ClaimActions.MapUniqueJsonKey("xms_edov", "xms_edov");
+                oidc.Events.OnRemoteFailure = context =>
+                {
+                    context.Response.Redirect("/signin?sso=" + SsoRefusal.Failed);
+                    context.HandleResponse();
+                    return Task.CompletedTask;
+                };
+            });
+        }
+
+        auth.Services.AddSingleton(new SsoProviders(providers));
+        auth.Services.AddScoped<SsoSignIn>();
+        return auth;
+    }
+}
+
+/// <summary>Decides what an identity from a provider may do here.</summary>
+public sealed class SsoSignIn(TesseraDbContext db, AuditLog audit, CallerDirectory callers, TimeProvider clock)
+{
+    public async Task<(User? User, SsoRefusal Refusal)> CompleteAsync(SsoProvider provider, ClaimsPrincipal external, CancellationToken ct)
+    {
+        var subject = external.FindFirstValue("sub");
+        var email = external.FindFirstValue("email");
+        var verified = IsTrue(external.FindFirstValue("email_verified")) || IsTrue(external.FindFirstValue("xms_edov"));
+        var now = clock.GetUtcNow().UtcDateTime;
+        if (string.IsNullOrEmpty(subject))
+        {
+            return Refuse(SsoRefusal.Failed, provider, email, "no_subject");
+        }
+
+        var login = await db.ExternalLogins.SingleOrDefaultAsync(l => l.Provider == provider.Name && l.Subject == subject, ct);
+        User? user = login is null ? null : await db.Users.SingleOrDefaultAsync(u => u.Id == login.UserId, ct);
+        if (user is null)
+        {
+            if (string.IsNullOrEmpty(email) || !verified)
+            {
+                return Refuse(SsoRefusal.UnverifiedEmail, provider, email, "unverified_email");
+            }
+
+            var normalized = Usernames.Normalize(email);
+            user = await db.Users.SingleOrDefaultAsync(u => u.NormalizedEmail == normalized, ct);
+            if (user is null)
+            {
+                if (!provider.AutoProvision)
+                {
+                    return Refuse(SsoRefusal.UnknownIdentity, provider, email, "unknown_identity");
+                }
+
+                user = await ProvisionAsync(email, external, now, ct);
+                db.ExternalLogins.Add(new ExternalLogin { Provider = provider.Name, Subject = subject, UserId = user.Id, CreatedAt = now });
+                audit.Record(db, "user.created", "user", user.Id.ToString(), user.Username, new { provisionedBy = provider.Name, type = "backoffice", credentialMode = "sso" },
+                    actor: Actor.System with { ClientIp = audit.CurrentActor().ClientIp });
+                await db.SaveChangesAsync(ct);
+                return (user, SsoRefusal.Provisioned);
+            }
+
+            var refusal = Standing(user, now);
+            if (refusal != SsoRefusal.None)
+            {
+                return Refuse(refusal, provider, email, refusal.ToString());
+            }
+
+            db.ExternalLogins.Add(new ExternalLogin { Provider = provider.Name, Subject = subject, UserId = user.Id, CreatedAt = now });
+        }
+        else if (Standing(user, now) is var refusal && refusal != SsoRefusal.None)
+        {
+            return Refuse(refusal, provider, email, refusal.ToString());
+        }
+
+        if (user.Status == UserStatus.Invited)
+        {
+            user.Status = UserStatus.Active;
+        }
+
+        user.LastSignInAt = now;
+        audit.Record(db, "signin.sso", "user", user.Id.ToString(), user.Username, new { provider = provider.Name },
+            actor: audit.CurrentActor() with { Id = user.Id, Name = user.Username });
+        await db.SaveChangesAsync(ct);
+        callers.Invalidate();
+        return (user, SsoRefusal.None);
+    }
+
+    private static SsoRefusal Standing(User user, DateTime now) => user switch
+    {
+        _ when Usernames.IsReserved(user.Username) || user.Type != UserType.BackOffice => SsoRefusal.NotBackOffice,
+        _ when user.Status == UserStatus.Disabled => SsoRefusal.Disabled,
+        _ when user.Status == UserStatus.Locked && (user.LockedUntil is null || user.LockedUntil > now) => SsoRefusal.Disabled,
+        _ when user.CredentialMode != CredentialMode.Sso => SsoRefusal.PasswordUser,
+        _ => SsoRefusal.None,
+    };
+
+    private (User?, SsoRefusal) Refuse(SsoRefusal refusal, SsoProvider provider, string? email, string reason)
+    {
+        audit.Record(db, "signin.sso", "user", null, email, new { provider = provider.Name, reason }, "failure",
+            audit.CurrentActor() with { Id = null, Name = email ?? "unknown" });
+        db.SaveChanges();
+        return (null, refusal);
+    }
+
+    private async Task<User> ProvisionAsync(string email, ClaimsPrincipal external, DateTime now, CancellationToken ct)
+    {
+        var local = new string(email.Split('@')[0].Where(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-').ToArray());
+        if (local.Length < Usernames.MinLength)
+        {
+            local = (local + "user").PadRight(Usernames.MinLength, '0');
+        }
+
+        local = local.Length > 56 ? local[..56] : local;
+        var username = local;
+        for (var n = 2; await db.Users.AnyAsync(u => u.NormalizedUsername == Usernames.Normalize(username), ct); n++)
+        {
+            username = $"{local}{n}";
+        }
+
+        var user = new User
+        {
+            Username = "", NormalizedUsername = "", Email = "", NormalizedEmail = "",
+            Type = UserType.BackOffice, Status = UserStatus.Invited, CredentialMode = CredentialMode.Sso, CreatedAt = now, UpdatedAt = now,
+        };
+        user.SetUsername(username);
+        user.SetEmail(email);
+        user.SetNames(external.FindFirstValue("given_name"), external.FindFirstValue("family_name"));
+        db.Users.Add(user);
+        return user;
+    }
+
+    private static bool IsTrue(string? value) => value is not null && (value.Equals("true", StringComparison.OrdinalIgnoreCase) || value == "1");
+}

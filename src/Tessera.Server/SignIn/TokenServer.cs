@@ -1,0 +1,248 @@
+using System.Globalization;
+using System.Security.Claims;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using OpenIddict.Abstractions;
+using OpenIddict.Server;
+using OpenIddict.Validation;
+using OpenIddict.Validation.AspNetCore;
+using Tessera.Core.Users;
+using Tessera.Server.Audit;
+using Tessera.Server.Storage;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+using static OpenIddict.Server.OpenIddictServerEvents;
+
+namespace Tessera.Server.SignIn;
+
+/// <summary>
+/// The OAuth 2.0 authorization server (OpenIddict). Clients are Tessera's API users themselves:
+/// client_id is the username and client_secret the password, so OpenIddict runs in degraded mode
+/// with Tessera's own client authentication, and token standing (user status, security stamp,
+/// revocation) is checked by Tessera on every use.
+/// </summary>
+public static class TokenServer
+{
+    public const string BearerScheme = OpenIddictValidationAspNetCoreDefaults.AuthenticationScheme;
+    internal const string UserIdProperty = "tessera:user_id";
+
+    public static IServiceCollection AddTesseraTokenServer(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<TokenOptions>().Bind(configuration.GetSection("Tessera:Tokens")).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<CallerDirectory>();
+        services.AddScoped<PasswordSignIn>();
+        services.AddScoped<TokenStanding>();
+        services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>, ConfigureServerFromStore>();
+
+        services.AddOpenIddict()
+            .AddServer(o =>
+            {
+                o.SetTokenEndpointUris("connect/token")
+                 .SetIntrospectionEndpointUris("connect/introspect")
+                 .SetRevocationEndpointUris("connect/revoke")
+                 .SetJsonWebKeySetEndpointUris(".well-known/jwks")
+                 .SetConfigurationEndpointUris(".well-known/openid-configuration");
+                o.AllowClientCredentialsFlow();
+                o.EnableDegradedMode();
+                o.DisableAccessTokenEncryption();
+                o.RegisterScopes("api");
+                o.Configure(s => s.ClientAuthenticationMethods.Remove(ClientAuthenticationMethods.PrivateKeyJwt));
+
+                var aspnet = o.UseAspNetCore();
+                if (configuration["Tessera:PublicUrl"]?.StartsWith("http://", StringComparison.OrdinalIgnoreCase) != false)
+                {
+                    // The operator chose a plain-http public address (a laptop, or TLS ended at a proxy).
+                    aspnet.DisableTransportSecurityRequirement();
+                }
+
+                o.AddEventHandler<ValidateTokenRequestContext>(b => b.UseScopedHandler<AuthenticateClient<ValidateTokenRequestContext>>());
+                o.AddEventHandler<ValidateIntrospectionRequestContext>(b => b.UseScopedHandler<AuthenticateClient<ValidateIntrospectionRequestContext>>());
+                o.AddEventHandler<ValidateRevocationRequestContext>(b => b.UseScopedHandler<AuthenticateClient<ValidateRevocationRequestContext>>());
+                o.AddEventHandler<HandleTokenRequestContext>(b => b.UseScopedHandler<IssueAccessToken>());
+                o.AddEventHandler<HandleRevocationRequestContext>(b => b.UseScopedHandler<RevokeToken>());
+                o.AddEventHandler<HandleIntrospectionRequestContext>(b => b.UseInlineHandler(_ => default));
+                o.AddEventHandler<ValidateTokenContext>(b => b.UseScopedHandler<CheckServerTokenStanding>().SetOrder(int.MaxValue - 100_000));
+            })
+            .AddValidation(o =>
+            {
+                o.UseLocalServer();
+                o.UseAspNetCore();
+                o.AddEventHandler<OpenIddictValidationEvents.ValidateTokenContext>(b => b.UseScopedHandler<CheckValidationTokenStanding>().SetOrder(int.MaxValue - 100_000));
+            });
+
+        services.AddOptions<OpenIddictValidationOptions>().Configure<IOptions<TokenOptions>>((o, tokens) => o.Audiences.Add(tokens.Value.Audience));
+        return services;
+    }
+
+    /// <summary>Loads the persisted keys and the issuer when the server options are first needed.</summary>
+    private sealed class ConfigureServerFromStore(IServiceScopeFactory scopes, IOptions<TesseraOptions> tessera, IOptions<TokenOptions> tokens, TimeProvider clock)
+        : IConfigureOptions<OpenIddictServerOptions>
+    {
+        public void Configure(OpenIddictServerOptions options)
+        {
+            using var scope = scopes.CreateScope();
+            var db = scope.ServiceProvider.GetRequiredService<TesseraDbContext>();
+            var (signing, encryption) = SigningKeyStore.LoadOrCreate(db, scope.ServiceProvider.GetRequiredService<IDataProtectionProvider>(), clock);
+            options.SigningCredentials.Add(new Microsoft.IdentityModel.Tokens.SigningCredentials(signing, Microsoft.IdentityModel.Tokens.SecurityAlgorithms.RsaSha256));
+            options.EncryptionCredentials.Add(new Microsoft.IdentityModel.Tokens.EncryptingCredentials(encryption,
+                Microsoft.IdentityModel.Tokens.SecurityAlgorithms.Aes256KW, Microsoft.IdentityModel.Tokens.SecurityAlgorithms.Aes256CbcHmacSha512));
+            options.Issuer = new Uri(tessera.Value.PublicUrl.TrimEnd('/') + "/");
+            options.AccessTokenLifetime = TimeSpan.FromMinutes(tokens.Value.AccessTokenMinutes);
+        }
+    }
+
+    /// <summary>Client authentication: the client is an active API user whose password matches.</summary>
+    private sealed class AuthenticateClient<TContext>(PasswordSignIn signIn) : IOpenIddictServerHandler<TContext>
+        where TContext : BaseValidatingClientContext
+    {
+        public async ValueTask HandleAsync(TContext context)
+        {
+            var ct = context.CancellationToken;
+            var check = await signIn.CheckAsync(context.ClientId, context.ClientSecret, SignInChannel.Token, ct);
+            if (!check.Succeeded)
+            {
+                context.Reject(Errors.InvalidClient, "The client credentials are invalid.");
+                return;
+            }
+
+            context.Transaction.Properties[UserIdProperty] = check.User!.Id;
+        }
+    }
+
+    private sealed class IssueAccessToken(TesseraDbContext db, IOptions<TokenOptions> tokens) : IOpenIddictServerHandler<HandleTokenRequestContext>
+    {
+        public async ValueTask HandleAsync(HandleTokenRequestContext context)
+        {
+            if (!context.Request.IsClientCredentialsGrantType() || !context.Transaction.Properties.TryGetValue(UserIdProperty, out var id))
+            {
+                return;
+            }
+
+            var caller = await CallerDirectory.LoadAsync(db, (Guid)id!, context.CancellationToken);
+            if (caller is null)
+            {
+                context.Reject(Errors.InvalidClient, "The client credentials are invalid.");
+                return;
+            }
+
+            var identity = new ClaimsIdentity(OpenIddict.Server.AspNetCore.OpenIddictServerAspNetCoreDefaults.AuthenticationScheme, Claims.Name, Claims.Role);
+            identity.SetClaim(Claims.Subject, caller.Id.ToString())
+                .SetClaim(Claims.PreferredUsername, caller.Username)
+                .SetClaim(TesseraClaims.UserType, caller.Type.ToWire())
+                .SetClaim(TesseraClaims.Stamp, caller.StampDigest)
+                .SetClaims(Claims.Role, [.. caller.Roles])
+                .SetClaims(TesseraClaims.Privilege, [.. caller.Privileges.Order(StringComparer.Ordinal)]);
+            identity.SetScopes(context.Request.GetScopes());
+            identity.SetAudiences(tokens.Value.Audience);
+            identity.SetDestinations(static _ => [Destinations.AccessToken]);
+            context.SignIn(new ClaimsPrincipal(identity));
+        }
+    }
+
+    /// <summary>RFC 7009: a client revokes its own tokens; holders of MANAGE_USERS may revoke anyone's.</summary>
+    private sealed class RevokeToken(TesseraDbContext db, CallerDirectory callers, AuditLog audit, TimeProvider clock) : IOpenIddictServerHandler<HandleRevocationRequestContext>
+    {
+        public async ValueTask HandleAsync(HandleRevocationRequestContext context)
+        {
+            var principal = context.GenericTokenPrincipal;
+            var tokenId = principal?.GetClaim(Claims.JwtId) ?? principal?.GetTokenId();
+            if (principal is null || tokenId is null)
+            {
+                return;
+            }
+
+            var clientId = (Guid)context.Transaction.Properties[UserIdProperty]!;
+            var owner = principal.GetClaim(Claims.Subject);
+            if (owner != clientId.ToString())
+            {
+                var client = await callers.GetAsync(clientId, context.CancellationToken);
+                if (client?.Privileges.Contains(Core.Access.Privileges.ManageUsers) != true)
+                {
+                    // RFC 7009 §2.2: answer as if done, without revoking another client's token.
+                    return;
+                }
+            }
+
+            var expires = principal.GetExpirationDate()?.UtcDateTime ?? clock.GetUtcNow().UtcDateTime.AddDays(1);
+            if (!await db.RevokedTokens.AnyAsync(t => t.TokenId == tokenId, context.CancellationToken))
+            {
+                db.RevokedTokens.Add(new RevokedToken { TokenId = tokenId, ExpiresAt = expires });
+                audit.Record(db, "token.revoked", "user", owner, principal.GetClaim(Claims.PreferredUsername), new { tokenId });
+                await db.SaveChangesAsync(context.CancellationToken);
+            }
+
+            TokenStanding.Forget(tokenId);
+        }
+    }
+
+    private sealed class CheckServerTokenStanding(TokenStanding standing) : IOpenIddictServerHandler<ValidateTokenContext>
+    {
+        public async ValueTask HandleAsync(ValidateTokenContext context)
+        {
+            if (context.Principal is { } principal && await standing.RefusalAsync(principal, context.CancellationToken) is { } reason)
+            {
+                context.Reject(Errors.InvalidToken, reason);
+            }
+        }
+    }
+
+    private sealed class CheckValidationTokenStanding(TokenStanding standing) : IOpenIddictValidationHandler<OpenIddictValidationEvents.ValidateTokenContext>
+    {
+        public async ValueTask HandleAsync(OpenIddictValidationEvents.ValidateTokenContext context)
+        {
+            if (context.Principal is { } principal && await standing.RefusalAsync(principal, context.CancellationToken) is { } reason)
+            {
+                context.Reject(Errors.InvalidToken, reason);
+            }
+        }
+    }
+}
+
+/// <summary>Whether a signature-valid token still stands: its user may act, its stamp is current, it is not revoked.</summary>
+public sealed class TokenStanding(CallerDirectory callers, TesseraDbContext db, TimeProvider clock)
+{
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, (bool Revoked, DateTime Until)> Revocations = new();
+
+    public async ValueTask<string?> RefusalAsync(ClaimsPrincipal principal, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow().UtcDateTime;
+        if (!Guid.TryParse(principal.GetClaim(Claims.Subject), out var userId))
+        {
+            return "The token names no user.";
+        }
+
+        var caller = await callers.GetAsync(userId, ct);
+        if (caller is null || !caller.MayAct(now) || principal.GetClaim(TesseraClaims.Stamp) != caller.StampDigest)
+        {
+            return "The token is no longer valid.";
+        }
+
+        var tokenId = principal.GetClaim(Claims.JwtId) ?? principal.GetTokenId();
+        if (tokenId is not null && await IsRevokedAsync(tokenId, now, ct))
+        {
+            return "The token was revoked.";
+        }
+
+        return null;
+    }
+
+    private async ValueTask<bool> IsRevokedAsync(string tokenId, DateTime now, CancellationToken ct)
+    {
+        if (Revocations.TryGetValue(tokenId, out var known) && known.Until > now)
+        {
+            return known.Revoked;
+        }
+
+        var revoked = await db.RevokedTokens.AnyAsync(t => t.TokenId == tokenId, ct);
+        if (Revocations.Count > 100_000)
+        {
+            Revocations.Clear();
+        }
+
+        // A revocation made elsewhere is seen within this bound; one made here, at once (Forget).
+        Revocations[tokenId] = (revoked, now.AddSeconds(revoked ? 3600 : 5));
+        return revoked;
+    }
+
+    internal static void Forget(string tokenId) => Revocations.TryRemove(tokenId, out _);
+}

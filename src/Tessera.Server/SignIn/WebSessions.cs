@@ -1,0 +1,83 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.Extensions.Options;
+using Tessera.Server.Storage;
+
+namespace Tessera.Server.SignIn;
+
+/// <summary>
+/// BackOffice cookie sessions. The cookie carries the user's id and a digest of their security
+/// stamp; every request checks both against the caller's current standing, so a password change,
+/// disable, lock or delete ends every session of that user.
+/// </summary>
+public static class WebSessions
+{
+    public const string Scheme = "Tessera.Session";
+
+    /// <summary>Holds the identity from an SSO provider between its callback and Tessera's decision.</summary>
+    public const string ExternalScheme = "Tessera.External";
+
+    public static AuthenticationBuilder AddTesseraSessions(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<SessionOptions>().Bind(configuration.GetSection("Tessera:Sessions")).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<CookieAuthenticationOptions>(Scheme).Configure<IOptions<SessionOptions>>((o, sessions) =>
+        {
+            o.ExpireTimeSpan = TimeSpan.FromMinutes(sessions.Value.IdleMinutes);
+        });
+
+        return services.AddAuthentication(Scheme)
+            .AddCookie(Scheme, o =>
+            {
+                o.Cookie.Name = "tessera.session";
+                o.Cookie.HttpOnly = true;
+                o.Cookie.SameSite = SameSiteMode.Lax;
+                o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+                o.SlidingExpiration = true;
+                o.LoginPath = "/signin";
+                o.LogoutPath = "/signout";
+                o.AccessDeniedPath = "/forbidden";
+                o.Events.OnValidatePrincipal = ValidateAsync;
+            })
+            .AddCookie(ExternalScheme, o =>
+            {
+                o.Cookie.Name = "tessera.external";
+                o.Cookie.HttpOnly = true;
+                o.Cookie.SameSite = SameSiteMode.Lax;
+                o.ExpireTimeSpan = TimeSpan.FromMinutes(5);
+            });
+    }
+
+    public static ClaimsPrincipal Principal(CallerState caller, DateTime now)
+    {
+        var identity = new ClaimsIdentity(
+        [
+            new Claim(TesseraClaims.Subject, caller.Id.ToString()),
+            new Claim(TesseraClaims.Username, caller.Username),
+            new Claim(TesseraClaims.Stamp, caller.StampDigest),
+            new Claim(TesseraClaims.SessionStarted, now.ToString("O")),
+        ], Scheme, TesseraClaims.Username, TesseraClaims.Role);
+        return new ClaimsPrincipal(identity);
+    }
+
+    private static async Task ValidateAsync(CookieValidatePrincipalContext context)
+    {
+        var services = context.HttpContext.RequestServices;
+        var now = services.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime;
+        var absolute = TimeSpan.FromHours(services.GetRequiredService<IOptions<SessionOptions>>().Value.AbsoluteHours);
+        var principal = context.Principal!;
+        var started = DateTime.TryParse(principal.FindFirstValue(TesseraClaims.SessionStarted), null, System.Globalization.DateTimeStyles.RoundtripKind, out var s) ? s : DateTime.MinValue;
+        CallerState? caller = null;
+        if (Guid.TryParse(principal.FindFirstValue(TesseraClaims.Subject), out var id))
+        {
+            caller = await services.GetRequiredService<CallerDirectory>().GetAsync(id, context.HttpContext.RequestAborted);
+        }
+
+        if (caller is null || !caller.MayAct(now) || caller.Type != Core.Users.UserType.BackOffice
+            || principal.FindFirstValue(TesseraClaims.Stamp) != caller.StampDigest || now - started > absolute)
+        {
+            context.RejectPrincipal();
+            await context.HttpContext.SignOutAsync(Scheme);
+        }
+    }
+}

@@ -1,0 +1,228 @@
+using System.IdentityModel.Tokens.Jwt;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Tessera.Core.Users;
+using Tessera.Server.Tests.Infrastructure;
+
+namespace Tessera.Server.Tests.SignIn;
+
+public sealed class SqliteTokenTests(SqliteHost host) : TokenTests<SqliteHost>(host);
+
+public sealed class PostgresTokenTests(PostgresHost host) : TokenTests<PostgresHost>(host);
+
+/// <summary>API users get OAuth 2.0 tokens with the client credentials grant, and the REST API honours them.</summary>
+public abstract class TokenTests<THost>(THost host) : IClassFixture<THost> where THost : HostFixture
+{
+    private const string Secret = "Api-User-Secret-123456";
+    private TesseraApp App => host.App;
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task An_API_user_gets_a_token_with_either_client_authentication_method_and_calls_me(bool basic)
+    {
+        var user = await Seed.UserAsync(App, UserType.Api, Secret, "System");
+        using var client = App.Client();
+        var token = await Seed.TokenAsync(client, user.Username, Secret, basic);
+
+        using var api = Seed.WithBearer(App, token);
+        var response = await api.GetAsync("/api/v1/me");
+        var me = await Seed.JsonAsync(response);
+        Assert.True(response.StatusCode == HttpStatusCode.OK, me.ToString());
+        Assert.Equal(user.Id.ToString(), me.GetProperty("id").GetString());
+        Assert.Equal(user.Username, me.GetProperty("username").GetString());
+        Assert.Equal("api", me.GetProperty("type").GetString());
+        Assert.Equal(["System"], me.GetProperty("roles").EnumerateArray().Select(r => r.GetString()));
+    }
+
+    [Fact]
+    public async Task The_token_is_a_signed_RFC_9068_JWT_with_the_users_claims()
+    {
+        using var client = App.Client();
+        var token = await Seed.TokenAsync(client, TesseraApp.ApiClientId, TesseraApp.ApiClientSecret);
+        var jwt = new JwtSecurityTokenHandler().ReadJwtToken(token);
+        Assert.Equal("at+jwt", jwt.Header.Typ);
+        Assert.Equal("RS256", jwt.Header.Alg);
+        Assert.Contains("tessera-api", jwt.Audiences);
+        Assert.Equal(TesseraApp.ApiClientId, jwt.Claims.Single(c => c.Type == "preferred_username").Value);
+        Assert.Equal("api", jwt.Claims.Single(c => c.Type == "user_type").Value);
+        Assert.Contains(jwt.Claims, c => c.Type == "role" && c.Value == "Administrator");
+        Assert.Contains(jwt.Claims, c => c.Type == "privilege" && c.Value == "MANAGE_USERS");
+        Assert.True(Guid.TryParse(jwt.Subject, out _));
+        Assert.InRange(jwt.ValidTo - jwt.IssuedAt, TimeSpan.FromMinutes(14), TimeSpan.FromMinutes(16));
+
+        var discovery = JsonDocument.Parse(await client.GetStringAsync("/.well-known/openid-configuration")).RootElement;
+        Assert.EndsWith("/connect/token", discovery.GetProperty("token_endpoint").GetString(), StringComparison.Ordinal);
+        Assert.EndsWith("/connect/introspect", discovery.GetProperty("introspection_endpoint").GetString(), StringComparison.Ordinal);
+        Assert.EndsWith("/connect/revoke", discovery.GetProperty("revocation_endpoint").GetString(), StringComparison.Ordinal);
+        var methods = discovery.GetProperty("token_endpoint_auth_methods_supported").EnumerateArray().Select(m => m.GetString()).ToList();
+        Assert.Contains("client_secret_basic", methods);
+        Assert.Contains("client_secret_post", methods);
+        var jwks = JsonDocument.Parse(await client.GetStringAsync(new Uri(discovery.GetProperty("jwks_uri").GetString()!).PathAndQuery)).RootElement;
+        Assert.Contains(jwks.GetProperty("keys").EnumerateArray(), k => k.GetProperty("kid").GetString() == jwt.Header.Kid);
+    }
+
+    [Fact]
+    public async Task Signing_keys_persist_so_tokens_survive_a_restart()
+    {
+        using var client = App.Client();
+        var token = await Seed.TokenAsync(client, TesseraApp.ApiClientId, TesseraApp.ApiClientSecret);
+        await using var second = new TesseraApp(App.Database).Started();
+        using var api = Seed.WithBearer(second, token);
+        Assert.Equal(HttpStatusCode.OK, (await api.GetAsync("/api/v1/me")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Everyone_but_an_active_API_user_is_refused_with_the_same_invalid_client_answer()
+    {
+        var backOffice = await Seed.UserAsync(App, UserType.BackOffice, Secret, "Administrator");
+        var disabled = await Seed.UserAsync(App, UserType.Api, Secret, "System");
+        await Seed.UpdateUserAsync(App, disabled.Id, u => u.Status = UserStatus.Disabled);
+        var sso = await Seed.UserAsync(App, UserType.Api, Secret, CredentialMode.Sso, null, "System");
+
+        using var client = App.Client();
+        var answers = new List<string>();
+        foreach (var (id, secret) in new[] { (backOffice.Username, Secret), (disabled.Username, Secret), (sso.Username, Secret), (Usernames.Reserved, Secret), ("nobody.here", Secret), (TesseraApp.ApiClientId, "wrong-secret") })
+        {
+            var response = await Seed.RequestTokenAsync(client, id, secret);
+            var body = await Seed.JsonAsync(response);
+            Assert.True(response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.Unauthorized, $"{id}: {(int)response.StatusCode} {body}");
+            Assert.Equal("invalid_client", body.GetProperty("error").GetString());
+            answers.Add($"{(int)response.StatusCode} {body.GetProperty("error_description").GetString()}");
+        }
+
+        Assert.Single(answers.Distinct());
+    }
+
+    [Fact]
+    public async Task Tampered_and_missing_tokens_get_401_problems()
+    {
+        using var client = App.Client();
+        var token = await Seed.TokenAsync(client, TesseraApp.ApiClientId, TesseraApp.ApiClientSecret);
+        var parts = token.Split('.');
+        var payload = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Decode(parts[1]))!;
+        payload["preferred_username"] = JsonSerializer.SerializeToElement("someone.else");
+        var tampered = $"{parts[0]}.{Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Encode(JsonSerializer.Serialize(payload))}.{parts[2]}";
+
+        foreach (var bearer in new[] { tampered, token[..^4] + "AAAA", "not-a-token" })
+        {
+            using var api = Seed.WithBearer(App, bearer);
+            await AssertUnauthorizedAsync(await api.GetAsync("/api/v1/me"));
+        }
+
+        await AssertUnauthorizedAsync(await client.GetAsync("/api/v1/me"));
+    }
+
+    [Fact]
+    public async Task An_expired_token_gets_401()
+    {
+        await using var app = new TesseraApp(App.Database).Started();
+        using var client = app.Client();
+        var token = await Seed.TokenAsync(client, TesseraApp.ApiClientId, TesseraApp.ApiClientSecret);
+        using var api = Seed.WithBearer(app, token);
+        Assert.Equal(HttpStatusCode.OK, (await api.GetAsync("/api/v1/me")).StatusCode);
+        app.Clock.Advance(TimeSpan.FromMinutes(16));
+        await AssertUnauthorizedAsync(await api.GetAsync("/api/v1/me"));
+    }
+
+    [Fact]
+    public async Task A_revoked_token_gets_401_and_introspects_as_inactive()
+    {
+        var user = await Seed.UserAsync(App, UserType.Api, Secret, "System");
+        using var client = App.Client();
+        var token = await Seed.TokenAsync(client, user.Username, Secret);
+        Assert.True((await IntrospectAsync(client, user.Username, token)).GetProperty("active").GetBoolean());
+
+        var revoke = new HttpRequestMessage(HttpMethod.Post, "/connect/revoke")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["token"] = token, ["client_id"] = user.Username, ["client_secret"] = Secret }),
+        };
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(revoke)).StatusCode);
+
+        using var api = Seed.WithBearer(App, token);
+        await AssertUnauthorizedAsync(await api.GetAsync("/api/v1/me"));
+        Assert.False((await IntrospectAsync(client, user.Username, token)).GetProperty("active").GetBoolean());
+    }
+
+    [Fact]
+    public async Task A_disabled_users_token_stops_working_within_the_documented_bound()
+    {
+        var user = await Seed.UserAsync(App, UserType.Api, Secret, "System");
+        using var client = App.Client();
+        using var api = Seed.WithBearer(App, await Seed.TokenAsync(client, user.Username, Secret));
+        Assert.Equal(HttpStatusCode.OK, (await api.GetAsync("/api/v1/me")).StatusCode);
+
+        // Changed behind the service's back (as another instance would): seen within CallerCacheSeconds (5 s).
+        await Seed.UpdateUserAsync(App, user.Id, u => u.Status = UserStatus.Disabled);
+        await Task.Delay(TimeSpan.FromSeconds(5.5));
+        await AssertUnauthorizedAsync(await api.GetAsync("/api/v1/me"));
+    }
+
+    [Fact]
+    public async Task Revoke_tokens_ends_every_token_of_the_user_at_once()
+    {
+        var user = await Seed.UserAsync(App, UserType.Api, Secret, "System");
+        using var client = App.Client();
+        using var first = Seed.WithBearer(App, await Seed.TokenAsync(client, user.Username, Secret));
+        using var second = Seed.WithBearer(App, await Seed.TokenAsync(client, user.Username, Secret, basic: false));
+        Assert.Equal(HttpStatusCode.OK, (await first.GetAsync("/api/v1/me")).StatusCode);
+
+        using var admin = await Seed.AdminApiAsync(App);
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.PostAsync($"/api/v1/users/{user.Id}/revoke-tokens", null)).StatusCode);
+
+        await AssertUnauthorizedAsync(await first.GetAsync("/api/v1/me"));
+        await AssertUnauthorizedAsync(await second.GetAsync("/api/v1/me"));
+        Assert.Equal(HttpStatusCode.OK, (await Seed.WithBearer(App, await Seed.TokenAsync(client, user.Username, Secret)).GetAsync("/api/v1/me")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Revoke_tokens_needs_MANAGE_USERS()
+    {
+        var user = await Seed.UserAsync(App, UserType.Api, Secret, "System");
+        using var client = App.Client();
+        using var api = Seed.WithBearer(App, await Seed.TokenAsync(client, user.Username, Secret));
+        var response = await api.PostAsync($"/api/v1/users/{user.Id}/revoke-tokens", null);
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Equal("forbidden", (await Seed.JsonAsync(response)).GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task Five_wrong_secrets_lock_the_client_and_every_attempt_is_audited()
+    {
+        var user = await Seed.UserAsync(App, UserType.Api, Secret, "System");
+        using var client = App.Client();
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.False((await Seed.RequestTokenAsync(client, user.Username, "wrong-" + i)).IsSuccessStatusCode);
+        }
+
+        Assert.False((await Seed.RequestTokenAsync(client, user.Username, Secret)).IsSuccessStatusCode);
+        await using var scope = App.Scope(out var db);
+        var stored = await db.Users.SingleAsync(u => u.Id == user.Id);
+        Assert.Equal(UserStatus.Locked, stored.Status);
+        Assert.Equal(5, await db.AuditEvents.CountAsync(a => a.TargetId == user.Id.ToString() && a.Action == "token.client_credentials" && a.Outcome == "failure" && a.Details!.Contains("wrong_password")));
+        Assert.Equal(1, await db.AuditEvents.CountAsync(a => a.TargetId == user.Id.ToString() && a.Action == "user.locked"));
+        Assert.Equal(1, await db.AuditEvents.CountAsync(a => a.TargetId == user.Id.ToString() && a.Action == "token.client_credentials" && a.Details!.Contains("locked")));
+    }
+
+    private static async Task<JsonElement> IntrospectAsync(HttpClient client, string clientId, string token)
+    {
+        var response = await client.PostAsync("/connect/introspect", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["token"] = token, ["client_id"] = clientId, ["client_secret"] = Secret,
+        }));
+        var body = await Seed.JsonAsync(response);
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body.ToString());
+        return body;
+    }
+
+    private static async Task AssertUnauthorizedAsync(HttpResponseMessage response)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.Unauthorized, $"{(int)response.StatusCode} {body}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("unauthorized", JsonDocument.Parse(body).RootElement.GetProperty("code").GetString());
+    }
+}
