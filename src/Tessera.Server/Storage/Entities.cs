@@ -13,6 +13,9 @@ public sealed class User
     public string FirstName { get; set; } = "";
     public string LastName { get; set; } = "";
 
+    /// <summary>Upper-cased username, names and email in one column, for the substring search (`q`).</summary>
+    public string SearchText { get; set; } = "";
+
     /// <summary>Upper-cased names, so that prefix filters use an index instead of a function scan.</summary>
     public string NormalizedFirstName { get; set; } = "";
     public string NormalizedLastName { get; set; } = "";
@@ -38,12 +41,14 @@ public sealed class User
     {
         Username = username.Trim();
         NormalizedUsername = Usernames.Normalize(username);
+        UpdateSearchText();
     }
 
     public void SetEmail(string email)
     {
         Email = email.Trim();
         NormalizedEmail = Usernames.Normalize(email);
+        UpdateSearchText();
     }
 
     public void SetNames(string? firstName, string? lastName)
@@ -52,7 +57,10 @@ public sealed class User
         LastName = lastName?.Trim() ?? "";
         NormalizedFirstName = FirstName.ToUpperInvariant();
         NormalizedLastName = LastName.ToUpperInvariant();
+        UpdateSearchText();
     }
+
+    private void UpdateSearchText() => SearchText = $"{NormalizedUsername} {NormalizedFirstName} {NormalizedLastName} {NormalizedEmail}";
 }
 
 /// <summary>A named bundle of privileges and permission rules.</summary>
@@ -179,4 +187,38 @@ public sealed class ExternalLogin
     public required string Subject { get; set; }
     public Guid UserId { get; set; }
     public DateTime CreatedAt { get; set; }
+}
+
+/// <summary>A message waiting to be sent, written in the same transaction as the change that causes it.</summary>
+public sealed class OutboxMessage
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public required string To { get; set; }
+    public required string Subject { get; set; }
+    public required string TextBody { get; set; }
+    public string? HtmlBody { get; set; }
+
+    /// <summary>`pending`, `sent` or `failed` (gave up after the last retry).</summary>
+    public string Status { get; set; } = "pending";
+    public int Attempts { get; set; }
+    public DateTime CreatedAt { get; set; }
+    public DateTime NextAttemptAt { get; set; }
+    public DateTime? SentAt { get; set; }
+    public string? LastError { get; set; }
+}
+
+/// <summary>A former password hash, so the policy can refuse reuse of the last N.</summary>
+public sealed class PasswordHistoryEntry
+{
+    public long Id { get; set; }
+    public Guid UserId { get; set; }
+    public required string PasswordHash { get; set; }
+    public DateTime CreatedAt { get; set; }
+}
+
+/// <summary>A resource that permission rules may name, with the actions it knows.</summary>
+public sealed class ResourceAction
+{
+    public required string Resource { get; set; }
+    public required string Action { get; set; }
 }

@@ -23,6 +23,9 @@ public abstract class TesseraDbContext(DbContextOptions options) : DbContext(opt
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
     public DbSet<RevokedToken> RevokedTokens => Set<RevokedToken>();
     public DbSet<ExternalLogin> ExternalLogins => Set<ExternalLogin>();
+    public DbSet<OutboxMessage> OutboxMessages => Set<OutboxMessage>();
+    public DbSet<PasswordHistoryEntry> PasswordHistory => Set<PasswordHistoryEntry>();
+    public DbSet<ResourceAction> ResourceActions => Set<ResourceAction>();
 
     public abstract DatabaseProvider Provider { get; }
 
@@ -52,9 +55,12 @@ public abstract class TesseraDbContext(DbContextOptions options) : DbContext(opt
             e.Property(u => u.SecurityStamp).HasMaxLength(64);
             e.HasIndex(u => u.NormalizedUsername).IsUnique();
             e.HasIndex(u => u.NormalizedEmail).IsUnique();
-            e.HasIndex(u => new { u.NormalizedFirstName, u.Id });
-            e.HasIndex(u => new { u.NormalizedLastName, u.Id });
-            e.HasIndex(u => new { u.CreatedAt, u.Id });
+            e.Property(u => u.SearchText).HasMaxLength(600);
+            e.HasIndex(u => new { u.NormalizedFirstName, u.NormalizedUsername });
+            e.HasIndex(u => new { u.NormalizedLastName, u.NormalizedUsername });
+            e.HasIndex(u => new { u.NormalizedEmail, u.NormalizedUsername });
+            e.HasIndex(u => new { u.CreatedAt, u.NormalizedUsername });
+            e.HasIndex(u => new { u.Type, u.Status });
             e.HasMany(u => u.Roles).WithOne().HasForeignKey(r => r.UserId).OnDelete(DeleteBehavior.Cascade);
             e.HasMany(u => u.Groups).WithOne().HasForeignKey(g => g.UserId).OnDelete(DeleteBehavior.Cascade);
         });
@@ -169,6 +175,34 @@ public abstract class TesseraDbContext(DbContextOptions options) : DbContext(opt
         });
 
         b.Entity<DataProtectionKey>(e => e.ToTable("data_protection_keys"));
+
+        b.Entity<OutboxMessage>(e =>
+        {
+            e.ToTable("outbox_messages");
+            e.HasKey(m => m.Id);
+            e.Property(m => m.To).HasMaxLength(Usernames.MaxEmailLength);
+            e.Property(m => m.Subject).HasMaxLength(300);
+            e.Property(m => m.Status).HasMaxLength(16);
+            e.Property(m => m.LastError).HasMaxLength(1000);
+            e.HasIndex(m => new { m.Status, m.NextAttemptAt });
+        });
+
+        b.Entity<PasswordHistoryEntry>(e =>
+        {
+            e.ToTable("password_history");
+            e.HasKey(h => h.Id);
+            e.Property(h => h.PasswordHash).HasMaxLength(512);
+            e.HasIndex(h => new { h.UserId, h.Id });
+            e.HasOne<User>().WithMany().HasForeignKey(h => h.UserId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        b.Entity<ResourceAction>(e =>
+        {
+            e.ToTable("resource_actions");
+            e.HasKey(r => new { r.Resource, r.Action });
+            e.Property(r => r.Resource).HasMaxLength(200);
+            e.Property(r => r.Action).HasMaxLength(64);
+        });
 
         b.Entity<RevokedToken>(e =>
         {

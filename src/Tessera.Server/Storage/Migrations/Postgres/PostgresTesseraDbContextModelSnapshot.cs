@@ -232,6 +232,83 @@ namespace Tessera.Server.Storage.Migrations.Postgres
                     b.ToTable("group_roles", (string)null);
                 });
 
+            modelBuilder.Entity("Tessera.Server.Storage.OutboxMessage", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("integer");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("HtmlBody")
+                        .HasColumnType("text");
+
+                    b.Property<string>("LastError")
+                        .HasMaxLength(1000)
+                        .HasColumnType("character varying(1000)");
+
+                    b.Property<DateTime>("NextAttemptAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTime?>("SentAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)");
+
+                    b.Property<string>("Subject")
+                        .IsRequired()
+                        .HasMaxLength(300)
+                        .HasColumnType("character varying(300)");
+
+                    b.Property<string>("TextBody")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("To")
+                        .IsRequired()
+                        .HasMaxLength(254)
+                        .HasColumnType("character varying(254)");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Status", "NextAttemptAt");
+
+                    b.ToTable("outbox_messages", (string)null);
+                });
+
+            modelBuilder.Entity("Tessera.Server.Storage.PasswordHistoryEntry", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("PasswordHash")
+                        .IsRequired()
+                        .HasMaxLength(512)
+                        .HasColumnType("character varying(512)");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("uuid");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("UserId", "Id");
+
+                    b.ToTable("password_history", (string)null);
+                });
+
             modelBuilder.Entity("Tessera.Server.Storage.Privilege", b =>
                 {
                     b.Property<string>("Name")
@@ -246,6 +323,21 @@ namespace Tessera.Server.Storage.Migrations.Postgres
                     b.HasKey("Name");
 
                     b.ToTable("privileges", (string)null);
+                });
+
+            modelBuilder.Entity("Tessera.Server.Storage.ResourceAction", b =>
+                {
+                    b.Property<string>("Resource")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<string>("Action")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.HasKey("Resource", "Action");
+
+                    b.ToTable("resource_actions", (string)null);
                 });
 
             modelBuilder.Entity("Tessera.Server.Storage.RevokedToken", b =>
@@ -435,6 +527,11 @@ namespace Tessera.Server.Storage.Migrations.Postgres
                         .HasMaxLength(512)
                         .HasColumnType("character varying(512)");
 
+                    b.Property<string>("SearchText")
+                        .IsRequired()
+                        .HasMaxLength(600)
+                        .HasColumnType("character varying(600)");
+
                     b.Property<string>("SecurityStamp")
                         .IsRequired()
                         .HasMaxLength(64)
@@ -466,11 +563,15 @@ namespace Tessera.Server.Storage.Migrations.Postgres
                     b.HasIndex("NormalizedUsername")
                         .IsUnique();
 
-                    b.HasIndex("CreatedAt", "Id");
+                    b.HasIndex("CreatedAt", "NormalizedUsername");
 
-                    b.HasIndex("NormalizedFirstName", "Id");
+                    b.HasIndex("NormalizedEmail", "NormalizedUsername");
 
-                    b.HasIndex("NormalizedLastName", "Id");
+                    b.HasIndex("NormalizedFirstName", "NormalizedUsername");
+
+                    b.HasIndex("NormalizedLastName", "NormalizedUsername");
+
+                    b.HasIndex("Type", "Status");
 
                     b.ToTable("users", (string)null);
                 });
@@ -540,6 +641,15 @@ namespace Tessera.Server.Storage.Migrations.Postgres
                         .IsRequired();
 
                     b.Navigation("Role");
+                });
+
+            modelBuilder.Entity("Tessera.Server.Storage.PasswordHistoryEntry", b =>
+                {
+                    b.HasOne("Tessera.Server.Storage.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("Tessera.Server.Storage.RolePermission", b =>

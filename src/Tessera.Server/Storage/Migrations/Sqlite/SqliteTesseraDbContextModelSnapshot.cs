@@ -223,6 +223,81 @@ namespace Tessera.Server.Storage.Migrations.Sqlite
                     b.ToTable("group_roles", (string)null);
                 });
 
+            modelBuilder.Entity("Tessera.Server.Storage.OutboxMessage", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("HtmlBody")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("LastError")
+                        .HasMaxLength(1000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("NextAttemptAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("SentAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Subject")
+                        .IsRequired()
+                        .HasMaxLength(300)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("TextBody")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("To")
+                        .IsRequired()
+                        .HasMaxLength(254)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Status", "NextAttemptAt");
+
+                    b.ToTable("outbox_messages", (string)null);
+                });
+
+            modelBuilder.Entity("Tessera.Server.Storage.PasswordHistoryEntry", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("PasswordHash")
+                        .IsRequired()
+                        .HasMaxLength(512)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("UserId", "Id");
+
+                    b.ToTable("password_history", (string)null);
+                });
+
             modelBuilder.Entity("Tessera.Server.Storage.Privilege", b =>
                 {
                     b.Property<string>("Name")
@@ -237,6 +312,21 @@ namespace Tessera.Server.Storage.Migrations.Sqlite
                     b.HasKey("Name");
 
                     b.ToTable("privileges", (string)null);
+                });
+
+            modelBuilder.Entity("Tessera.Server.Storage.ResourceAction", b =>
+                {
+                    b.Property<string>("Resource")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Action")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Resource", "Action");
+
+                    b.ToTable("resource_actions", (string)null);
                 });
 
             modelBuilder.Entity("Tessera.Server.Storage.RevokedToken", b =>
@@ -424,6 +514,11 @@ namespace Tessera.Server.Storage.Migrations.Sqlite
                         .HasMaxLength(512)
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("SearchText")
+                        .IsRequired()
+                        .HasMaxLength(600)
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("SecurityStamp")
                         .IsRequired()
                         .HasMaxLength(64)
@@ -455,11 +550,15 @@ namespace Tessera.Server.Storage.Migrations.Sqlite
                     b.HasIndex("NormalizedUsername")
                         .IsUnique();
 
-                    b.HasIndex("CreatedAt", "Id");
+                    b.HasIndex("CreatedAt", "NormalizedUsername");
 
-                    b.HasIndex("NormalizedFirstName", "Id");
+                    b.HasIndex("NormalizedEmail", "NormalizedUsername");
 
-                    b.HasIndex("NormalizedLastName", "Id");
+                    b.HasIndex("NormalizedFirstName", "NormalizedUsername");
+
+                    b.HasIndex("NormalizedLastName", "NormalizedUsername");
+
+                    b.HasIndex("Type", "Status");
 
                     b.ToTable("users", (string)null);
                 });
@@ -529,6 +628,15 @@ namespace Tessera.Server.Storage.Migrations.Sqlite
                         .IsRequired();
 
                     b.Navigation("Role");
+                });
+
+            modelBuilder.Entity("Tessera.Server.Storage.PasswordHistoryEntry", b =>
+                {
+                    b.HasOne("Tessera.Server.Storage.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("Tessera.Server.Storage.RolePermission", b =>
