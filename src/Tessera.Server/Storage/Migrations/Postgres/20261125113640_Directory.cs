@@ -120,11 +120,19 @@ namespace Tessera.Server.Storage.Migrations.Postgres
                 name: "IX_password_history_UserId_Id",
                 table: "password_history",
                 columns: new[] { "UserId", "Id" });
+
+            migrationBuilder.Sql("UPDATE users SET \"SearchText\" = \"NormalizedUsername\" || ' ' || \"NormalizedFirstName\" || ' ' || \"NormalizedLastName\" || ' ' || \"NormalizedEmail\";");
+
+            // Substring search (q) over 1M users: a trigram index serves LIKE '%term%'.
+            migrationBuilder.Sql("CREATE EXTENSION IF NOT EXISTS pg_trgm;");
+            migrationBuilder.Sql("CREATE INDEX \"IX_users_SearchText_trgm\" ON users USING gin (\"SearchText\" gin_trgm_ops);");
         }
 
         /// <inheritdoc />
         protected override void Down(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.Sql("DROP INDEX IF EXISTS \"IX_users_SearchText_trgm\";");
+
             migrationBuilder.DropTable(
                 name: "outbox_messages");
 

@@ -119,6 +119,8 @@ namespace Tessera.Server.Storage.Migrations.Sqlite
                 name: "IX_password_history_UserId_Id",
                 table: "password_history",
                 columns: new[] { "UserId", "Id" });
+
+            migrationBuilder.Sql("UPDATE users SET SearchText = NormalizedUsername || ' ' || NormalizedFirstName || ' ' || NormalizedLastName || ' ' || NormalizedEmail;");
         }
 
         /// <inheritdoc />
