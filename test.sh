@@ -48,6 +48,15 @@ as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w -o "-c listen_addre
 echo "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port"
 export TESSERA_TEST_POSTGRES="Host=127.0.0.1;Port=$pg_port;Username=tessera;Database=postgres;Pooling=true;Maximum Pool Size=50"
 
+# The node test peers (OpenID Connect provider, SMTP sink) need node 20+ and npm.
+command -v node >/dev/null 2>&1 || need_package /usr/bin/node nodejs
+command -v npm >/dev/null 2>&1 || need_package /usr/bin/npm npm
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "test.sh: node and npm are required for the test peers and could not be installed (Debian nodejs, npm)." >&2
+  exit 1
+fi
+bash tests/support/install.sh
+
 results="$root/TestResults"
 rm -rf "$results"
 dotnet build Tessera.slnx -c Debug -nologo -v quiet

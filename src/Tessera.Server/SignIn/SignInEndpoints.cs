@@ -1,5 +1,7 @@
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.IdentityModel.Protocols.OpenIdConnect;
 using Tessera.Core.Access;
 using Tessera.Core.Common;
 using Tessera.Core.Users;
@@ -17,7 +19,8 @@ public static class SignInEndpoints
 {
     public static IEndpointRouteBuilder MapSignIn(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/signin/sso/{provider}", (string provider, string? returnUrl, SsoProviders providers) =>
+        // login_hint (optional) pre-selects the account at the provider, e.g. from a link in an invitation.
+        app.MapGet("/signin/sso/{provider}", (string provider, string? returnUrl, [FromQuery(Name = "login_hint")] string? loginHint, SsoProviders providers) =>
         {
             var found = providers.Find(provider);
             if (found is null)
@@ -25,10 +28,24 @@ public static class SignInEndpoints
                 return Results.Redirect("/signin?sso=" + SsoRefusal.Failed);
             }
 
+            loginHint = loginHint?.Trim();
+            if (loginHint?.Length > SingleSignOn.MaxLoginHintLength)
+            {
+                return Problems.Of(StatusCodes.Status400BadRequest, "invalid_login_hint",
+                    $"login_hint is longer than {SingleSignOn.MaxLoginHintLength} characters.");
+            }
+
             var properties = new AuthenticationProperties
             {
                 RedirectUri = $"/signin/sso/complete?provider={Uri.EscapeDataString(found.Name)}&returnUrl={Uri.EscapeDataString(LocalOnly(returnUrl))}",
             };
+
+            // A parameter, not an item: it is read when the challenge is built and never stored in the state.
+            if (!string.IsNullOrEmpty(loginHint))
+            {
+                properties.SetParameter(OpenIdConnectParameterNames.LoginHint, loginHint);
+            }
+
             return Results.Challenge(properties, [found.Scheme]);
         }).AllowAnonymous().ExcludeFromDescription();
 

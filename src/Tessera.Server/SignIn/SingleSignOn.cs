@@ -73,6 +73,9 @@ public enum SsoRefusal
 /// </summary>
 public static class SingleSignOn
 {
+    /// <summary>The longest `login_hint` forwarded to a provider: the longest possible email address.</summary>
+    public const int MaxLoginHintLength = 254;
+
     public static AuthenticationBuilder AddTesseraSso(this AuthenticationBuilder auth, IConfiguration configuration)
     {
         var providers = new List<SsoProvider>();
@@ -95,6 +98,18 @@ public static class SingleSignOn
                 oidc.ClientSecret = o.ClientSecret;
                 oidc.ResponseType = OpenIdConnectResponseType.Code;
                 oidc.UsePkce = true;
+
+                // The code comes back in the query of a top-level GET: code flow with PKCE keeps it
+                // useless to anyone who copies it, and unlike form_post it needs no script-driven
+                // cross-site POST, so Lax correlation and nonce cookies are enough.
+                oidc.ResponseMode = OpenIdConnectResponseMode.Query;
+                oidc.CorrelationCookie.SameSite = SameSiteMode.Lax;
+                oidc.NonceCookie.SameSite = SameSiteMode.Lax;
+
+                // Secure whenever the request is https (every deployment); over plain http on a
+                // loopback development or test address they must still round-trip.
+                oidc.CorrelationCookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+                oidc.NonceCookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
                 oidc.SignInScheme = WebSessions.ExternalScheme;
                 oidc.CallbackPath = $"/signin/sso/{name.ToLowerInvariant()}/callback";
                 oidc.SignedOutCallbackPath = $"/signin/sso/{name.ToLowerInvariant()}/signed-out";
@@ -110,6 +125,17 @@ public static class SingleSignOn
 
                 oidc.ClaimActions.MapUniqueJsonKey("email_verified", "email_verified");
                 oidc.ClaimActions.MapUniqueJsonKey("xms_edov", "xms_edov");
+                oidc.Events.OnRedirectToIdentityProvider = context =>
+                {
+                    // Set here rather than in the options: it varies per challenge. With PAR the handler
+                    // pushes this message afterwards, so the hint travels in the pushed request too.
+                    if (context.Properties.GetParameter<string>(OpenIdConnectParameterNames.LoginHint) is { Length: > 0 } hint)
+                    {
+                        context.ProtocolMessage.LoginHint = hint;
+                    }
+
+                    return Task.CompletedTask;
+                };
                 oidc.Events.OnRemoteFailure = context =>
                 {
                     context.Response.Redirect("/signin?sso=" + SsoRefusal.Failed);
