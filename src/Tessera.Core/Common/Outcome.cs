@@ -17,6 +17,9 @@ public sealed record Failure(FailureKind Kind, string Code, string Detail)
     /// <summary>Per-field messages for validation failures (field name → messages).</summary>
     public IReadOnlyDictionary<string, string[]>? Errors { get; init; }
 
+    /// <summary>For password failures: every violated rule, with its code and message.</summary>
+    public IReadOnlyList<Credentials.PasswordViolation>? Violations { get; init; }
+
     public static Failure Invalid(string code, string detail, IReadOnlyDictionary<string, string[]>? errors = null)
         => new(FailureKind.Invalid, code, detail) { Errors = errors };
 

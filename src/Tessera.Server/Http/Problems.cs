@@ -15,6 +15,11 @@ public static class Problems
             extensions["errors"] = failure.Errors;
         }
 
+        if (failure.Violations is not null)
+        {
+            extensions["violations"] = failure.Violations.Select(v => new { code = v.Code, message = v.Message }).ToList();
+        }
+
         return Results.Problem(detail: failure.Detail, statusCode: Status(failure.Kind), title: Title(failure.Kind), extensions: extensions);
     }
 
@@ -66,6 +71,7 @@ public static class Problems
             ctx.ProblemDetails.Extensions.TryAdd("code", CodeFor(status));
             ctx.ProblemDetails.Detail ??= status switch
             {
+                400 => "The request could not be read.",
                 401 => "A valid access token or session is required.",
                 403 => "You do not hold the privilege this needs.",
                 404 => $"Nothing is found at {ctx.HttpContext.Request.Path}.",
@@ -74,6 +80,9 @@ public static class Problems
             };
         });
         services.AddExceptionHandler<ClientErrorExceptionHandler>();
+
+        // Unreadable bodies and parameters reach the handler above, which says what was wrong.
+        services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         return services;
     }
 }

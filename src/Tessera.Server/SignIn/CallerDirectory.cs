@@ -3,7 +3,9 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Tessera.Core.Access;
 using Tessera.Core.Users;
+using Tessera.Server.Access;
 using Tessera.Server.Storage;
 
 namespace Tessera.Server.SignIn;
@@ -22,8 +24,10 @@ public sealed record CallerState(
     string SecurityStamp,
     IReadOnlyList<string> Roles,
     IReadOnlyList<string> Groups,
-    IReadOnlySet<string> Privileges)
+    EffectiveAccess Access)
 {
+    public IReadOnlySet<string> Privileges => Access.Privileges;
+
     public string StampDigest => CallerDirectory.Digest(SecurityStamp);
 
     public bool IsLocked(DateTime now) => Status == UserStatus.Locked && (LockedUntil is null || LockedUntil > now);
@@ -76,16 +80,12 @@ public sealed class CallerDirectory(IServiceScopeFactory scopes, IOptions<TokenO
             return null;
         }
 
-        var direct = db.UserRoles.Where(r => r.UserId == userId).Select(r => r.RoleId);
-        var viaGroups = db.GroupMembers.Where(m => m.UserId == userId)
-            .Join(db.GroupRoles, m => m.GroupId, r => r.GroupId, (m, r) => r.RoleId);
-        var roleIds = direct.Union(viaGroups);
-        var roles = await db.Roles.Where(r => roleIds.Contains(r.Id)).Select(r => r.Name).ToListAsync(ct);
-        var privileges = await db.RolePrivileges.Where(p => roleIds.Contains(p.RoleId)).Select(p => p.Privilege).Distinct().ToListAsync(ct);
+        var access = await AccessLoader.LoadAsync(db, userId, ct);
+        var roles = await db.UserRoles.Where(r => r.UserId == userId).Select(r => r.Role!.Name).ToListAsync(ct);
         var groups = await db.GroupMembers.Where(m => m.UserId == userId).Select(m => m.Group!.Name).ToListAsync(ct);
         return new CallerState(user.Id, user.Username, user.Email, user.FirstName, user.LastName, user.Type, user.Status,
             user.CredentialMode, user.LockedUntil, user.SecurityStamp, roles.Order(StringComparer.Ordinal).ToList(),
-            groups.Order(StringComparer.Ordinal).ToList(), privileges.ToHashSet(StringComparer.Ordinal));
+            groups.Order(StringComparer.Ordinal).ToList(), access);
     }
 
     /// <summary>A short digest of the security stamp for tokens and cookies; the stamp itself stays in the database.</summary>

@@ -203,6 +203,11 @@ public sealed class SsoSignIn(TesseraDbContext db, AuditLog audit, CallerDirecto
         {
             return Refuse(refusal, provider, email, refusal.ToString());
         }
+        else if (user.Status == UserStatus.Invited)
+        {
+            // Provisioned on an earlier visit: waits until an administrator activates the account.
+            return Refuse(SsoRefusal.Provisioned, provider, email, "awaiting_activation");
+        }
 
         if (user.Status == UserStatus.Invited)
         {

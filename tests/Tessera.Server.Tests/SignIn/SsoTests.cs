@@ -99,6 +99,11 @@ public abstract class SsoTests<THost>(THost host) : IClassFixture<THost> where T
         Assert.Equal((account.GivenName, account.FamilyName), (user.FirstName, user.LastName));
         Assert.True(await db.ExternalLogins.AnyAsync(l => l.Provider == "auto" && l.Subject == account.Sub && l.UserId == user.Id));
         Assert.Equal(1, await db.AuditEvents.CountAsync(a => a.Action == "user.created" && a.TargetId == user.Id.ToString()));
+
+        // A second visit still waits for an administrator; no session, still invited.
+        AssertRefused(await SignInAsync("auto", account.Sub), SsoRefusal.Provisioned);
+        db.ChangeTracker.Clear();
+        Assert.Equal(UserStatus.Invited, (await db.Users.SingleAsync(u => u.Id == user.Id)).Status);
     }
 
     [Theory]

@@ -1,0 +1,373 @@
+using Microsoft.EntityFrameworkCore;
+using Tessera.Core.Access;
+using Tessera.Core.Common;
+using Tessera.Server.Audit;
+using Tessera.Server.SignIn;
+using Tessera.Server.Storage;
+using Tessera.Server.Users;
+
+namespace Tessera.Server.Roles;
+
+/// <summary>The use cases of roles, the privilege catalog, the resource catalog, and role import and export.</summary>
+public sealed class RoleService(TesseraDbContext db, AuditLog audit, CallerDirectory callers, TimeProvider clock)
+{
+    public async Task<List<RoleResponse>> ListAsync(CancellationToken ct)
+        => (await Query().OrderBy(r => r.NormalizedName).ToListAsync(ct)).Select(ToResponse).ToList();
+
+    public async Task<Outcome<RoleResponse>> GetAsync(Guid id, CancellationToken ct)
+        => await Query().SingleOrDefaultAsync(r => r.Id == id, ct) is { } role ? Outcome<RoleResponse>.Ok(ToResponse(role)) : NotFound(id);
+
+    public async Task<List<PrivilegeResponse>> PrivilegesAsync(CancellationToken ct)
+        => await db.Privileges.OrderBy(p => p.Name).Select(p => new PrivilegeResponse(p.Name, p.Description)).ToListAsync(ct);
+
+    public async Task<Outcome<RoleResponse>> CreateAsync(RoleRequest request, CancellationToken ct)
+    {
+        await using var tx = await db.BeginDirectoryChangeAsync(ct);
+        var parsed = await ParseAsync(request.Name, request.Description, request.Privileges, request.Rules, ct);
+        if (!parsed.Succeeded)
+        {
+            return parsed.Failure!;
+        }
+
+        var (name, description, privileges, rules) = parsed.Value!;
+        if (await db.Roles.AnyAsync(r => r.NormalizedName == name.ToUpperInvariant(), ct))
+        {
+            return Failure.Conflict("role_name_taken", $"A role named '{name}' exists.");
+        }
+
+        var now = clock.GetUtcNow().UtcDateTime;
+        var role = new Role { Name = name, NormalizedName = name.ToUpperInvariant(), Description = description, CreatedAt = now, UpdatedAt = now };
+        Apply(role, privileges, rules);
+        db.Roles.Add(role);
+        await db.SaveChangesAsync(ct);
+        audit.Record(db, "role.created", "role", role.Id.ToString(), role.Name, Describe(role));
+        await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
+        return Outcome<RoleResponse>.Ok(ToResponse(role));
+    }
+
+    public async Task<Outcome<RoleResponse>> UpdateAsync(Guid id, RoleRequest request, CancellationToken ct)
+    {
+        await using var tx = await db.BeginDirectoryChangeAsync(ct);
+        var role = await Query(tracking: true).SingleOrDefaultAsync(r => r.Id == id, ct);
+        if (role is null)
+        {
+            return NotFound(id);
+        }
+
+        var parsed = await ParseAsync(request.Name ?? role.Name, request.Description ?? role.Description,
+            request.Privileges ?? [.. role.Privileges.Select(p => p.Privilege)],
+            request.Rules ?? [.. role.Permissions.Select(p => new RuleDto(p.Resource, p.Action, p.Effect))], ct);
+        if (!parsed.Succeeded)
+        {
+            return parsed.Failure!;
+        }
+
+        var (name, description, privileges, rules) = parsed.Value!;
+        var before = Describe(role);
+        if (role.IsBuiltIn && (!string.Equals(name, role.Name, StringComparison.Ordinal) || !SameDefinition(role, privileges, rules)))
+        {
+            return Failure.Conflict("builtin_role", $"{role.Name} is built in: it cannot be renamed, and its privileges and rules are fixed.");
+        }
+
+        if (!string.Equals(name, role.Name, StringComparison.OrdinalIgnoreCase) && await db.Roles.AnyAsync(r => r.NormalizedName == name.ToUpperInvariant() && r.Id != id, ct))
+        {
+            return Failure.Conflict("role_name_taken", $"A role named '{name}' exists.");
+        }
+
+        role.Name = name;
+        role.NormalizedName = name.ToUpperInvariant();
+        role.Description = description;
+        Apply(role, privileges, rules);
+        role.UpdatedAt = clock.GetUtcNow().UtcDateTime;
+        await db.SaveChangesAsync(ct);
+        if (await DirectoryGuard.CheckLastAdministratorAsync(db, ct) is { } failure)
+        {
+            return failure;
+        }
+
+        audit.Record(db, "role.updated", "role", role.Id.ToString(), role.Name, new { before, after = Describe(role) });
+        await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
+        callers.Invalidate();
+        return Outcome<RoleResponse>.Ok(ToResponse(role));
+    }
+
+    public async Task<Failure?> DeleteAsync(Guid id, CancellationToken ct)
+    {
+        await using var tx = await db.BeginDirectoryChangeAsync(ct);
+        var role = await db.Roles.SingleOrDefaultAsync(r => r.Id == id, ct);
+        if (role is null)
+        {
+            return NotFound(id).Failure;
+        }
+
+        if (role.IsBuiltIn)
+        {
+            return Failure.Conflict("builtin_role", $"{role.Name} is built in and cannot be deleted.");
+        }
+
+        db.Roles.Remove(role);
+        await db.SaveChangesAsync(ct);
+        if (await DirectoryGuard.CheckLastAdministratorAsync(db, ct) is { } failure)
+        {
+            return failure;
+        }
+
+        audit.Record(db, "role.deleted", "role", role.Id.ToString(), role.Name);
+        await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
+        callers.Invalidate();
+        return null;
+    }
+
+    public async Task<RoleDocument> ExportAsync(string? names, CancellationToken ct)
+    {
+        var wanted = (names ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(n => n.ToUpperInvariant()).ToList();
+        var roles = await Query().Where(r => wanted.Count == 0 || wanted.Contains(r.NormalizedName)).OrderBy(r => r.NormalizedName).ToListAsync(ct);
+        return new RoleDocument([.. roles.Select(r => new RoleDefinition(r.Name, r.Description,
+            [.. r.Privileges.Select(p => p.Privilege).Order(StringComparer.Ordinal)], [.. Rules(r)]))]);
+    }
+
+    /// <summary>
+    /// merge: creates and updates the roles in the document; replace: also deletes the custom roles it
+    /// lacks. Built-in roles are never dropped or changed; the whole import fails if it would leave
+    /// any user violating an invariant.
+    /// </summary>
+    public async Task<Outcome<ImportResult>> ImportAsync(string? mode, RoleDocument? document, CancellationToken ct)
+    {
+        mode = (mode ?? "merge").Trim().ToLowerInvariant();
+        if (mode is not ("merge" or "replace"))
+        {
+            return Failure.Invalid("validation_failed", "mode must be 'merge' or 'replace'.", new Dictionary<string, string[]> { ["mode"] = ["mode must be 'merge' or 'replace'."] });
+        }
+
+        if (document?.Roles is null)
+        {
+            return Failure.Invalid("validation_failed", "The document needs a 'roles' array.", new Dictionary<string, string[]> { ["roles"] = ["required"] });
+        }
+
+        await using var tx = await db.BeginDirectoryChangeAsync(ct);
+        var existing = await Query(tracking: true).ToListAsync(ct);
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        List<string> created = [], updated = [], deleted = [], unchanged = [];
+        var now = clock.GetUtcNow().UtcDateTime;
+        foreach (var definition in document.Roles)
+        {
+            var parsed = await ParseAsync(definition.Name, definition.Description, definition.Privileges, definition.Rules, ct);
+            if (!parsed.Succeeded)
+            {
+                return parsed.Failure! with { Detail = $"Role '{definition.Name}': {parsed.Failure!.Detail}" };
+            }
+
+            var (name, description, privileges, rules) = parsed.Value!;
+            if (!seen.Add(name))
+            {
+                return Failure.Invalid("validation_failed", $"The document names the role '{name}' twice.");
+            }
+
+            var role = existing.FirstOrDefault(r => string.Equals(r.NormalizedName, name, StringComparison.OrdinalIgnoreCase));
+            if (role is null)
+            {
+                role = new Role { Name = name, NormalizedName = name.ToUpperInvariant(), Description = description, CreatedAt = now, UpdatedAt = now };
+                Apply(role, privileges, rules);
+                db.Roles.Add(role);
+                created.Add(name);
+            }
+            else if (role.IsBuiltIn || (SameDefinition(role, privileges, rules) && role.Description == description))
+            {
+                unchanged.Add(role.Name);
+            }
+            else
+            {
+                role.Description = description;
+                Apply(role, privileges, rules);
+                role.UpdatedAt = now;
+                updated.Add(role.Name);
+            }
+        }
+
+        if (mode == "replace")
+        {
+            foreach (var role in existing.Where(r => !r.IsBuiltIn && !seen.Contains(r.Name)))
+            {
+                db.Roles.Remove(role);
+                deleted.Add(role.Name);
+            }
+        }
+
+        await db.SaveChangesAsync(ct);
+        if (await DirectoryGuard.CheckLastAdministratorAsync(db, ct) is { } failure)
+        {
+            return failure;
+        }
+
+        var result = new ImportResult(mode, created, updated, deleted, unchanged);
+        audit.Record(db, "roles.imported", "role", null, null, new { mode, created, updated, deleted });
+        await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
+        callers.Invalidate();
+        return Outcome<ImportResult>.Ok(result);
+    }
+
+    public async Task<ResourceCatalog> ResourcesAsync(CancellationToken ct)
+    {
+        var rows = await db.ResourceActions.OrderBy(r => r.Resource).ThenBy(r => r.Action).ToListAsync(ct);
+        return new ResourceCatalog([.. rows.GroupBy(r => r.Resource).Select(g => new ResourceDto(g.Key, [.. g.Select(r => r.Action)]))]);
+    }
+
+    /// <summary>Replaces the catalog; refuses to drop a resource or action that a rule still names.</summary>
+    public async Task<Outcome<ResourceCatalog>> ReplaceResourcesAsync(ResourceCatalog catalog, CancellationToken ct)
+    {
+        var errors = new Dictionary<string, string[]>();
+        var rows = new List<ResourceAction>();
+        foreach (var (resource, index) in (catalog.Resources ?? []).Select((r, i) => (r, i)))
+        {
+            var name = resource.Name?.Trim().ToLowerInvariant();
+            if (PermissionRule.ValidateResource(name) is { } error || name == PermissionRule.Wildcard)
+            {
+                errors[$"resources[{index}].name"] = [PermissionRule.ValidateResource(name) ?? "A resource cannot be '*'."];
+                continue;
+            }
+
+            foreach (var action in (resource.Actions ?? []).Select(a => a?.Trim().ToLowerInvariant()).Distinct())
+            {
+                if (PermissionRule.ValidateAction(action) is { } actionError || action == PermissionRule.Wildcard)
+                {
+                    errors[$"resources[{index}].actions"] = [PermissionRule.ValidateAction(action) ?? "An action cannot be '*'."];
+                }
+                else if (!rows.Any(r => r.Resource == name && r.Action == action))
+                {
+                    rows.Add(new ResourceAction { Resource = name!, Action = action! });
+                }
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            return Failure.Invalid("validation_failed", string.Join(" ", errors.Values.SelectMany(v => v)), errors);
+        }
+
+        await using var tx = await db.BeginDirectoryChangeAsync(ct);
+        var resources = rows.Select(r => r.Resource).ToHashSet(StringComparer.Ordinal);
+        var used = await db.RolePermissions.Where(p => p.Resource != PermissionRule.Wildcard).Select(p => new { p.Resource, p.Action }).Distinct().ToListAsync(ct);
+        var orphan = used.FirstOrDefault(u => !resources.Contains(u.Resource) || (u.Action != PermissionRule.Wildcard && !rows.Any(r => r.Resource == u.Resource && r.Action == u.Action)));
+        if (orphan is not null)
+        {
+            return Failure.Conflict("resource_in_use", $"A role's rule still names {orphan.Resource}:{orphan.Action}; change the role first.");
+        }
+
+        await db.ResourceActions.ExecuteDeleteAsync(ct);
+        db.ResourceActions.AddRange(rows);
+        audit.Record(db, "resources.replaced", "resource", null, null, new { count = rows.Count });
+        await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
+        return Outcome<ResourceCatalog>.Ok(await ResourcesAsync(ct));
+    }
+
+    private IQueryable<Role> Query(bool tracking = false)
+    {
+        var roles = db.Roles.Include(r => r.Privileges).Include(r => r.Permissions).AsSplitQuery();
+        return tracking ? roles : roles.AsNoTracking();
+    }
+
+    private async Task<Outcome<(string Name, string Description, List<string> Privileges, List<PermissionRule> Rules)>> ParseAsync(
+        string? name, string? description, List<string>? privileges, List<RuleDto>? rules, CancellationToken ct)
+    {
+        var errors = new Dictionary<string, string[]>();
+        name = name?.Trim();
+        if (string.IsNullOrEmpty(name) || name.Length > 100)
+        {
+            errors["name"] = ["A role needs a name of 1 to 100 characters."];
+        }
+
+        if (description?.Length > 1000)
+        {
+            errors["description"] = ["The description can be at most 1000 characters."];
+        }
+
+        var parsedRules = new List<PermissionRule>();
+        foreach (var (rule, index) in (rules ?? []).Select((r, i) => (r, i)))
+        {
+            if (PermissionRule.TryParse(rule.Resource, rule.Action, rule.Effect, out var parsed, out var ruleErrors))
+            {
+                if (parsedRules.Any(r => r.Resource == parsed.Resource && r.Action == parsed.Action))
+                {
+                    errors[$"rules[{index}]"] = [$"{parsed.Resource}:{parsed.Action} appears twice."];
+                }
+
+                parsedRules.Add(parsed);
+            }
+            else
+            {
+                foreach (var (field, messages) in ruleErrors)
+                {
+                    errors[$"rules[{index}].{field}"] = messages;
+                }
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            return Failure.Invalid("validation_failed", string.Join(" ", errors.Values.SelectMany(v => v)), errors);
+        }
+
+        var wanted = (privileges ?? []).Select(p => p.Trim().ToUpperInvariant()).Distinct().ToList();
+        var unknown = wanted.FirstOrDefault(p => !Privileges.Exists(p));
+        if (unknown is not null)
+        {
+            return Failure.Conflict("unknown_privilege", $"There is no privilege named '{unknown}'. GET /api/v1/privileges lists them.");
+        }
+
+        var named = parsedRules.Where(r => r.Resource != PermissionRule.Wildcard).ToList();
+        if (named.Count > 0)
+        {
+            var resources = named.Select(r => r.Resource).Distinct().ToList();
+            var registered = await db.ResourceActions.Where(r => resources.Contains(r.Resource)).ToListAsync(ct);
+            var missing = named.FirstOrDefault(r => registered.All(x => x.Resource != r.Resource)
+                || (r.Action != PermissionRule.Wildcard && registered.All(x => x.Resource != r.Resource || x.Action != r.Action)));
+            if (missing is not null)
+            {
+                return Failure.Conflict("unknown_resource", $"{missing.Resource}:{missing.Action} is not in the resource catalog (PUT /api/v1/resources registers it).");
+            }
+        }
+
+        return Outcome<(string, string, List<string>, List<PermissionRule>)>.Ok((name!, description?.Trim() ?? "", wanted, parsedRules));
+    }
+
+    private static void Apply(Role role, List<string> privileges, List<PermissionRule> rules)
+    {
+        role.Privileges.RemoveAll(p => !privileges.Contains(p.Privilege));
+        foreach (var privilege in privileges.Where(p => role.Privileges.All(x => x.Privilege != p)))
+        {
+            role.Privileges.Add(new RolePrivilege { RoleId = role.Id, Privilege = privilege });
+        }
+
+        role.Permissions.RemoveAll(p => !rules.Any(r => r.Resource == p.Resource && r.Action == p.Action && r.Effect.ToWire() == p.Effect));
+        foreach (var rule in rules.Where(r => !role.Permissions.Any(p => p.Resource == r.Resource && p.Action == r.Action && p.Effect == r.Effect.ToWire())))
+        {
+            role.Permissions.Add(new RolePermission { RoleId = role.Id, Resource = rule.Resource, Action = rule.Action, Effect = rule.Effect.ToWire() });
+        }
+    }
+
+    private static bool SameDefinition(Role role, List<string> privileges, List<PermissionRule> rules)
+        => role.Privileges.Select(p => p.Privilege).Order(StringComparer.Ordinal).SequenceEqual(privileges.Order(StringComparer.Ordinal))
+        && role.Permissions.Count == rules.Count
+        && rules.All(r => role.Permissions.Any(p => p.Resource == r.Resource && p.Action == r.Action && p.Effect == r.Effect.ToWire()));
+
+    private static IEnumerable<RuleDto> Rules(Role role)
+        => role.Permissions.OrderBy(p => p.Resource, StringComparer.Ordinal).ThenBy(p => p.Action, StringComparer.Ordinal).Select(p => new RuleDto(p.Resource, p.Action, p.Effect));
+
+    private static object Describe(Role role) => new
+    {
+        role.Name,
+        role.Description,
+        privileges = role.Privileges.Select(p => p.Privilege).Order(StringComparer.Ordinal).ToList(),
+        rules = Rules(role).Select(r => $"{r.Resource}:{r.Action}={r.Effect}").ToList(),
+    };
+
+    private static RoleResponse ToResponse(Role role) => new(role.Id, role.Name, role.Description, role.IsBuiltIn,
+        [.. role.Privileges.Select(p => p.Privilege).Order(StringComparer.Ordinal)], [.. Rules(role)], role.CreatedAt, role.UpdatedAt);
+
+    private static Outcome<RoleResponse> NotFound(Guid id) => Failure.NotFound($"No role has the id {id}.");
+}

@@ -1,0 +1,57 @@
+namespace Tessera.Server.Users;
+
+/// <summary>A user as the API shows it. Never carries a password or hash.</summary>
+public sealed record UserResponse(
+    Guid Id,
+    string Username,
+    string Email,
+    string FirstName,
+    string LastName,
+    string Type,
+    string Status,
+    string CredentialMode,
+    DateTime CreatedAt,
+    DateTime UpdatedAt,
+    DateTime? LastSignInAt,
+    int FailedSignInAttempts,
+    DateTime? LockedUntil,
+    IReadOnlyList<string> Roles,
+    IReadOnlyList<string> Groups);
+
+/// <summary>POST /api/v1/users. `password` only for API users; BackOffice users are invited by email.</summary>
+public sealed record CreateUserRequest(
+    string? Username,
+    string? Email,
+    string? FirstName,
+    string? LastName,
+    string? Type,
+    string? CredentialMode,
+    List<string>? Roles,
+    List<string>? Groups,
+    string? Password);
+
+/// <summary>PATCH /api/v1/users/{id}: members left out (null) stay as they are.</summary>
+public sealed record UpdateUserRequest(
+    string? Username,
+    string? Email,
+    string? FirstName,
+    string? LastName,
+    string? Status,
+    string? CredentialMode,
+    string? Type);
+
+/// <summary>PUT /api/v1/users/{id}/roles: the direct roles, replacing the old ones ("Change roles").</summary>
+public sealed record ChangeRolesRequest(List<string>? Roles);
+
+/// <summary>One page of users and the cursor of the next, or null at the end.</summary>
+public sealed record UserPage(IReadOnlyList<UserResponse> Items, string? NextCursor);
+
+/// <summary>Where a privilege or rule comes from: a role held directly (group null) or through a group.</summary>
+public sealed record SourceResponse(string Role, string? Group);
+
+public sealed record PrivilegeGrantResponse(string Name, IReadOnlyList<SourceResponse> Sources);
+
+public sealed record RuleGrantResponse(string Resource, string Action, string Effect, SourceResponse Source);
+
+/// <summary>GET /api/v1/users/{id}/permissions: the answer to "why may this user do that?".</summary>
+public sealed record PermissionsResponse(Guid UserId, IReadOnlyList<PrivilegeGrantResponse> Privileges, IReadOnlyList<RuleGrantResponse> Rules);

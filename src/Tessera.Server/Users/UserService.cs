@@ -1,0 +1,448 @@
+using Microsoft.EntityFrameworkCore;
+using Tessera.Core.Access;
+using Tessera.Core.Common;
+using Tessera.Core.Users;
+using Tessera.Server.Access;
+using Tessera.Server.Audit;
+using Tessera.Server.Credentials;
+using Tessera.Server.SignIn;
+using Tessera.Server.Storage;
+
+namespace Tessera.Server.Users;
+
+/// <summary>The use cases of users: create, read, change, delete, change roles, explain permissions.</summary>
+public sealed class UserService(
+    TesseraDbContext db,
+    AuditLog audit,
+    CallerDirectory callers,
+    PasswordService passwords,
+    IEnumerable<IUserCreatedListener> listeners,
+    TimeProvider clock)
+{
+    public async Task<Outcome<UserResponse>> GetAsync(Guid id, CancellationToken ct)
+    {
+        var user = await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Id == id, ct);
+        return user is null ? NotFound(id) : Outcome<UserResponse>.Ok((await ToResponsesAsync(db, [user], clock, ct))[0]);
+    }
+
+    public async Task<Outcome<UserResponse>> CreateAsync(CreateUserRequest request, CancellationToken ct)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (Usernames.Validate(request.Username) is { } usernameError)
+        {
+            errors["username"] = [usernameError];
+        }
+
+        if (Usernames.ValidateEmail(request.Email) is { } emailError)
+        {
+            errors["email"] = [emailError];
+        }
+
+        if (!UserWireNames.TryParseType(request.Type, out var type))
+        {
+            errors["type"] = ["Type must be 'backoffice' or 'api'."];
+        }
+
+        var mode = CredentialMode.Password;
+        if (request.CredentialMode is not null && !UserWireNames.TryParseCredentialMode(request.CredentialMode, out mode))
+        {
+            errors["credentialMode"] = ["Credential mode must be 'password' or 'sso'."];
+        }
+        else if (type == UserType.Api && mode == CredentialMode.Sso)
+        {
+            errors["credentialMode"] = ["API users authenticate with a password (client secret), not SSO."];
+        }
+
+        if (request.Password is not null && type == UserType.BackOffice)
+        {
+            errors["password"] = ["BackOffice users set their own password through the invitation; leave password out."];
+        }
+
+        NameErrors(errors, request.FirstName, request.LastName);
+        if (errors.Count > 0)
+        {
+            return Invalid(errors);
+        }
+
+        if (Usernames.IsReserved(request.Username!))
+        {
+            return DirectoryGuard.Reserved();
+        }
+
+        await using var tx = await db.BeginDirectoryChangeAsync(ct);
+        if (await TakenAsync(request.Username!, request.Email!, null, ct) is { } taken)
+        {
+            return taken;
+        }
+
+        var roles = await DirectoryGuard.ResolveRolesAsync(db, request.Roles, ct);
+        if (!roles.Succeeded)
+        {
+            return roles.Failure!;
+        }
+
+        var groups = await DirectoryGuard.ResolveGroupsAsync(db, request.Groups, ct);
+        if (!groups.Succeeded)
+        {
+            return groups.Failure!;
+        }
+
+        var now = clock.GetUtcNow().UtcDateTime;
+        var user = new User
+        {
+            Username = "", NormalizedUsername = "", Email = "", NormalizedEmail = "",
+            Type = type, CredentialMode = mode, Status = UserStatus.Invited, CreatedAt = now, UpdatedAt = now,
+        };
+        user.SetUsername(request.Username!);
+        user.SetEmail(request.Email!);
+        user.SetNames(request.FirstName, request.LastName);
+        var roleList = roles.Value!;
+        if (type == UserType.Api && roleList.All(r => !r.IsBuiltIn || r.Name != Core.Access.BuiltInRoles.System))
+        {
+            var system = await DirectoryGuard.SystemRoleIdAsync(db, ct);
+            roleList.Add(await db.Roles.SingleAsync(r => r.Id == system, ct));
+        }
+
+        foreach (var role in roleList)
+        {
+            user.Roles.Add(new UserRole { RoleId = role.Id });
+        }
+
+        foreach (var group in groups.Value!)
+        {
+            user.Groups.Add(new GroupMember { GroupId = group.Id });
+        }
+
+        db.Users.Add(user);
+        if (request.Password is not null && await passwords.SetAsync(db, user, request.Password, null, ct) is { } weak)
+        {
+            return weak;
+        }
+
+        if (await SaveCheckedAsync([user.Id], ct) is { } failure)
+        {
+            return failure;
+        }
+
+        audit.Record(db, "user.created", "user", user.Id.ToString(), user.Username, new
+        {
+            user.Username, user.Email, user.FirstName, user.LastName, type = type.ToWire(), credentialMode = mode.ToWire(),
+            roles = roleList.Select(r => r.Name).Order(StringComparer.Ordinal), groups = groups.Value!.Select(g => g.Name).Order(StringComparer.Ordinal),
+            passwordSet = request.Password is not null,
+        });
+        foreach (var listener in listeners)
+        {
+            await listener.UserCreatedAsync(db, user, ct);
+        }
+
+        await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
+        callers.Invalidate();
+        return Outcome<UserResponse>.Ok((await ToResponsesAsync(db, [user], clock, ct))[0]);
+    }
+
+    public async Task<Outcome<UserResponse>> UpdateAsync(Guid id, UpdateUserRequest request, CancellationToken ct)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (request.Username is not null && Usernames.Validate(request.Username) is { } usernameError)
+        {
+            errors["username"] = [usernameError];
+        }
+
+        if (request.Email is not null && Usernames.ValidateEmail(request.Email) is { } emailError)
+        {
+            errors["email"] = [emailError];
+        }
+
+        if (request.Type is not null)
+        {
+            errors["type"] = ["A user's type cannot change; create a new user instead."];
+        }
+
+        var status = UserStatus.Active;
+        if (request.Status is not null && (!UserWireNames.TryParseStatus(request.Status, out status) || status is UserStatus.Invited or UserStatus.Locked))
+        {
+            errors["status"] = ["Status can be set to 'active' (enable or unlock) or 'disabled'."];
+        }
+
+        var mode = CredentialMode.Password;
+        if (request.CredentialMode is not null && !UserWireNames.TryParseCredentialMode(request.CredentialMode, out mode))
+        {
+            errors["credentialMode"] = ["Credential mode must be 'password' or 'sso'."];
+        }
+
+        NameErrors(errors, request.FirstName, request.LastName);
+        if (errors.Count > 0)
+        {
+            return Invalid(errors);
+        }
+
+        await using var tx = await db.BeginDirectoryChangeAsync(ct);
+        var user = await db.Users.SingleOrDefaultAsync(u => u.Id == id, ct);
+        if (user is null)
+        {
+            return NotFound(id);
+        }
+
+        if (Usernames.IsReserved(user.Username) || (request.Username is not null && Usernames.IsReserved(request.Username)))
+        {
+            return DirectoryGuard.Reserved();
+        }
+
+        if (request.CredentialMode is not null && user.Type == UserType.Api && mode == CredentialMode.Sso)
+        {
+            return Invalid(new Dictionary<string, string[]> { ["credentialMode"] = ["API users authenticate with a password (client secret), not SSO."] });
+        }
+
+        if (await TakenAsync(request.Username, request.Email, id, ct) is { } taken)
+        {
+            return taken;
+        }
+
+        var changes = new Dictionary<string, object?>();
+        void Track(string field, object? from, object? to)
+        {
+            if (!Equals(from, to))
+            {
+                changes[field] = new { from, to };
+            }
+        }
+
+        if (request.Username is not null)
+        {
+            Track("username", user.Username, request.Username.Trim());
+            user.SetUsername(request.Username);
+        }
+
+        if (request.Email is not null)
+        {
+            Track("email", user.Email, request.Email.Trim());
+            user.SetEmail(request.Email);
+        }
+
+        if (request.FirstName is not null || request.LastName is not null)
+        {
+            Track("firstName", user.FirstName, request.FirstName?.Trim() ?? user.FirstName);
+            Track("lastName", user.LastName, request.LastName?.Trim() ?? user.LastName);
+            user.SetNames(request.FirstName ?? user.FirstName, request.LastName ?? user.LastName);
+        }
+
+        if (request.CredentialMode is not null && mode != user.CredentialMode)
+        {
+            Track("credentialMode", user.CredentialMode.ToWire(), mode.ToWire());
+            user.CredentialMode = mode;
+            user.SecurityStamp = User.NewStamp();
+        }
+
+        if (request.Status is not null)
+        {
+            var before = user.Status.ToWire();
+            if (status == UserStatus.Disabled && user.Status != UserStatus.Disabled)
+            {
+                user.Status = UserStatus.Disabled;
+                user.SecurityStamp = User.NewStamp();
+            }
+            else if (status == UserStatus.Active && user.Status == UserStatus.Invited && user.CredentialMode == CredentialMode.Sso)
+            {
+                // An SSO user (an auto-provisioned one, say) needs no password: activating lets them sign in.
+                user.Status = UserStatus.Active;
+            }
+            else if (status == UserStatus.Active && user.Status is UserStatus.Disabled or UserStatus.Locked)
+            {
+                user.Status = user.PasswordHash is null && user.LastSignInAt is null ? UserStatus.Invited : UserStatus.Active;
+                user.LockedUntil = null;
+                user.FailedSignInCount = 0;
+            }
+
+            Track("status", before, user.Status.ToWire());
+        }
+
+        if (changes.Count == 0)
+        {
+            return Outcome<UserResponse>.Ok((await ToResponsesAsync(db, [user], clock, ct))[0]);
+        }
+
+        user.UpdatedAt = clock.GetUtcNow().UtcDateTime;
+        if (await SaveCheckedAsync([user.Id], ct) is { } failure)
+        {
+            return failure;
+        }
+
+        audit.Record(db, "user.updated", "user", user.Id.ToString(), user.Username, changes);
+        await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
+        callers.Invalidate();
+        return Outcome<UserResponse>.Ok((await ToResponsesAsync(db, [user], clock, ct))[0]);
+    }
+
+    public async Task<Failure?> DeleteAsync(Guid id, CancellationToken ct)
+    {
+        await using var tx = await db.BeginDirectoryChangeAsync(ct);
+        var user = await db.Users.SingleOrDefaultAsync(u => u.Id == id, ct);
+        if (user is null)
+        {
+            return NotFound(id).Failure;
+        }
+
+        if (Usernames.IsReserved(user.Username))
+        {
+            return DirectoryGuard.Reserved();
+        }
+
+        db.Users.Remove(user);
+        if (await SaveCheckedAsync([], ct) is { } failure)
+        {
+            return failure;
+        }
+
+        audit.Record(db, "user.deleted", "user", user.Id.ToString(), user.Username, new { user.Username, user.Email, type = user.Type.ToWire() });
+        await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
+        callers.Invalidate();
+        return null;
+    }
+
+    public async Task<Outcome<UserResponse>> ChangeRolesAsync(Guid id, ChangeRolesRequest request, CancellationToken ct)
+    {
+        if (request.Roles is null)
+        {
+            return Invalid(new Dictionary<string, string[]> { ["roles"] = ["roles is required (an empty list removes every direct role)."] });
+        }
+
+        await using var tx = await db.BeginDirectoryChangeAsync(ct);
+        var user = await db.Users.Include(u => u.Roles).ThenInclude(r => r.Role).SingleOrDefaultAsync(u => u.Id == id, ct);
+        if (user is null)
+        {
+            return NotFound(id);
+        }
+
+        if (Usernames.IsReserved(user.Username))
+        {
+            return DirectoryGuard.Reserved();
+        }
+
+        var roles = await DirectoryGuard.ResolveRolesAsync(db, request.Roles, ct);
+        if (!roles.Succeeded)
+        {
+            return roles.Failure!;
+        }
+
+        var before = user.Roles.Select(r => r.Role!.Name).Order(StringComparer.Ordinal).ToList();
+        var after = roles.Value!.Select(r => r.Name).Order(StringComparer.Ordinal).ToList();
+        if (before.SequenceEqual(after, StringComparer.Ordinal))
+        {
+            return Outcome<UserResponse>.Ok((await ToResponsesAsync(db, [user], clock, ct))[0]);
+        }
+
+        user.Roles.RemoveAll(r => roles.Value!.All(n => n.Id != r.RoleId));
+        foreach (var role in roles.Value!.Where(n => user.Roles.All(r => r.RoleId != n.Id)))
+        {
+            user.Roles.Add(new UserRole { UserId = user.Id, RoleId = role.Id });
+        }
+
+        user.UpdatedAt = clock.GetUtcNow().UtcDateTime;
+        if (await SaveCheckedAsync([user.Id], ct) is { } failure)
+        {
+            return failure;
+        }
+
+        audit.Record(db, "user.roles_changed", "user", user.Id.ToString(), user.Username, new { from = before, to = after });
+        await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
+        callers.Invalidate();
+        return Outcome<UserResponse>.Ok((await ToResponsesAsync(db, [user], clock, ct))[0]);
+    }
+
+    public async Task<Outcome<PermissionsResponse>> PermissionsAsync(Guid id, CancellationToken ct)
+    {
+        if (!await db.Users.AnyAsync(u => u.Id == id, ct))
+        {
+            return Failure.NotFound($"No user has the id {id}.");
+        }
+
+        var access = await AccessLoader.LoadAsync(db, id, ct);
+        var privileges = access.Privileges.Order(StringComparer.Ordinal)
+            .Select(p => new PrivilegeGrantResponse(p, [.. access.PrivilegeSources(p).Select(s => new SourceResponse(s.Role, s.Group))])).ToList();
+        var rules = access.Rules.Select(r => new RuleGrantResponse(r.Rule.Resource, r.Rule.Action, r.Rule.Effect.ToWire(), new SourceResponse(r.Source.Role, r.Source.Group))).ToList();
+        return Outcome<PermissionsResponse>.Ok(new PermissionsResponse(id, privileges, rules));
+    }
+
+    /// <summary>Saves inside the open directory transaction and checks the invariants against what was saved.</summary>
+    private async Task<Failure?> SaveCheckedAsync(IReadOnlyCollection<Guid> affected, CancellationToken ct)
+    {
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException e) when (e.IsUniqueViolation(out var constraint))
+        {
+            return constraint?.Contains("Email", StringComparison.OrdinalIgnoreCase) == true
+                ? Failure.Conflict("email_taken", "Another user has this email address.")
+                : Failure.Conflict("username_taken", "Another user has this username.");
+        }
+
+        return await DirectoryGuard.CheckAsync(db, affected, ct);
+    }
+
+    private async Task<Failure?> TakenAsync(string? username, string? email, Guid? except, CancellationToken ct)
+    {
+        if (username is not null)
+        {
+            var normalized = Usernames.Normalize(username);
+            if (await db.Users.AnyAsync(u => u.NormalizedUsername == normalized && u.Id != except, ct))
+            {
+                return Failure.Conflict("username_taken", $"The username '{username.Trim()}' is taken.");
+            }
+        }
+
+        if (email is not null)
+        {
+            var normalized = Usernames.Normalize(email);
+            if (await db.Users.AnyAsync(u => u.NormalizedEmail == normalized && u.Id != except, ct))
+            {
+                return Failure.Conflict("email_taken", "Another user has this email address.");
+            }
+        }
+
+        return null;
+    }
+
+    private static void NameErrors(Dictionary<string, string[]> errors, string? first, string? last)
+    {
+        if (first?.Trim().Length > 100)
+        {
+            errors["firstName"] = ["First name can be at most 100 characters."];
+        }
+
+        if (last?.Trim().Length > 100)
+        {
+            errors["lastName"] = ["Last name can be at most 100 characters."];
+        }
+    }
+
+    private static Failure Invalid(Dictionary<string, string[]> errors)
+        => Failure.Invalid("validation_failed", string.Join(" ", errors.Values.SelectMany(v => v)), errors);
+
+    private static Outcome<UserResponse> NotFound(Guid id) => Failure.NotFound($"No user has the id {id}.");
+
+    /// <summary>Maps users to responses with their role and group names in two queries, however many users.</summary>
+    public static async Task<List<UserResponse>> ToResponsesAsync(TesseraDbContext db, IReadOnlyList<User> users, TimeProvider clock, CancellationToken ct)
+    {
+        var ids = users.Select(u => u.Id).ToList();
+        var roles = (await db.UserRoles.Where(r => ids.Contains(r.UserId)).Select(r => new { r.UserId, r.Role!.Name }).ToListAsync(ct))
+            .ToLookup(r => r.UserId, r => r.Name);
+        var groups = (await db.GroupMembers.Where(m => ids.Contains(m.UserId)).Select(m => new { m.UserId, m.Group!.Name }).ToListAsync(ct))
+            .ToLookup(m => m.UserId, m => m.Name);
+        var now = clock.GetUtcNow().UtcDateTime;
+        return users.Select(u => new UserResponse(u.Id, u.Username, u.Email, u.FirstName, u.LastName, u.Type.ToWire(),
+            (u.Status == UserStatus.Locked && u.LockedUntil <= now ? UserStatus.Active : u.Status).ToWire(), u.CredentialMode.ToWire(),
+            u.CreatedAt, u.UpdatedAt, u.LastSignInAt, u.FailedSignInCount, u.LockedUntil,
+            [.. roles[u.Id].Order(StringComparer.Ordinal)], [.. groups[u.Id].Order(StringComparer.Ordinal)])).ToList();
+    }
+}
+
+/// <summary>Something that happens in the same transaction when a user is created (the invitation email).</summary>
+public interface IUserCreatedListener
+{
+    Task UserCreatedAsync(TesseraDbContext db, User user, CancellationToken ct);
+}

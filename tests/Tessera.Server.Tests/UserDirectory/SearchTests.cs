@@ -1,0 +1,136 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Tessera.Server.Tests.Infrastructure;
+
+namespace Tessera.Server.Tests.UserDirectory;
+
+public sealed class SqliteSearchTests(SqliteHost host) : SearchTests<SqliteHost>(host);
+
+public sealed class PostgresSearchTests(PostgresHost host) : SearchTests<PostgresHost>(host);
+
+/// <summary>GET /api/v1/users: each filter, combined filters, each sort, and keyset paging.</summary>
+public abstract class SearchTests<THost>(THost host) : IClassFixture<THost> where THost : HostFixture
+{
+    private TesseraApp App => host.App;
+
+    private static async Task<List<JsonElement>> ItemsAsync(HttpClient api, string query)
+    {
+        var response = await api.GetAsync("/api/v1/users?" + query);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{query}: {(int)response.StatusCode} {body}");
+        return [.. JsonDocument.Parse(body).RootElement.GetProperty("items").EnumerateArray().Select(e => e.Clone())];
+    }
+
+    private static List<string?> Names(IEnumerable<JsonElement> items) => [.. items.Select(i => i.GetProperty("username").GetString())];
+
+    [Fact]
+    public async Task Each_filter_finds_the_user_and_combined_filters_narrow()
+    {
+        using var api = await Seed.AdminApiAsync(App);
+        var tag = Guid.NewGuid().ToString("N")[..8];
+        var role = $"Searchers{tag}";
+        await api.PostAsJsonAsync("/api/v1/roles", new { name = role });
+        var group = $"Finders{tag}";
+        var anna = await Create(api, $"anna.{tag}", $"Anna{tag}", $"Zimmer{tag}", [role]);
+        var bert = await Create(api, $"bert.{tag}", $"Bert{tag}", $"Young{tag}", []);
+        await api.PostAsJsonAsync("/api/v1/groups", new { name = group, userIds = new[] { bert } });
+
+        Assert.Equal([$"anna.{tag}"], Names(await ItemsAsync(api, $"username=ANNA.{tag[..4]}")));
+        Assert.Equal([$"anna.{tag}"], Names(await ItemsAsync(api, $"firstName=anna{tag}")));
+        Assert.Equal([$"bert.{tag}"], Names(await ItemsAsync(api, $"lastName=young{tag[..3]}")));
+        Assert.Equal([$"anna.{tag}"], Names(await ItemsAsync(api, $"email=ANNA.{tag}@")));
+        Assert.Equal([$"anna.{tag}"], Names(await ItemsAsync(api, $"role={role}")));
+        Assert.Equal([$"bert.{tag}"], Names(await ItemsAsync(api, $"group={group}")));
+        Assert.Equal([$"anna.{tag}"], Names(await ItemsAsync(api, $"id={anna}")));
+        Assert.Equal([$"anna.{tag}", $"bert.{tag}"], Names(await ItemsAsync(api, $"q={tag}")));
+        Assert.Equal([$"bert.{tag}"], Names(await ItemsAsync(api, $"q=ng{tag}")));
+        Assert.Equal([$"anna.{tag}", $"bert.{tag}"], Names(await ItemsAsync(api, $"q={tag}&type=backoffice&status=invited")));
+        Assert.Empty(await ItemsAsync(api, $"q={tag}&type=api"));
+        Assert.Empty(await ItemsAsync(api, $"q={tag}&firstName=bert&role={role}"));
+        Assert.All(await ItemsAsync(api, "type=api"), u => Assert.Equal("api", u.GetProperty("type").GetString()));
+    }
+
+    [Theory]
+    [InlineData("username")]
+    [InlineData("-username")]
+    [InlineData("firstName")]
+    [InlineData("-lastName")]
+    [InlineData("email")]
+    [InlineData("createdAt")]
+    [InlineData("-createdAt")]
+    public async Task Each_sort_orders_and_pages_without_repeating_or_skipping_while_others_are_inserted(string sort)
+    {
+        using var api = await Seed.AdminApiAsync(App);
+        var tag = Guid.NewGuid().ToString("N")[..8];
+        for (var i = 0; i < 7; i++)
+        {
+            await Create(api, $"p{i}.{tag}", $"F{(i * 3) % 7}{tag}", $"L{(i * 5) % 7}{tag}", []);
+        }
+
+        var seen = new List<JsonElement>();
+        string? cursor = null;
+        var inserted = 0;
+        do
+        {
+            var response = await api.GetFromJsonAsync<JsonElement>($"/api/v1/users?q={tag}&sort={sort}&limit=3" + (cursor is null ? "" : "&cursor=" + cursor));
+            seen.AddRange(response.GetProperty("items").EnumerateArray().Select(e => e.Clone()));
+            cursor = response.GetProperty("nextCursor").GetString();
+            if (inserted < 2)
+            {
+                // A user that sorts before everything seen so far: must not appear, and must not shift the pages.
+                await Create(api, $"a{inserted}.{tag}", $"A{tag}", $"Z{tag}", [], before: true);
+                inserted++;
+            }
+        }
+        while (cursor is not null);
+
+        var names = Names(seen);
+        Assert.Equal(names.Distinct().Count(), names.Count);
+        Assert.All(Enumerable.Range(0, 7), i => Assert.Contains($"p{i}.{tag}", names));
+
+        var key = sort.TrimStart('-') switch
+        {
+            "firstName" => "firstName",
+            "lastName" => "lastName",
+            "email" => "email",
+            "createdAt" => "createdAt",
+            _ => "username",
+        };
+        var values = seen.Select(u => u.GetProperty(key).GetString()!.ToUpperInvariant()).ToList();
+        var expected = sort.StartsWith('-') ? values.OrderByDescending(v => v, StringComparer.Ordinal).ToList() : values.Order(StringComparer.Ordinal).ToList();
+        if (key != "createdAt")
+        {
+            Assert.Equal(expected, values);
+        }
+        else
+        {
+            var times = seen.Select(u => u.GetProperty("createdAt").GetDateTime()).ToList();
+            Assert.Equal(sort.StartsWith('-') ? times.OrderByDescending(t => t) : times.Order(), times);
+        }
+    }
+
+    [Theory]
+    [InlineData("limit=0", "limit")]
+    [InlineData("limit=201", "limit")]
+    [InlineData("sort=password", "sort")]
+    [InlineData("cursor=garbage", "cursor")]
+    [InlineData("type=robot", "type")]
+    public async Task Bad_list_parameters_get_400_with_the_field(string query, string field)
+    {
+        using var api = await Seed.AdminApiAsync(App);
+        var response = await api.GetAsync("/api/v1/users?" + query);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.True(body.GetProperty("errors").TryGetProperty(field, out _), body.ToString());
+    }
+
+    private static async Task<string> Create(HttpClient api, string username, string first, string last, string[] roles, bool before = false)
+    {
+        _ = before;
+        var response = await api.PostAsJsonAsync("/api/v1/users", new { username, email = $"{username}@example.com", firstName = first, lastName = last, type = "backoffice", roles });
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(response.StatusCode == HttpStatusCode.Created, body.ToString());
+        return body.GetProperty("id").GetString()!;
+    }
+}
