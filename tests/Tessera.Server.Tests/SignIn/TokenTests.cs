@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Tessera.Core.Users;
 using Tessera.Server.Tests.Infrastructure;
 
@@ -224,5 +225,45 @@ public abstract class TokenTests<THost>(THost host) : IClassFixture<THost> where
         Assert.True(response.StatusCode == HttpStatusCode.Unauthorized, $"{(int)response.StatusCode} {body}");
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         Assert.Equal("unauthorized", JsonDocument.Parse(body).RootElement.GetProperty("code").GetString());
+    }
+}
+
+/// <summary>A token signed with Tessera's own key but minted for another audience is refused by the back-office API.</summary>
+public sealed class WrongAudienceTests(SqliteHost host) : IClassFixture<SqliteHost>
+{
+    [Fact]
+    public async Task A_validly_signed_token_for_another_audience_gets_401()
+    {
+        var app = host.App;
+        using var client = app.Client();
+        var genuine = new JwtSecurityTokenHandler().ReadJwtToken(await Seed.TokenAsync(client, TesseraApp.ApiClientId, TesseraApp.ApiClientSecret));
+
+        await using var scope = app.Scope(out var db);
+        var protection = scope.ServiceProvider.GetRequiredService<Microsoft.AspNetCore.DataProtection.IDataProtectionProvider>();
+        var (signing, _) = Tessera.Server.SignIn.SigningKeyStore.LoadOrCreate(db, protection, TimeProvider.System);
+        var claims = genuine.Claims.Where(c => c.Type is not ("aud" or "exp" or "iat" or "nbf" or "jti")).GroupBy(c => c.Type)
+            .ToDictionary(g => g.Key, g => g.Count() == 1 ? (object)g.First().Value : g.Select(c => c.Value).ToArray());
+        claims["jti"] = Guid.NewGuid().ToString();
+        var forged = new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler().CreateToken(new Microsoft.IdentityModel.Tokens.SecurityTokenDescriptor
+        {
+            Issuer = genuine.Issuer,
+            Audience = "storefront",
+            Claims = claims,
+            Expires = DateTime.UtcNow.AddMinutes(5),
+            TokenType = "at+jwt",
+            SigningCredentials = new Microsoft.IdentityModel.Tokens.SigningCredentials(signing, "RS256"),
+        });
+
+        using var sameAudience = Seed.WithBearer(app, new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler().CreateToken(new Microsoft.IdentityModel.Tokens.SecurityTokenDescriptor
+        {
+            Issuer = genuine.Issuer, Audience = "tessera-api", Claims = claims, Expires = DateTime.UtcNow.AddMinutes(5), TokenType = "at+jwt",
+            SigningCredentials = new Microsoft.IdentityModel.Tokens.SigningCredentials(signing, "RS256"),
+        }));
+        Assert.Equal(HttpStatusCode.OK, (await sameAudience.GetAsync("/api/v1/me")).StatusCode);
+
+        using var api = Seed.WithBearer(app, forged);
+        var response = await api.GetAsync("/api/v1/me");
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
     }
 }
