@@ -11,6 +11,7 @@ using Tessera.Server.Audit;
 using Tessera.Server.Bootstrap;
 using Tessera.Server.Credentials;
 using Tessera.Server.Http;
+using Tessera.Server.Mail;
 using Tessera.Server.SignIn;
 using Tessera.Server.Storage;
 
@@ -35,6 +36,7 @@ builder.Services.AddScoped<UserService>();
 builder.Services.AddScoped<UserSearch>();
 builder.Services.AddScoped<RoleService>();
 builder.Services.AddScoped<GroupService>();
+builder.Services.AddTesseraMail(builder.Configuration);
 
 builder.Services.AddTesseraTokenServer(builder.Configuration);
 builder.Services.AddTesseraSessions(builder.Configuration).AddTesseraSso(builder.Configuration);
