@@ -31,7 +31,7 @@ builder.Services.AddSingleton<CredentialTokens>();
 builder.Services.AddScoped<AuditLog>();
 builder.Services.AddScoped<Bootstrapper>();
 builder.Services.AddSingleton<Tessera.Core.Credentials.ICommonPasswords, Tessera.Core.Credentials.CommonPasswords>();
-builder.Services.AddScoped<PasswordService>();
+builder.Services.AddTesseraCredentials();
 builder.Services.AddScoped<UserService>();
 builder.Services.AddScoped<UserSearch>();
 builder.Services.AddScoped<RoleService>();
@@ -67,6 +67,7 @@ app.UseStaticFiles();
 app.UseRouting();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseRateLimiter();
 
 app.MapOpenApi();
 app.MapScalarApiReference("/docs");
@@ -76,6 +77,7 @@ app.MapUsers();
 app.MapRoles();
 app.MapGroups();
 app.MapAccess();
+app.MapCredentials();
 app.MapRazorPages();
 app.MapFallback("/api/{**path}", (HttpContext context) =>
     Problems.Of(StatusCodes.Status404NotFound, "not_found", $"No API endpoint answers {context.Request.Method} {context.Request.Path}."));

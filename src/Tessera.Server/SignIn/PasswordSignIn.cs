@@ -14,7 +14,7 @@ public enum SignInChannel
 }
 
 /// <summary>The outcome of a password check. The reason is for the audit log only, never for the caller.</summary>
-public sealed record PasswordCheck(User? User, string? FailureReason)
+public sealed record PasswordCheck(User? User, string? FailureReason, bool PasswordExpired = false)
 {
     public bool Succeeded => FailureReason is null && User is not null;
 }
@@ -36,10 +36,10 @@ public sealed class PasswordSignIn(
         Microsoft.Extensions.Options.Options.Create(new PasswordHasherOptions { IterationCount = Credentials.PasswordHashing.Iterations }))
         .HashPassword(null!, "not a password of anyone"));
 
-    public LockoutRule Lockout { get; set; } = LockoutRule.Default;
-
     public async Task<PasswordCheck> CheckAsync(string? login, string? password, SignInChannel channel, CancellationToken ct)
     {
+        var policy = await Credentials.PasswordPolicyStore.GetAsync(db, ct);
+        var lockout = new LockoutRule(policy.LockoutThreshold, TimeSpan.FromMinutes(policy.LockoutMinutes));
         login = login?.Trim() ?? "";
         password ??= "";
         var normalized = Usernames.Normalize(login);
@@ -74,11 +74,11 @@ public sealed class PasswordSignIn(
         if (verdict == PasswordVerificationResult.Failed)
         {
             user.FailedSignInCount++;
-            var lockedNow = user.FailedSignInCount >= Lockout.Threshold;
+            var lockedNow = user.FailedSignInCount >= lockout.Threshold;
             if (lockedNow)
             {
                 user.Status = UserStatus.Locked;
-                user.LockedUntil = now + Lockout.Duration;
+                user.LockedUntil = now + lockout.Duration;
                 user.FailedSignInCount = 0;
                 user.SecurityStamp = User.NewStamp();
             }
@@ -87,10 +87,10 @@ public sealed class PasswordSignIn(
             if (lockedNow)
             {
                 audit.Record(db, "user.locked", "user", user.Id.ToString(), user.Username,
-                    new { until = user.LockedUntil, threshold = Lockout.Threshold }, "success", Actor.System with { ClientIp = audit.CurrentActor().ClientIp });
+                    new { until = user.LockedUntil, threshold = lockout.Threshold }, "success", Actor.System with { ClientIp = audit.CurrentActor().ClientIp });
                 await db.SaveChangesAsync(ct);
                 callers.Invalidate();
-                logger.LogInformation("User {UserId} locked after {Threshold} failed sign-ins.", user.Id, Lockout.Threshold);
+                logger.LogInformation("User {UserId} locked after {Threshold} failed sign-ins.", user.Id, lockout.Threshold);
             }
 
             return new PasswordCheck(null, "wrong_password");
@@ -108,11 +108,18 @@ public sealed class PasswordSignIn(
         }
 
         user.FailedSignInCount = 0;
+        var expired = policy.MaxAgeDays > 0 && (user.PasswordChangedAt ?? user.CreatedAt) < now.AddDays(-policy.MaxAgeDays);
+        if (expired && channel == SignInChannel.Token)
+        {
+            await RecordFailureAsync(action, login, user, "password_expired", ct);
+            return new PasswordCheck(null, "password_expired");
+        }
+
         user.LastSignInAt = now;
         var actor = audit.CurrentActor() with { Id = user.Id, Name = user.Username };
-        audit.Record(db, action, "user", user.Id.ToString(), user.Username, null, "success", actor);
+        audit.Record(db, action, "user", user.Id.ToString(), user.Username, expired ? new { passwordExpired = true } : null, "success", actor);
         await db.SaveChangesAsync(ct);
-        return new PasswordCheck(user, null);
+        return new PasswordCheck(user, null, expired);
     }
 
     private async Task RecordFailureAsync(string action, string login, User? user, string reason, CancellationToken ct)

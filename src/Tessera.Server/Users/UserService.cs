@@ -444,5 +444,5 @@ public sealed class UserService(
 /// <summary>Something that happens in the same transaction when a user is created (the invitation email).</summary>
 public interface IUserCreatedListener
 {
-    Task UserCreatedAsync(TesseraDbContext db, User user, CancellationToken ct);
+    Task UserCreatedAsync(TesseraDbContext context, User user, CancellationToken ct);
 }

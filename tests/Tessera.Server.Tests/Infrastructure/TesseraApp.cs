@@ -53,6 +53,7 @@ public sealed class TesseraApp : WebApplicationFactory<Program>
             ["Tessera:Bootstrap:AdminPassword"] = AdminPassword,
             ["Tessera:Bootstrap:ApiClientId"] = ApiClientId,
             ["Tessera:Bootstrap:ApiClientSecret"] = ApiClientSecret,
+            ["Tessera:Mail:OutboxPath"] = Path.Combine(Path.GetTempPath(), "tessera-test-outbox"),
         };
         foreach (var (key, value) in _settings)
         {

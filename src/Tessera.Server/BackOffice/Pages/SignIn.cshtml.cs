@@ -8,7 +8,7 @@ namespace Tessera.Server.BackOffice.Pages;
 
 /// <summary>The Back Office sign-in page: username or email and password, or a button per SSO provider.</summary>
 [AllowAnonymous]
-public sealed class SignInModel(PasswordSignIn passwords, CallerDirectory callers, SsoProviders providers, TimeProvider clock) : PageModel
+public sealed class SignInModel(PasswordSignIn passwords, CallerDirectory callers, SsoProviders providers, Credentials.CredentialTokens tokens, Storage.TesseraDbContext db, TimeProvider clock) : PageModel
 {
     public const string GenericFailure = "The username or password is incorrect, or this account cannot sign in here.";
 
@@ -36,6 +36,14 @@ public sealed class SignInModel(PasswordSignIn passwords, CallerDirectory caller
             Message = GenericFailure;
             Response.StatusCode = StatusCodes.Status400BadRequest;
             return Page();
+        }
+
+        if (check.PasswordExpired)
+        {
+            // The password is past the policy's maximum age: it must be changed before anything else.
+            var secret = tokens.Issue(db, check.User!.Id, Credentials.TokenPurposes.Reset, TimeSpan.FromMinutes(15));
+            await db.SaveChangesAsync(HttpContext.RequestAborted);
+            return Redirect("/set-password?expired=true&token=" + Uri.EscapeDataString(secret));
         }
 
         var caller = await callers.GetAsync(check.User!.Id, HttpContext.RequestAborted);

@@ -1,0 +1,280 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Tessera.Core.Common;
+using Tessera.Core.Credentials;
+using Tessera.Core.Users;
+using Tessera.Server.Audit;
+using Tessera.Server.SignIn;
+using Tessera.Server.Storage;
+using Tessera.Server.Users;
+
+namespace Tessera.Server.Credentials;
+
+public sealed record PasswordRequest(string? NewPassword, string? ConfirmPassword);
+
+public sealed record ChangeOwnPasswordRequest(string? CurrentPassword, string? NewPassword, string? ConfirmPassword);
+
+public sealed record ResetPasswordRequest(string? Token, string? NewPassword, string? ConfirmPassword);
+
+public sealed record ForgotPasswordRequest(string? Email);
+
+/// <summary>The emails the credential flows send; written to the outbox in the caller's transaction.</summary>
+public interface ICredentialMail
+{
+    void Invitation(TesseraDbContext db, User user, string link, int expiresHours);
+
+    void PasswordReset(TesseraDbContext db, User user, string link, int expiresHours);
+}
+
+/// <summary>
+/// Passwords and the links that set them: the company policy, invitations, forgotten passwords,
+/// administrators setting a password, users changing their own, and unlocking.
+/// </summary>
+public sealed class CredentialService(
+    TesseraDbContext db,
+    PasswordService passwords,
+    CredentialTokens tokens,
+    ICredentialMail mail,
+    IPasswordHasher<User> hasher,
+    AuditLog audit,
+    CallerDirectory callers,
+    IOptions<TesseraOptions> tessera,
+    TimeProvider clock) : IUserCreatedListener
+{
+    public const string InvalidLink = "This link is not valid any more: it was used, it expired, or a newer one replaced it. Use \"Trouble signing in?\" on the sign-in page to get a new one.";
+
+    public Task<PasswordPolicy> PolicyAsync(CancellationToken ct) => PasswordPolicyStore.GetAsync(db, ct);
+
+    public async Task<Outcome<PasswordPolicy>> SetPolicyAsync(PasswordPolicy? policy, CancellationToken ct)
+    {
+        if (policy is null)
+        {
+            return Failure.Invalid("validation_failed", "The body must be a password policy.");
+        }
+
+        var errors = policy.Validate();
+        if (errors.Count > 0)
+        {
+            return Failure.Invalid("validation_failed", string.Join(" ", errors.Values.SelectMany(v => v)), errors);
+        }
+
+        var before = await PasswordPolicyStore.GetAsync(db, ct);
+        var now = clock.GetUtcNow().UtcDateTime;
+        var json = JsonSerializer.Serialize(policy, JsonSerializerOptions.Web);
+        var stored = await db.Settings.SingleOrDefaultAsync(s => s.Key == PasswordPolicyStore.Key, ct);
+        if (stored is null)
+        {
+            db.Settings.Add(new Setting { Key = PasswordPolicyStore.Key, Value = json, UpdatedAt = now });
+        }
+        else
+        {
+            stored.Value = json;
+            stored.UpdatedAt = now;
+        }
+
+        audit.Record(db, "password_policy.updated", "password_policy", null, null, new { before, after = policy });
+        await db.SaveChangesAsync(ct);
+        return Outcome<PasswordPolicy>.Ok(policy);
+    }
+
+    /// <summary>A new BackOffice user with a password gets the invitation in the same transaction.</summary>
+    public async Task UserCreatedAsync(TesseraDbContext context, User user, CancellationToken ct)
+    {
+        if (user.Type == UserType.BackOffice && user.CredentialMode == CredentialMode.Password && user.PasswordHash is null)
+        {
+            var policy = await PasswordPolicyStore.GetAsync(context, ct);
+            var secret = tokens.Issue(context, user.Id, TokenPurposes.Invitation, TimeSpan.FromHours(policy.InvitationLifetimeHours));
+            mail.Invitation(context, user, tessera.Value.Link("/set-password?token=" + secret), policy.InvitationLifetimeHours);
+        }
+    }
+
+    public async Task<Failure?> SendInvitationAsync(Guid userId, CancellationToken ct)
+    {
+        var user = await db.Users.SingleOrDefaultAsync(u => u.Id == userId, ct);
+        if (user is null)
+        {
+            return Failure.NotFound($"No user has the id {userId}.");
+        }
+
+        if (Usernames.IsReserved(user.Username))
+        {
+            return DirectoryGuard.Reserved();
+        }
+
+        if (user.CredentialMode == CredentialMode.Sso)
+        {
+            return SsoUser();
+        }
+
+        if (user.Type != UserType.BackOffice)
+        {
+            return Failure.Conflict("api_user", "API users get no invitation; set their password with POST /api/v1/users/{id}/password.");
+        }
+
+        var policy = await PasswordPolicyStore.GetAsync(db, ct);
+        await tokens.VoidAllAsync(db, user.Id, ct);
+        var secret = tokens.Issue(db, user.Id, TokenPurposes.Invitation, TimeSpan.FromHours(policy.InvitationLifetimeHours));
+        mail.Invitation(db, user, tessera.Value.Link("/set-password?token=" + secret), policy.InvitationLifetimeHours);
+        audit.Record(db, "user.invitation_sent", "user", user.Id.ToString(), user.Username);
+        await db.SaveChangesAsync(ct);
+        return null;
+    }
+
+    /// <summary>Answers the same whether or not the email is known; only an eligible user gets a reset link.</summary>
+    public async Task ForgotAsync(string? email, CancellationToken ct)
+    {
+        if (Usernames.ValidateEmail(email?.Trim()) is not null)
+        {
+            return;
+        }
+
+        var normalized = Usernames.Normalize(email!);
+        var user = await db.Users.SingleOrDefaultAsync(u => u.NormalizedEmail == normalized, ct);
+        var eligible = user is not null && user.Type == UserType.BackOffice && user.CredentialMode == CredentialMode.Password
+            && !Usernames.IsReserved(user.Username) && user.Status is UserStatus.Active or UserStatus.Invited or UserStatus.Locked;
+        if (!eligible)
+        {
+            audit.Record(db, "password.forgot", "user", user?.Id.ToString(), user?.Username, new { eligible = false }, "ignored", audit.CurrentActor() with { Name = "anonymous" });
+            await db.SaveChangesAsync(ct);
+            return;
+        }
+
+        var policy = await PasswordPolicyStore.GetAsync(db, ct);
+        var secret = tokens.Issue(db, user!.Id, TokenPurposes.Reset, TimeSpan.FromHours(policy.ResetLifetimeHours));
+        mail.PasswordReset(db, user, tessera.Value.Link("/set-password?token=" + secret), policy.ResetLifetimeHours);
+        audit.Record(db, "password.forgot", "user", user.Id.ToString(), user.Username, new { eligible = true }, "success", audit.CurrentActor() with { Name = "anonymous" });
+        await db.SaveChangesAsync(ct);
+    }
+
+    /// <summary>Who a link belongs to, if it is still good (for the set-password page).</summary>
+    public async Task<User?> LinkOwnerAsync(string? token, CancellationToken ct)
+    {
+        var entry = await OpenTokenAsync(token, ct);
+        return entry is null ? null : await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Id == entry.UserId, ct);
+    }
+
+    public async Task<Failure?> ResetAsync(ResetPasswordRequest request, CancellationToken ct)
+    {
+        await using var tx = await db.BeginDirectoryChangeAsync(ct);
+        var entry = await OpenTokenAsync(request.Token, ct);
+        var user = entry is null ? null : await db.Users.SingleOrDefaultAsync(u => u.Id == entry.UserId, ct);
+        if (entry is null || user is null || Usernames.IsReserved(user.Username) || user.CredentialMode == CredentialMode.Sso || user.Status == UserStatus.Disabled)
+        {
+            return Failure.Invalid("invalid_token", InvalidLink, new Dictionary<string, string[]> { ["token"] = [InvalidLink] });
+        }
+
+        if (await passwords.SetAsync(db, user, request.NewPassword, request.ConfirmPassword ?? "", ct) is { } failure)
+        {
+            return failure;
+        }
+
+        audit.Record(db, entry.Purpose == TokenPurposes.Invitation ? "user.password_set_by_invitation" : "user.password_reset", "user", user.Id.ToString(), user.Username,
+            null, "success", audit.CurrentActor() with { Id = user.Id, Name = user.Username });
+        await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
+        callers.Invalidate();
+        return null;
+    }
+
+    public async Task<Failure?> AdminSetAsync(Guid userId, PasswordRequest request, CancellationToken ct)
+    {
+        await using var tx = await db.BeginDirectoryChangeAsync(ct);
+        var user = await db.Users.SingleOrDefaultAsync(u => u.Id == userId, ct);
+        if (user is null)
+        {
+            return Failure.NotFound($"No user has the id {userId}.");
+        }
+
+        if (Usernames.IsReserved(user.Username))
+        {
+            return DirectoryGuard.Reserved();
+        }
+
+        if (user.CredentialMode == CredentialMode.Sso)
+        {
+            return SsoUser();
+        }
+
+        if (await passwords.SetAsync(db, user, request.NewPassword, request.ConfirmPassword ?? "", ct) is { } failure)
+        {
+            return failure;
+        }
+
+        audit.Record(db, "user.password_set", "user", user.Id.ToString(), user.Username);
+        await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
+        callers.Invalidate();
+        return null;
+    }
+
+    public async Task<Failure?> ChangeOwnAsync(Guid userId, ChangeOwnPasswordRequest request, CancellationToken ct)
+    {
+        await using var tx = await db.BeginDirectoryChangeAsync(ct);
+        var user = await db.Users.SingleOrDefaultAsync(u => u.Id == userId, ct);
+        if (user is null || Usernames.IsReserved(user.Username))
+        {
+            return Failure.NotFound("The caller no longer exists.");
+        }
+
+        if (user.CredentialMode == CredentialMode.Sso)
+        {
+            return SsoUser();
+        }
+
+        if (user.PasswordHash is null || hasher.VerifyHashedPassword(user, user.PasswordHash, request.CurrentPassword ?? "") == PasswordVerificationResult.Failed)
+        {
+            return Failure.Invalid("wrong_password", "The current password is not correct.", new Dictionary<string, string[]> { ["currentPassword"] = ["The current password is not correct."] });
+        }
+
+        if (await passwords.SetAsync(db, user, request.NewPassword, request.ConfirmPassword ?? "", ct) is { } failure)
+        {
+            return failure;
+        }
+
+        audit.Record(db, "user.password_changed", "user", user.Id.ToString(), user.Username);
+        await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
+        callers.Invalidate();
+        return null;
+    }
+
+    public async Task<Failure?> UnlockAsync(Guid userId, CancellationToken ct)
+    {
+        var user = await db.Users.SingleOrDefaultAsync(u => u.Id == userId, ct);
+        if (user is null)
+        {
+            return Failure.NotFound($"No user has the id {userId}.");
+        }
+
+        if (Usernames.IsReserved(user.Username))
+        {
+            return DirectoryGuard.Reserved();
+        }
+
+        var wasLocked = user.Status == UserStatus.Locked;
+        user.Status = wasLocked ? UserStatus.Active : user.Status;
+        user.LockedUntil = null;
+        user.FailedSignInCount = 0;
+        user.UpdatedAt = clock.GetUtcNow().UtcDateTime;
+        audit.Record(db, "user.unlocked", "user", user.Id.ToString(), user.Username, new { wasLocked });
+        await db.SaveChangesAsync(ct);
+        callers.Invalidate();
+        return null;
+    }
+
+    private async Task<CredentialToken?> OpenTokenAsync(string? token, CancellationToken ct)
+    {
+        if (string.IsNullOrWhiteSpace(token) || token.Length > 100)
+        {
+            return null;
+        }
+
+        var hash = CredentialTokens.Hash(token.Trim());
+        var now = clock.GetUtcNow().UtcDateTime;
+        return await db.CredentialTokens.SingleOrDefaultAsync(t => t.TokenHash == hash && t.UsedAt == null && t.ExpiresAt > now, ct);
+    }
+
+    private static Failure SsoUser() => Failure.Conflict("sso_user", "This user signs in through single sign-on and has no password here.");
+}

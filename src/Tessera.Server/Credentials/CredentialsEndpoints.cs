@@ -1,0 +1,104 @@
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.RateLimiting;
+using Tessera.Core.Access;
+using Tessera.Core.Credentials;
+using Tessera.Server.Http;
+using Tessera.Server.SignIn;
+
+namespace Tessera.Server.Credentials;
+
+public static class CredentialsEndpoints
+{
+    /// <summary>Per client address: forgotten-password and reset requests (API and pages).</summary>
+    public const string RateLimitPolicy = "credentials";
+
+    public static IServiceCollection AddTesseraCredentials(this IServiceCollection services)
+    {
+        services.AddScoped<PasswordService>();
+        services.AddScoped<CredentialService>();
+        services.AddScoped<ICredentialMail, CredentialMail>();
+        services.AddScoped<Users.IUserCreatedListener>(sp => sp.GetRequiredService<CredentialService>());
+        services.AddSingleton<EmailThrottle>();
+        services.AddRateLimiter(o =>
+        {
+            o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            o.AddPolicy(RateLimitPolicy, context => RateLimitPartition.GetFixedWindowLimiter(
+                context.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+                _ => new FixedWindowRateLimiterOptions { PermitLimit = 20, Window = TimeSpan.FromMinutes(5), QueueLimit = 0 }));
+            o.OnRejected = async (context, ct) =>
+            {
+                context.HttpContext.Response.Headers.RetryAfter = "300";
+                await Problems.Of(StatusCodes.Status429TooManyRequests, "too_many_requests", "Too many requests from this address; try again in a few minutes.")
+                    .ExecuteAsync(context.HttpContext);
+            };
+        });
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapCredentials(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/v1").WithTags("Credentials");
+
+        api.MapGet("/password-policy", async (CredentialService service, CancellationToken ct) => Results.Ok(await service.PolicyAsync(ct)))
+            .RequirePrivilege(Privileges.ManagePasswordPolicy);
+        api.MapPut("/password-policy", async (PasswordPolicy policy, CredentialService service, CancellationToken ct) => (await service.SetPolicyAsync(policy, ct)).ToOk())
+            .RequirePrivilege(Privileges.ManagePasswordPolicy).WithSummary("Replaces the password policy; every setting is validated.");
+
+        api.MapPost("/users/{id:guid}/invitation", async (Guid id, CredentialService service, CancellationToken ct) =>
+            await service.SendInvitationAsync(id, ct) is { } failure ? Problems.From(failure) : Results.Accepted())
+            .RequirePrivilege(Privileges.ManageUsers).WithSummary("Sends a new set-password invitation; earlier links stop working.");
+        api.MapPost("/users/{id:guid}/password", async (Guid id, PasswordRequest request, CredentialService service, CancellationToken ct) =>
+            (await service.AdminSetAsync(id, request, ct)).ToNoContent())
+            .RequirePrivilege(Privileges.ManageUsers).WithSummary("Sets the user's password (new + confirm); how API users' secrets are created and rotated.");
+        api.MapPost("/users/{id:guid}/unlock", async (Guid id, CredentialService service, CancellationToken ct) => (await service.UnlockAsync(id, ct)).ToNoContent())
+            .RequirePrivilege(Privileges.ManageUsers);
+        api.MapPost("/me/password", async (ChangeOwnPasswordRequest request, HttpContext http, CredentialService service, CancellationToken ct) =>
+            (await service.ChangeOwnAsync(Guid.Parse(http.User.FindFirst(TesseraClaims.Subject)!.Value), request, ct)).ToNoContent())
+            .RequireCaller().WithSummary("Changes the caller's own password (current, new, confirm); ends their tokens and sessions.");
+
+        api.MapPost("/password/forgot", async (ForgotPasswordRequest request, CredentialService service, EmailThrottle throttle, CancellationToken ct) =>
+        {
+            var started = TimeProvider.System.GetTimestamp();
+            if (throttle.Allow(request.Email))
+            {
+                await service.ForgotAsync(request.Email, ct);
+            }
+
+            // The same answer, in about the same time, whether or not anyone has that email.
+            var spent = TimeProvider.System.GetElapsedTime(started);
+            if (spent < EmailThrottle.ResponseFloor)
+            {
+                await Task.Delay(EmailThrottle.ResponseFloor - spent, ct);
+            }
+
+            return Results.Accepted(value: new { message = "If an account can use that email address, a reset link is on its way." });
+        }).AllowAnonymous().RequireRateLimiting(RateLimitPolicy).WithSummary("Sends a reset link to an eligible user; answers the same for every email.");
+
+        api.MapPost("/password/reset", async (ResetPasswordRequest request, CredentialService service, CancellationToken ct) =>
+            (await service.ResetAsync(request, ct)).ToNoContent())
+            .AllowAnonymous().RequireRateLimiting(RateLimitPolicy).WithSummary("Sets a password with a reset or invitation link's token.");
+
+        return app;
+    }
+}
+
+/// <summary>At most a few reset emails per address per hour, so the form cannot flood anyone's inbox.</summary>
+public sealed class EmailThrottle(TimeProvider clock)
+{
+    public static readonly TimeSpan ResponseFloor = TimeSpan.FromMilliseconds(250);
+    private const int PerHour = 5;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (int Count, DateTime Since)> _counts = new();
+
+    public bool Allow(string? email)
+    {
+        var key = Core.Users.Usernames.Normalize(email ?? "");
+        var now = clock.GetUtcNow().UtcDateTime;
+        if (_counts.Count > 100_000)
+        {
+            _counts.Clear();
+        }
+
+        var entry = _counts.AddOrUpdate(key, _ => (1, now), (_, old) => now - old.Since > TimeSpan.FromHours(1) ? (1, now) : (old.Count + 1, old.Since));
+        return entry.Count <= PerHour;
+    }
+}
