@@ -60,6 +60,12 @@ public sealed class PasswordService(IPasswordHasher<User> hasher, ICommonPasswor
         }
 
         var now = clock.GetUtcNow().UtcDateTime;
+        if (user.PasswordHash is not null && !await db.PasswordHistory.AnyAsync(h => h.UserId == user.Id && h.PasswordHash == user.PasswordHash, ct))
+        {
+            // A password set before history was kept (bootstrap, say) still counts as used.
+            db.PasswordHistory.Add(new PasswordHistoryEntry { UserId = user.Id, PasswordHash = user.PasswordHash, CreatedAt = user.PasswordChangedAt ?? now });
+        }
+
         user.PasswordHash = hasher.HashPassword(user, newPassword);
         db.PasswordHistory.Add(new PasswordHistoryEntry { UserId = user.Id, PasswordHash = user.PasswordHash, CreatedAt = now });
         user.PasswordChangedAt = now;
