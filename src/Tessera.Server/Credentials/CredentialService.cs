@@ -92,20 +92,10 @@ public sealed class CredentialService(
 
     public async Task<Failure?> SendInvitationAsync(Guid userId, CancellationToken ct)
     {
-        var user = await db.Users.SingleOrDefaultAsync(u => u.Id == userId, ct);
-        if (user is null)
+        var (user, refusal) = await PasswordUserAsync(userId, ct);
+        if (refusal is not null)
         {
-            return Failure.NotFound($"No user has the id {userId}.");
-        }
-
-        if (Usernames.IsReserved(user.Username))
-        {
-            return DirectoryGuard.Reserved();
-        }
-
-        if (user.CredentialMode == CredentialMode.Sso)
-        {
-            return SsoUser();
+            return refusal;
         }
 
         if (user.Type != UserType.BackOffice)
@@ -181,20 +171,10 @@ public sealed class CredentialService(
     public async Task<Failure?> AdminSetAsync(Guid userId, PasswordRequest request, CancellationToken ct)
     {
         await using var tx = await db.BeginDirectoryChangeAsync(ct);
-        var user = await db.Users.SingleOrDefaultAsync(u => u.Id == userId, ct);
-        if (user is null)
+        var (user, refusal) = await PasswordUserAsync(userId, ct);
+        if (refusal is not null)
         {
-            return Failure.NotFound($"No user has the id {userId}.");
-        }
-
-        if (Usernames.IsReserved(user.Username))
-        {
-            return DirectoryGuard.Reserved();
-        }
-
-        if (user.CredentialMode == CredentialMode.Sso)
-        {
-            return SsoUser();
+            return refusal;
         }
 
         if (await passwords.SetAsync(db, user, request.NewPassword, request.ConfirmPassword ?? "", ct) is { } failure)
@@ -262,6 +242,19 @@ public sealed class CredentialService(
         await db.SaveChangesAsync(ct);
         callers.Invalidate();
         return null;
+    }
+
+    /// <summary>A user whose password an administrator may manage: exists, not reserved, not in SSO mode.</summary>
+    private async Task<(User User, Failure? Refusal)> PasswordUserAsync(Guid userId, CancellationToken ct)
+    {
+        var user = await db.Users.SingleOrDefaultAsync(u => u.Id == userId, ct);
+        return user switch
+        {
+            null => (null!, Failure.NotFound($"No user has the id {userId}.")),
+            _ when Usernames.IsReserved(user.Username) => (user, DirectoryGuard.Reserved()),
+            _ when user.CredentialMode == CredentialMode.Sso => (user, SsoUser()),
+            _ => (user, null),
+        };
     }
 
     private async Task<CredentialToken?> OpenTokenAsync(string? token, CancellationToken ct)
