@@ -222,3 +222,53 @@ public sealed class ResourceAction
     public required string Resource { get; set; }
     public required string Action { get; set; }
 }
+
+/// <summary>A storefront customer: a separate directory that never gets back-office access.</summary>
+public sealed class Customer
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+
+    /// <summary>The shop's own key for the customer; imports upsert by it.</summary>
+    public required string Reference { get; set; }
+    public required string NormalizedReference { get; set; }
+    public required string Email { get; set; }
+    public required string NormalizedEmail { get; set; }
+    public string FirstName { get; set; } = "";
+    public string LastName { get; set; } = "";
+
+    /// <summary>Upper-cased reference, names and email, for the agents' substring search.</summary>
+    public string SearchText { get; set; } = "";
+
+    /// <summary>`active` or `disabled`.</summary>
+    public string Status { get; set; } = "active";
+    public DateTime CreatedAt { get; set; }
+    public DateTime UpdatedAt { get; set; }
+}
+
+/// <summary>Which customers an agent may assist: `all`, or only those assigned.</summary>
+public sealed class AgentScope
+{
+    public Guid UserId { get; set; }
+    public string Scope { get; set; } = "assigned";
+}
+
+/// <summary>A customer assigned to an agent whose scope is `assigned`.</summary>
+public sealed class AgentCustomer
+{
+    public Guid UserId { get; set; }
+    public Guid CustomerId { get; set; }
+}
+
+/// <summary>One start of acting on a customer's behalf: who, for whom, why, until when.</summary>
+public sealed class AgentSession
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public Guid AgentId { get; set; }
+    public string AgentUsername { get; set; } = "";
+    public Guid CustomerId { get; set; }
+    public string CustomerReference { get; set; } = "";
+    public string Reason { get; set; } = "";
+    public DateTime StartedAt { get; set; }
+    public DateTime ExpiresAt { get; set; }
+    public string? TokenId { get; set; }
+}

@@ -26,6 +26,10 @@ public abstract class TesseraDbContext(DbContextOptions options) : DbContext(opt
     public DbSet<OutboxMessage> OutboxMessages => Set<OutboxMessage>();
     public DbSet<PasswordHistoryEntry> PasswordHistory => Set<PasswordHistoryEntry>();
     public DbSet<ResourceAction> ResourceActions => Set<ResourceAction>();
+    public DbSet<Customer> Customers => Set<Customer>();
+    public DbSet<AgentScope> AgentScopes => Set<AgentScope>();
+    public DbSet<AgentCustomer> AgentCustomers => Set<AgentCustomer>();
+    public DbSet<AgentSession> AgentSessions => Set<AgentSession>();
 
     public abstract DatabaseProvider Provider { get; }
 
@@ -202,6 +206,51 @@ public abstract class TesseraDbContext(DbContextOptions options) : DbContext(opt
             e.HasKey(r => new { r.Resource, r.Action });
             e.Property(r => r.Resource).HasMaxLength(200);
             e.Property(r => r.Action).HasMaxLength(64);
+        });
+
+        b.Entity<Customer>(e =>
+        {
+            e.ToTable("customers");
+            e.HasKey(c => c.Id);
+            e.Property(c => c.Reference).HasMaxLength(100);
+            e.Property(c => c.NormalizedReference).HasMaxLength(100);
+            e.Property(c => c.Email).HasMaxLength(Usernames.MaxEmailLength);
+            e.Property(c => c.NormalizedEmail).HasMaxLength(Usernames.MaxEmailLength);
+            e.Property(c => c.FirstName).HasMaxLength(100);
+            e.Property(c => c.LastName).HasMaxLength(100);
+            e.Property(c => c.SearchText).HasMaxLength(600);
+            e.Property(c => c.Status).HasMaxLength(16);
+            e.HasIndex(c => c.NormalizedReference).IsUnique();
+            e.HasIndex(c => c.NormalizedEmail).IsUnique();
+        });
+
+        b.Entity<AgentScope>(e =>
+        {
+            e.ToTable("agent_scopes");
+            e.HasKey(a => a.UserId);
+            e.Property(a => a.Scope).HasMaxLength(16);
+            e.HasOne<User>().WithOne().HasForeignKey<AgentScope>(a => a.UserId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        b.Entity<AgentCustomer>(e =>
+        {
+            e.ToTable("agent_customers");
+            e.HasKey(a => new { a.UserId, a.CustomerId });
+            e.HasIndex(a => a.CustomerId);
+            e.HasOne<User>().WithMany().HasForeignKey(a => a.UserId).OnDelete(DeleteBehavior.Cascade);
+            e.HasOne<Customer>().WithMany().HasForeignKey(a => a.CustomerId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        b.Entity<AgentSession>(e =>
+        {
+            e.ToTable("agent_sessions");
+            e.HasKey(a => a.Id);
+            e.Property(a => a.AgentUsername).HasMaxLength(Usernames.MaxLength);
+            e.Property(a => a.CustomerReference).HasMaxLength(100);
+            e.Property(a => a.Reason).HasMaxLength(500);
+            e.Property(a => a.TokenId).HasMaxLength(100);
+            e.HasIndex(a => a.StartedAt);
+            e.HasIndex(a => a.AgentId);
         });
 
         b.Entity<RevokedToken>(e =>
