@@ -4,6 +4,8 @@ using Microsoft.AspNetCore.Identity;
 using Scalar.AspNetCore;
 using Tessera.Server;
 using Tessera.Server.Access;
+using Tessera.Server.AgentAssist;
+using Tessera.Server.Customers;
 using Tessera.Server.Groups;
 using Tessera.Server.Roles;
 using Tessera.Server.Users;
@@ -37,6 +39,7 @@ builder.Services.AddScoped<UserSearch>();
 builder.Services.AddScoped<RoleService>();
 builder.Services.AddScoped<GroupService>();
 builder.Services.AddTesseraMail(builder.Configuration);
+builder.Services.AddTesseraAgentAssist(builder.Configuration);
 
 builder.Services.AddTesseraTokenServer(builder.Configuration);
 builder.Services.AddTesseraSessions(builder.Configuration).AddTesseraSso(builder.Configuration);
@@ -78,6 +81,8 @@ app.MapRoles();
 app.MapGroups();
 app.MapAccess();
 app.MapCredentials();
+app.MapCustomers();
+app.MapAgentAssist();
 app.MapRazorPages();
 app.MapFallback("/api/{**path}", (HttpContext context) =>
     Problems.Of(StatusCodes.Status404NotFound, "not_found", $"No API endpoint answers {context.Request.Method} {context.Request.Path}."));

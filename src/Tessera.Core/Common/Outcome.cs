@@ -20,6 +20,9 @@ public sealed record Failure(FailureKind Kind, string Code, string Detail)
     /// <summary>For password failures: every violated rule, with its code and message.</summary>
     public IReadOnlyList<Credentials.PasswordViolation>? Violations { get; init; }
 
+    /// <summary>Further members of the problem that this failure becomes (the rejected rows of an import, say).</summary>
+    public IReadOnlyDictionary<string, object?>? Extensions { get; init; }
+
     public static Failure Invalid(string code, string detail, IReadOnlyDictionary<string, string[]>? errors = null)
         => new(FailureKind.Invalid, code, detail) { Errors = errors };
 

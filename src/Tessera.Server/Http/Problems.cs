@@ -20,6 +20,11 @@ public static class Problems
             extensions["violations"] = failure.Violations.Select(v => new { code = v.Code, message = v.Message }).ToList();
         }
 
+        foreach (var (key, value) in failure.Extensions ?? new Dictionary<string, object?>())
+        {
+            extensions.TryAdd(key, value);
+        }
+
         return Results.Problem(detail: failure.Detail, statusCode: Status(failure.Kind), title: Title(failure.Kind), extensions: extensions);
     }
 

@@ -43,6 +43,7 @@ public static class TokenServer
                  .SetJsonWebKeySetEndpointUris(".well-known/jwks")
                  .SetConfigurationEndpointUris(".well-known/openid-configuration");
                 o.AllowClientCredentialsFlow();
+                o.AllowTokenExchangeFlow();
                 o.EnableDegradedMode();
                 o.DisableAccessTokenEncryption();
                 o.RegisterScopes("api");
@@ -55,6 +56,7 @@ public static class TokenServer
                     aspnet.DisableTransportSecurityRequirement();
                 }
 
+                o.AddEventHandler<ValidateTokenRequestContext>(b => b.UseScopedHandler<AgentAssist.TokenExchange>().SetOrder(AgentAssist.TokenExchange.Order));
                 o.AddEventHandler<ValidateTokenRequestContext>(b => b.UseScopedHandler<AuthenticateClient<ValidateTokenRequestContext>>());
                 o.AddEventHandler<ValidateIntrospectionRequestContext>(b => b.UseScopedHandler<AuthenticateClient<ValidateIntrospectionRequestContext>>());
                 o.AddEventHandler<ValidateRevocationRequestContext>(b => b.UseScopedHandler<AuthenticateClient<ValidateRevocationRequestContext>>());

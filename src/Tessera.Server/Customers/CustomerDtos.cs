@@ -1,0 +1,33 @@
+namespace Tessera.Server.Customers;
+
+/// <summary>A storefront customer as the API shows it.</summary>
+public sealed record CustomerResponse(
+    Guid Id,
+    string Reference,
+    string Email,
+    string FirstName,
+    string LastName,
+    string Status,
+    DateTime CreatedAt,
+    DateTime UpdatedAt);
+
+/// <summary>POST /api/v1/customers. Status defaults to active.</summary>
+public sealed record CreateCustomerRequest(string? Reference, string? Email, string? FirstName, string? LastName, string? Status);
+
+/// <summary>PATCH /api/v1/customers/{id}: members left out (null) stay as they are.</summary>
+public sealed record UpdateCustomerRequest(string? Reference, string? Email, string? FirstName, string? LastName, string? Status);
+
+/// <summary>The filters and page of a customer list: `q` is a substring of reference, names or email.</summary>
+public sealed record CustomerQuery(string? Q = null, string? Status = null, int? Limit = null, string? Cursor = null);
+
+/// <summary>One page of customers and the cursor of the next, or null at the end.</summary>
+public sealed record CustomerPage(IReadOnlyList<CustomerResponse> Items, string? NextCursor);
+
+/// <summary>POST /api/v1/customers/import: rows upserted by reference, all or nothing.</summary>
+public sealed record ImportCustomersRequest(List<CreateCustomerRequest?>? Customers);
+
+/// <summary>A row the import refused: its position in the batch, its reference and every reason.</summary>
+public sealed record ImportRejection(int Index, string? Reference, IReadOnlyList<string> Reasons);
+
+/// <summary>What an import did: counts of created and updated rows (rejected is empty on success).</summary>
+public sealed record ImportResult(int Created, int Updated, int Unchanged, IReadOnlyList<ImportRejection> Rejected);

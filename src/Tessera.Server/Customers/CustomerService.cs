@@ -1,0 +1,312 @@
+using Microsoft.EntityFrameworkCore;
+using Tessera.Core.Common;
+using Tessera.Core.Customers;
+using Tessera.Core.Users;
+using Tessera.Server.Audit;
+using Tessera.Server.Storage;
+
+namespace Tessera.Server.Customers;
+
+/// <summary>The use cases of storefront customers: create, read, change, delete, and the shop's batch import.</summary>
+public sealed class CustomerService(TesseraDbContext db, AuditLog audit, TimeProvider clock)
+{
+    public const int MaxImportRows = 10_000;
+
+    /// <summary>Existing customers are looked up this many references (or emails) per query.</summary>
+    private const int LookupChunk = 1_000;
+
+    public async Task<Outcome<CustomerResponse>> GetAsync(Guid id, CancellationToken ct)
+    {
+        var customer = await db.Customers.AsNoTracking().SingleOrDefaultAsync(c => c.Id == id, ct);
+        return customer is null ? NotFound(id) : Outcome<CustomerResponse>.Ok(ToResponse(customer));
+    }
+
+    public async Task<Outcome<CustomerResponse>> CreateAsync(CreateCustomerRequest request, CancellationToken ct)
+    {
+        var errors = Validate(request.Reference, request.Email, request.FirstName, request.LastName, request.Status, creating: true);
+        if (errors.Count > 0)
+        {
+            return Invalid(errors);
+        }
+
+        if (await TakenAsync(request.Reference, request.Email, null, ct) is { } taken)
+        {
+            return taken;
+        }
+
+        var now = clock.GetUtcNow().UtcDateTime;
+        var customer = new Customer { Reference = "", NormalizedReference = "", Email = "", NormalizedEmail = "", CreatedAt = now, UpdatedAt = now };
+        Apply(customer, request.Reference, request.Email, request.FirstName ?? "", request.LastName ?? "", CustomerRules.ParseStatus(request.Status) ?? CustomerRules.Active);
+        db.Customers.Add(customer);
+        audit.Record(db, "customer.created", "customer", customer.Id.ToString(), customer.Reference, new
+        {
+            customer.Reference, customer.Email, customer.FirstName, customer.LastName, customer.Status,
+        });
+        return await SaveAsync(ct) ?? Outcome<CustomerResponse>.Ok(ToResponse(customer));
+    }
+
+    public async Task<Outcome<CustomerResponse>> UpdateAsync(Guid id, UpdateCustomerRequest request, CancellationToken ct)
+    {
+        var errors = Validate(request.Reference, request.Email, request.FirstName, request.LastName, request.Status, creating: false);
+        if (errors.Count > 0)
+        {
+            return Invalid(errors);
+        }
+
+        var customer = await db.Customers.SingleOrDefaultAsync(c => c.Id == id, ct);
+        if (customer is null)
+        {
+            return NotFound(id);
+        }
+
+        if (await TakenAsync(request.Reference, request.Email, id, ct) is { } taken)
+        {
+            return taken;
+        }
+
+        var changes = Apply(customer, request.Reference, request.Email, request.FirstName, request.LastName, CustomerRules.ParseStatus(request.Status));
+        if (changes.Count == 0)
+        {
+            return Outcome<CustomerResponse>.Ok(ToResponse(customer));
+        }
+
+        customer.UpdatedAt = clock.GetUtcNow().UtcDateTime;
+        audit.Record(db, "customer.updated", "customer", customer.Id.ToString(), customer.Reference, changes);
+        return await SaveAsync(ct) ?? Outcome<CustomerResponse>.Ok(ToResponse(customer));
+    }
+
+    public async Task<Failure?> DeleteAsync(Guid id, CancellationToken ct)
+    {
+        var customer = await db.Customers.SingleOrDefaultAsync(c => c.Id == id, ct);
+        if (customer is null)
+        {
+            return NotFound(id).Failure;
+        }
+
+        db.Customers.Remove(customer);
+        audit.Record(db, "customer.deleted", "customer", customer.Id.ToString(), customer.Reference, new { customer.Reference, customer.Email });
+        await db.SaveChangesAsync(ct);
+        return null;
+    }
+
+    /// <summary>
+    /// Upserts a batch by reference, all or nothing: every row is validated first (against the batch
+    /// and the stored customers, loaded a chunk of references at a time), and only a batch without a
+    /// rejected row is written, in one SaveChanges with its audit event.
+    /// </summary>
+    public async Task<Outcome<ImportResult>> ImportAsync(ImportCustomersRequest request, CancellationToken ct)
+    {
+        var rows = request.Customers;
+        if (rows is null)
+        {
+            return Invalid(new Dictionary<string, string[]> { ["customers"] = ["customers is required: a list of {reference, email, firstName, lastName, status}."] });
+        }
+
+        if (rows.Count > MaxImportRows)
+        {
+            return Failure.Invalid("import_too_large", $"An import takes at most {MaxImportRows} rows; this one has {rows.Count}. Split it into batches.");
+        }
+
+        var reasons = new List<string>[rows.Count];
+        var firstByReference = new Dictionary<string, int>(StringComparer.Ordinal);
+        var firstByEmail = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var row = rows[i];
+            reasons[i] = row is null
+                ? ["The row is empty."]
+                : [.. Validate(row.Reference, row.Email, row.FirstName, row.LastName, row.Status, creating: true).Values.SelectMany(v => v)];
+            if (row is null)
+            {
+                continue;
+            }
+
+            if (CustomerRules.ValidateReference(row.Reference) is null && !firstByReference.TryAdd(CustomerRules.NormalizeReference(row.Reference!), i))
+            {
+                reasons[i].Add($"The reference appears earlier in the batch (row {firstByReference[CustomerRules.NormalizeReference(row.Reference!)]}).");
+            }
+
+            if (Usernames.ValidateEmail(row.Email) is null && !firstByEmail.TryAdd(Usernames.Normalize(row.Email!), i))
+            {
+                reasons[i].Add($"The email appears earlier in the batch (row {firstByEmail[Usernames.Normalize(row.Email!)]}).");
+            }
+        }
+
+        var existing = new Dictionary<string, Customer>(StringComparer.Ordinal);
+        foreach (var chunk in firstByReference.Keys.Chunk(LookupChunk))
+        {
+            foreach (var customer in await db.Customers.Where(c => chunk.Contains(c.NormalizedReference)).ToListAsync(ct))
+            {
+                existing[customer.NormalizedReference] = customer;
+            }
+        }
+
+        var emailHolders = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var chunk in firstByEmail.Keys.Chunk(LookupChunk))
+        {
+            foreach (var holder in await db.Customers.AsNoTracking().Where(c => chunk.Contains(c.NormalizedEmail))
+                .Select(c => new { c.NormalizedEmail, c.NormalizedReference, c.Reference }).ToListAsync(ct))
+            {
+                emailHolders[holder.NormalizedEmail] = holder.NormalizedReference;
+            }
+        }
+
+        foreach (var (email, index) in firstByEmail)
+        {
+            var reference = CustomerRules.ValidateReference(rows[index]!.Reference) is null ? CustomerRules.NormalizeReference(rows[index]!.Reference!) : null;
+            if (emailHolders.TryGetValue(email, out var holder) && holder != reference)
+            {
+                reasons[index].Add("Another customer has this email address.");
+            }
+        }
+
+        var rejected = Enumerable.Range(0, rows.Count).Where(i => reasons[i].Count > 0)
+            .Select(i => new ImportRejection(i, rows[i]?.Reference, reasons[i])).ToList();
+        if (rejected.Count > 0)
+        {
+            return new Failure(FailureKind.Invalid, "import_rejected",
+                $"{rejected.Count} of {rows.Count} rows were rejected; nothing was imported. Correct them and send the batch again.")
+            {
+                Extensions = new Dictionary<string, object?> { ["rejected"] = rejected, ["created"] = 0, ["updated"] = 0 },
+            };
+        }
+
+        var now = clock.GetUtcNow().UtcDateTime;
+        var created = new List<Customer>();
+        int updated = 0, unchanged = 0;
+        foreach (var row in rows)
+        {
+            if (existing.TryGetValue(CustomerRules.NormalizeReference(row!.Reference!), out var customer))
+            {
+                if (Apply(customer, row.Reference, row.Email, row.FirstName, row.LastName, CustomerRules.ParseStatus(row.Status)).Count > 0)
+                {
+                    customer.UpdatedAt = now;
+                    updated++;
+                }
+                else
+                {
+                    unchanged++;
+                }
+
+                continue;
+            }
+
+            customer = new Customer { Reference = "", NormalizedReference = "", Email = "", NormalizedEmail = "", CreatedAt = now, UpdatedAt = now };
+            Apply(customer, row.Reference, row.Email, row.FirstName ?? "", row.LastName ?? "", CustomerRules.ParseStatus(row.Status) ?? CustomerRules.Active);
+            created.Add(customer);
+        }
+
+        db.Customers.AddRange(created);
+        audit.Record(db, "customer.imported", "customer", null, null, new { rows = rows.Count, created = created.Count, updated, unchanged });
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException e) when (e.IsUniqueViolation(out _))
+        {
+            return Failure.Conflict("import_conflict", "A concurrent change took a reference or email of this batch; nothing was imported. Send the batch again.");
+        }
+
+        return Outcome<ImportResult>.Ok(new ImportResult(created.Count, updated, unchanged, []));
+    }
+
+    public static CustomerResponse ToResponse(Customer c) => new(c.Id, c.Reference, c.Email, c.FirstName, c.LastName, c.Status, c.CreatedAt, c.UpdatedAt);
+
+    /// <summary>Sets the given fields (null leaves one as it is) and the derived columns; returns what changed.</summary>
+    private static Dictionary<string, object?> Apply(Customer customer, string? reference, string? email, string? firstName, string? lastName, string? status)
+    {
+        var changes = new Dictionary<string, object?>();
+        void Set(string field, string current, string? wanted, Action<string> assign)
+        {
+            if (wanted is not null && wanted != current)
+            {
+                changes[field] = new { from = current, to = wanted };
+                assign(wanted);
+            }
+        }
+
+        Set("reference", customer.Reference, reference?.Trim(), v => customer.Reference = v);
+        Set("email", customer.Email, email?.Trim(), v => customer.Email = v);
+        Set("firstName", customer.FirstName, firstName?.Trim(), v => customer.FirstName = v);
+        Set("lastName", customer.LastName, lastName?.Trim(), v => customer.LastName = v);
+        Set("status", customer.Status, status, v => customer.Status = v);
+        customer.NormalizedReference = CustomerRules.NormalizeReference(customer.Reference);
+        customer.NormalizedEmail = Usernames.Normalize(customer.Email);
+        customer.SearchText = $"{customer.NormalizedReference} {customer.FirstName.ToUpperInvariant()} {customer.LastName.ToUpperInvariant()} {customer.NormalizedEmail}";
+        return changes;
+    }
+
+    private static Dictionary<string, string[]> Validate(string? reference, string? email, string? firstName, string? lastName, string? status, bool creating)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if ((creating || reference is not null) && CustomerRules.ValidateReference(reference) is { } referenceError)
+        {
+            errors["reference"] = [referenceError];
+        }
+
+        if ((creating || email is not null) && Usernames.ValidateEmail(email) is { } emailError)
+        {
+            errors["email"] = [emailError];
+        }
+
+        if (CustomerRules.ValidateName("First name", firstName) is { } firstError)
+        {
+            errors["firstName"] = [firstError];
+        }
+
+        if (CustomerRules.ValidateName("Last name", lastName) is { } lastError)
+        {
+            errors["lastName"] = [lastError];
+        }
+
+        if (status is not null && CustomerRules.ParseStatus(status) is null)
+        {
+            errors["status"] = ["Status must be 'active' or 'disabled'."];
+        }
+
+        return errors;
+    }
+
+    private async Task<Failure?> TakenAsync(string? reference, string? email, Guid? except, CancellationToken ct)
+    {
+        if (reference is not null)
+        {
+            var normalized = CustomerRules.NormalizeReference(reference);
+            if (await db.Customers.AnyAsync(c => c.NormalizedReference == normalized && c.Id != except, ct))
+            {
+                return Failure.Conflict("reference_taken", $"Another customer has the reference '{reference.Trim()}'.");
+            }
+        }
+
+        if (email is not null)
+        {
+            var normalized = Usernames.Normalize(email);
+            if (await db.Customers.AnyAsync(c => c.NormalizedEmail == normalized && c.Id != except, ct))
+            {
+                return Failure.Conflict("email_taken", "Another customer has this email address.");
+            }
+        }
+
+        return null;
+    }
+
+    private async Task<Failure?> SaveAsync(CancellationToken ct)
+    {
+        try
+        {
+            await db.SaveChangesAsync(ct);
+            return null;
+        }
+        catch (DbUpdateException e) when (e.IsUniqueViolation(out var constraint))
+        {
+            return constraint?.Contains("Email", StringComparison.OrdinalIgnoreCase) == true
+                ? Failure.Conflict("email_taken", "Another customer has this email address.")
+                : Failure.Conflict("reference_taken", "Another customer has this reference.");
+        }
+    }
+
+    private static Failure Invalid(Dictionary<string, string[]> errors)
+        => Failure.Invalid("validation_failed", string.Join(" ", errors.Values.SelectMany(v => v)), errors);
+
+    private static Outcome<CustomerResponse> NotFound(Guid id) => Failure.NotFound($"No customer has the id {id}.");
+}
