@@ -23,11 +23,14 @@ public sealed record CustomerQuery(string? Q = null, string? Status = null, int?
 /// <summary>One page of customers and the cursor of the next, or null at the end.</summary>
 public sealed record CustomerPage(IReadOnlyList<CustomerResponse> Items, string? NextCursor);
 
-/// <summary>POST /api/v1/customers/import: rows upserted by reference, all or nothing.</summary>
+/// <summary>
+/// POST /api/v1/customers/import: rows upserted by reference, all or nothing. A new customer's
+/// status defaults to active; for an existing one, members left out (null) stay as they are.
+/// </summary>
 public sealed record ImportCustomersRequest(List<CreateCustomerRequest?>? Customers);
 
 /// <summary>A row the import refused: its position in the batch, its reference and every reason.</summary>
 public sealed record ImportRejection(int Index, string? Reference, IReadOnlyList<string> Reasons);
 
 /// <summary>What an import did: counts of created and updated rows (rejected is empty on success).</summary>
-public sealed record ImportResult(int Created, int Updated, int Unchanged, IReadOnlyList<ImportRejection> Rejected);
+public sealed record CustomerImportResult(int Created, int Updated, int Unchanged, IReadOnlyList<ImportRejection> Rejected);

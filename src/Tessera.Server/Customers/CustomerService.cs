@@ -94,7 +94,7 @@ public sealed class CustomerService(TesseraDbContext db, AuditLog audit, TimePro
     /// and the stored customers, loaded a chunk of references at a time), and only a batch without a
     /// rejected row is written, in one SaveChanges with its audit event.
     /// </summary>
-    public async Task<Outcome<ImportResult>> ImportAsync(ImportCustomersRequest request, CancellationToken ct)
+    public async Task<Outcome<CustomerImportResult>> ImportAsync(ImportCustomersRequest request, CancellationToken ct)
     {
         var rows = request.Customers;
         if (rows is null)
@@ -207,7 +207,7 @@ public sealed class CustomerService(TesseraDbContext db, AuditLog audit, TimePro
             return Failure.Conflict("import_conflict", "A concurrent change took a reference or email of this batch; nothing was imported. Send the batch again.");
         }
 
-        return Outcome<ImportResult>.Ok(new ImportResult(created.Count, updated, unchanged, []));
+        return Outcome<CustomerImportResult>.Ok(new CustomerImportResult(created.Count, updated, unchanged, []));
     }
 
     public static CustomerResponse ToResponse(Customer c) => new(c.Id, c.Reference, c.Email, c.FirstName, c.LastName, c.Status, c.CreatedAt, c.UpdatedAt);

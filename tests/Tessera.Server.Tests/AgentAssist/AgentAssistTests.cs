@@ -146,7 +146,7 @@ public abstract class AgentAssistTests<THost>(THost host) : IClassFixture<THost>
         Assert.Equal(2, second.GetProperty("unchanged").GetInt32());
 
         await using var scope = App.Scope(out var db);
-        var stored = await db.Customers.Where(c => c.Reference.StartsWith(prefix)).OrderBy(c => c.NormalizedReference).ToListAsync();
+        var stored = await db.Customers.Where(c => c.NormalizedReference.StartsWith(prefix.ToUpperInvariant())).OrderBy(c => c.NormalizedReference).ToListAsync();
         Assert.Equal(4, stored.Count);
         Assert.Equal("Changed", stored[0].FirstName);
         Assert.Equal("disabled", stored[0].Status);
