@@ -1,0 +1,132 @@
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+using Tessera.Core.Access;
+using Tessera.Core.Common;
+using Tessera.Server.Roles;
+
+namespace Tessera.Server.BackOffice.Pages.Admin.Roles;
+
+/// <summary>Create, change or delete a role: privilege toggles and an allow / deny / not set matrix of the registered resources.</summary>
+[RequiresPrivilege(Core.Access.Privileges.ViewRoles)]
+[RequiresPrivilege(Core.Access.Privileges.ManageRoles, OnlyFor = "POST")]
+public sealed class RoleModel(RoleService roles) : PageModel
+{
+    [BindProperty(SupportsGet = true)] public string Id { get; set; } = "new";
+
+    [BindProperty] public string? Name { get; set; }
+    [BindProperty] public string? Description { get; set; }
+    [BindProperty] public List<string> Privileges { get; set; } = [];
+
+    /// <summary>"resource:action" → allow, deny, or empty for not set.</summary>
+    [BindProperty] public Dictionary<string, string> Rules { get; set; } = [];
+    [BindProperty] public bool ConfirmDelete { get; set; }
+
+    public RoleResponse? Existing { get; private set; }
+
+    public IReadOnlyList<PrivilegeResponse> Catalog { get; private set; } = [];
+
+    public ResourceCatalog Resources { get; private set; } = new([]);
+
+    public bool MayManage { get; private set; }
+
+    public bool IsNew => Existing is null;
+
+    public async Task<IActionResult> OnGetAsync()
+    {
+        if (!await LoadAsync())
+        {
+            return NotFound();
+        }
+
+        if (Existing is { } role)
+        {
+            Name = role.Name;
+            Description = role.Description;
+            Privileges = [.. role.Privileges];
+            Rules = role.Rules.ToDictionary(r => $"{r.Resource}:{r.Action}", r => r.Effect ?? "");
+        }
+
+        return Page();
+    }
+
+    public async Task<IActionResult> OnPostAsync()
+    {
+        if (!await LoadAsync())
+        {
+            return NotFound();
+        }
+
+        var rules = Rules.Where(r => r.Value is "allow" or "deny")
+            .Select(r => r.Key.Split(':', 2))
+            .Zip(Rules.Where(r => r.Value is "allow" or "deny").Select(r => r.Value), (key, effect) => new RuleDto(key[0], key.Length > 1 ? key[1] : "", effect))
+            .ToList();
+
+        // Rules the matrix cannot show (wildcards, say) stay as they are.
+        var shown = Resources.Resources!.SelectMany(r => r.Actions!.Select(a => $"{r.Name}:{a}")).ToHashSet(StringComparer.Ordinal);
+        rules.AddRange(Existing?.Rules.Where(r => !shown.Contains($"{r.Resource}:{r.Action}")) ?? []);
+
+        var request = new RoleRequest(Name, Description ?? "", Privileges, rules);
+        var outcome = Existing is null
+            ? await roles.CreateAsync(request, HttpContext.RequestAborted)
+            : await roles.UpdateAsync(Existing.Id, request, HttpContext.RequestAborted);
+        if (!outcome.Succeeded)
+        {
+            outcome.Failure!.AddTo(ModelState);
+            Response.StatusCode = outcome.Failure!.Kind == FailureKind.Conflict ? StatusCodes.Status409Conflict : StatusCodes.Status400BadRequest;
+            return Page();
+        }
+
+        TempData["Notice"] = Existing is null ? $"Role {outcome.Value!.Name} was created." : $"Role {outcome.Value!.Name} was saved.";
+        return Redirect($"/admin/roles/{outcome.Value.Id}");
+    }
+
+    public async Task<IActionResult> OnPostDeleteAsync()
+    {
+        if (!await LoadAsync() || Existing is null)
+        {
+            return NotFound();
+        }
+
+        Name = Existing.Name;
+        Description = Existing.Description;
+        Privileges = [.. Existing.Privileges];
+        Rules = Existing.Rules.ToDictionary(r => $"{r.Resource}:{r.Action}", r => r.Effect ?? "");
+        if (!ConfirmDelete)
+        {
+            ModelState.AddModelError(nameof(ConfirmDelete), "Tick the box to confirm that the role is to be deleted.");
+            Response.StatusCode = StatusCodes.Status400BadRequest;
+            return Page();
+        }
+
+        if (await roles.DeleteAsync(Existing.Id, HttpContext.RequestAborted) is { } failure)
+        {
+            failure.AddTo(ModelState);
+            Response.StatusCode = StatusCodes.Status409Conflict;
+            return Page();
+        }
+
+        TempData["Notice"] = $"Role {Existing.Name} was deleted.";
+        return Redirect("/admin/roles");
+    }
+
+    public string Effect(string resource, string action) => Rules.TryGetValue($"{resource}:{action}", out var effect) ? effect : "";
+
+    private async Task<bool> LoadAsync()
+    {
+        var ct = HttpContext.RequestAborted;
+        if (Id != "new")
+        {
+            if (!Guid.TryParse(Id, out var id) || await roles.GetAsync(id, ct) is not { Succeeded: true } found)
+            {
+                return false;
+            }
+
+            Existing = found.Value;
+        }
+
+        Catalog = await roles.PrivilegesAsync(ct);
+        Resources = await roles.ResourcesAsync(ct);
+        MayManage = await HttpContext.HoldsAsync(Core.Access.Privileges.ManageRoles);
+        return true;
+    }
+}

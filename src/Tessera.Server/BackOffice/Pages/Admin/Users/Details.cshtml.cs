@@ -1,0 +1,150 @@
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+using Tessera.Core.Access;
+using Tessera.Core.Common;
+using Tessera.Server.Credentials;
+using Tessera.Server.Roles;
+using Tessera.Server.Users;
+
+namespace Tessera.Server.BackOffice.Pages.Admin.Users;
+
+/// <summary>One user: edit details, change roles, set a password, invite, unlock, delete, and why they may do what they may.</summary>
+[RequiresPrivilege(Privileges.ViewUsers)]
+[RequiresPrivilege(Privileges.ManageUsers, OnlyFor = "POST")]
+public sealed class DetailsModel(UserService users, RoleService roles, CredentialService credentials) : PageModel
+{
+    [BindProperty(SupportsGet = true)] public Guid Id { get; set; }
+
+    [BindProperty] public string? Username { get; set; }
+    [BindProperty] public string? Email { get; set; }
+    [BindProperty] public string? FirstName { get; set; }
+    [BindProperty] public string? LastName { get; set; }
+    [BindProperty] public bool Enabled { get; set; }
+    [BindProperty] public List<string> Roles { get; set; } = [];
+    [BindProperty] public string? NewPassword { get; set; }
+    [BindProperty] public string? ConfirmPassword { get; set; }
+    [BindProperty] public bool ConfirmDelete { get; set; }
+
+    public UserResponse Subject { get; private set; } = null!;
+
+    public IReadOnlyList<RoleResponse> AllRoles { get; private set; } = [];
+
+    public PermissionsResponse? Permissions { get; private set; }
+
+    public bool MayManage { get; private set; }
+
+    /// <summary>Which form a failure belongs to, so that its messages show beside that form.</summary>
+    public string? FailedForm { get; private set; }
+
+    public async Task<IActionResult> OnGetAsync() => await ShowAsync(fillForm: true);
+
+    public async Task<IActionResult> OnPostUpdateAsync()
+    {
+        var current = await users.GetAsync(Id, HttpContext.RequestAborted);
+        if (!current.Succeeded)
+        {
+            return NotFound();
+        }
+
+        string? status = null;
+        if (!Enabled && current.Value!.Status != "disabled")
+        {
+            status = "disabled";
+        }
+        else if (Enabled && current.Value!.Status == "disabled")
+        {
+            status = "active";
+        }
+
+        var outcome = await users.UpdateAsync(Id, new UpdateUserRequest(Username, Email, FirstName, LastName, status, null, null), HttpContext.RequestAborted);
+        return await AfterAsync(outcome.Failure, "details", "The user's details were saved.", fillForm: false);
+    }
+
+    public async Task<IActionResult> OnPostRolesAsync()
+    {
+        var outcome = await users.ChangeRolesAsync(Id, new ChangeRolesRequest(Roles), HttpContext.RequestAborted);
+        return await AfterAsync(outcome.Failure, "roles", "The roles were changed.");
+    }
+
+    public async Task<IActionResult> OnPostPasswordAsync()
+    {
+        var failure = await credentials.AdminSetAsync(Id, new PasswordRequest(NewPassword, ConfirmPassword), HttpContext.RequestAborted);
+        return await AfterAsync(failure, "password", "The password was changed.");
+    }
+
+    public async Task<IActionResult> OnPostInviteAsync()
+        => await AfterAsync(await credentials.SendInvitationAsync(Id, HttpContext.RequestAborted), "invite", "A new invitation email is on its way.");
+
+    public async Task<IActionResult> OnPostUnlockAsync()
+        => await AfterAsync(await credentials.UnlockAsync(Id, HttpContext.RequestAborted), "unlock", "The user was unlocked.");
+
+    public async Task<IActionResult> OnPostDeleteAsync()
+    {
+        if (!ConfirmDelete)
+        {
+            ModelState.AddModelError(nameof(ConfirmDelete), "Tick the box to confirm that the user is to be deleted.");
+            FailedForm = "delete";
+            Response.StatusCode = StatusCodes.Status400BadRequest;
+            return await ShowAsync(fillForm: true);
+        }
+
+        var current = await users.GetAsync(Id, HttpContext.RequestAborted);
+        var failure = await users.DeleteAsync(Id, HttpContext.RequestAborted);
+        if (failure is not null)
+        {
+            return await AfterAsync(failure, "delete", "");
+        }
+
+        TempData["Notice"] = $"User {current.Value?.Username} was deleted.";
+        return Redirect("/admin/users");
+    }
+
+    private async Task<IActionResult> AfterAsync(Failure? failure, string form, string notice, bool fillForm = true)
+    {
+        if (failure is null)
+        {
+            TempData["Notice"] = notice;
+            return Redirect($"/admin/users/{Id}");
+        }
+
+        if (failure.Kind == FailureKind.NotFound)
+        {
+            return NotFound();
+        }
+
+        failure.AddTo(ModelState);
+        FailedForm = form;
+        Response.StatusCode = failure.Kind == FailureKind.Conflict ? StatusCodes.Status409Conflict : StatusCodes.Status400BadRequest;
+        return await ShowAsync(fillForm);
+    }
+
+    private async Task<IActionResult> ShowAsync(bool fillForm)
+    {
+        var ct = HttpContext.RequestAborted;
+        var user = await users.GetAsync(Id, ct);
+        if (!user.Succeeded)
+        {
+            return NotFound();
+        }
+
+        Subject = user.Value!;
+        MayManage = await HttpContext.HoldsAsync(Privileges.ManageUsers);
+        AllRoles = await roles.ListAsync(ct);
+        Permissions = (await users.PermissionsAsync(Id, ct)).Value;
+        if (fillForm)
+        {
+            Username = Subject.Username;
+            Email = Subject.Email;
+            FirstName = Subject.FirstName;
+            LastName = Subject.LastName;
+            Enabled = Subject.Status != "disabled";
+        }
+
+        if (FailedForm != "roles")
+        {
+            Roles = [.. Subject.Roles];
+        }
+
+        return Page();
+    }
+}

@@ -1,0 +1,43 @@
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+using Tessera.Core.Access;
+using Tessera.Server.Roles;
+using Tessera.Server.Users;
+
+namespace Tessera.Server.BackOffice.Pages.Admin.Users;
+
+/// <summary>"Add user": the form of <see cref="UserService.CreateAsync"/>; the service decides every rule.</summary>
+[RequiresPrivilege(Privileges.ManageUsers)]
+public sealed class NewModel(UserService users, RoleService roles) : PageModel
+{
+    [BindProperty] public string Type { get; set; } = "backoffice";
+    [BindProperty] public string? Username { get; set; }
+    [BindProperty] public string? Email { get; set; }
+    [BindProperty] public string? FirstName { get; set; }
+    [BindProperty] public string? LastName { get; set; }
+    [BindProperty] public string CredentialMode { get; set; } = "password";
+    [BindProperty] public List<string> Roles { get; set; } = [];
+    [BindProperty] public string? Password { get; set; }
+
+    public IReadOnlyList<RoleResponse> AllRoles { get; private set; } = [];
+
+    public async Task OnGetAsync() => AllRoles = await roles.ListAsync(HttpContext.RequestAborted);
+
+    public async Task<IActionResult> OnPostAsync()
+    {
+        var created = await users.CreateAsync(new CreateUserRequest(Username, Email, FirstName, LastName, Type, CredentialMode, Roles, null,
+            string.IsNullOrEmpty(Password) ? null : Password), HttpContext.RequestAborted);
+        if (created.Succeeded)
+        {
+            TempData["Notice"] = created.Value!.Type == "backoffice" && created.Value.CredentialMode == "password"
+                ? $"User {created.Value.Username} was created and an invitation email is on its way."
+                : $"User {created.Value.Username} was created.";
+            return Redirect($"/admin/users/{created.Value.Id}");
+        }
+
+        created.Failure!.AddTo(ModelState, ("newPassword", "Password"));
+        AllRoles = await roles.ListAsync(HttpContext.RequestAborted);
+        Response.StatusCode = StatusCodes.Status400BadRequest;
+        return Page();
+    }
+}

@@ -1,0 +1,56 @@
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+using Tessera.Server.Credentials;
+using Tessera.Server.SignIn;
+
+namespace Tessera.Server.BackOffice.Pages;
+
+/// <summary>The signed-in user's own details and the change of their own password.</summary>
+public sealed class ProfileModel(CredentialService credentials, CallerDirectory callers, TimeProvider clock) : PageModel
+{
+    [BindProperty] public string? CurrentPassword { get; set; }
+    [BindProperty] public string? NewPassword { get; set; }
+    [BindProperty] public string? ConfirmPassword { get; set; }
+
+    public CallerState Me { get; private set; } = null!;
+
+    public async Task<IActionResult> OnGetAsync()
+    {
+        if (await HttpContext.CallerAsync() is not { } me)
+        {
+            return Challenge(WebSessions.Scheme);
+        }
+
+        Me = me;
+        return Page();
+    }
+
+    public async Task<IActionResult> OnPostAsync()
+    {
+        if (await HttpContext.CallerAsync() is not { } me)
+        {
+            return Challenge(WebSessions.Scheme);
+        }
+
+        Me = me;
+        var failure = await credentials.ChangeOwnAsync(me.Id, new ChangeOwnPasswordRequest(CurrentPassword, NewPassword, ConfirmPassword), HttpContext.RequestAborted);
+        if (failure is not null)
+        {
+            failure.AddTo(ModelState);
+            Response.StatusCode = StatusCodes.Status400BadRequest;
+            return Page();
+        }
+
+        // The change gave the user a new security stamp, which ends every session; this one continues under the new stamp.
+        var fresh = await callers.GetAsync(me.Id, HttpContext.RequestAborted);
+        if (fresh is null)
+        {
+            return Challenge(WebSessions.Scheme);
+        }
+
+        await HttpContext.SignInAsync(WebSessions.Scheme, WebSessions.Principal(fresh, clock.GetUtcNow().UtcDateTime));
+        TempData["Notice"] = "Your password was changed. Other sessions were signed out.";
+        return Redirect("/profile");
+    }
+}
