@@ -57,6 +57,9 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 fi
 bash tests/support/install.sh
 
+# The browser tests drive Debian's Chromium through Playwright (never Playwright's own download).
+need_package /usr/bin/chromium chromium
+
 results="$root/TestResults"
 rm -rf "$results"
 dotnet build Tessera.slnx -c Debug -nologo -v quiet

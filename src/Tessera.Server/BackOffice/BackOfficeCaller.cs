@@ -78,6 +78,10 @@ public static class FailureDisplay
 
     /// <param name="renames">Service field names (camelCase) that the form calls otherwise.</param>
     public static void AddTo(this Failure failure, Microsoft.AspNetCore.Mvc.ModelBinding.ModelStateDictionary state, params (string Field, string Input)[] renames)
+        => failure.AddTo(state, "", renames);
+
+    /// <param name="prefix">The prefix of the form's input names ("Policy." for Policy.MinLength).</param>
+    public static void AddTo(this Failure failure, Microsoft.AspNetCore.Mvc.ModelBinding.ModelStateDictionary state, string prefix, params (string Field, string Input)[] renames)
     {
         string Key(string field)
         {
@@ -89,7 +93,7 @@ public static class FailureDisplay
                 }
             }
 
-            return field.Length == 0 ? field : char.ToUpperInvariant(field[0]) + field[1..];
+            return field.Length == 0 ? field : prefix + char.ToUpperInvariant(field[0]) + field[1..];
         }
 
         var added = false;

@@ -33,7 +33,7 @@ public sealed class IndexModel(UserSearch search) : PageModel
             Sort: Blank(Sort), Limit: PageSize, Cursor: Blank(Cursor)), HttpContext.RequestAborted);
         if (!page.Succeeded)
         {
-            page.Failure!.AddTo(ModelState);
+            ModelState.AddModelError(string.Empty, page.Failure!.Detail);
             Response.StatusCode = StatusCodes.Status400BadRequest;
             return;
         }
