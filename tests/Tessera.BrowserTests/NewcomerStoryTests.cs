@@ -4,6 +4,7 @@ using Microsoft.Playwright;
 using Tessera.Core.Access;
 using Tessera.Server.Roles;
 using Tessera.Server.Tests.Infrastructure;
+using Tessera.Server.Users;
 
 namespace Tessera.BrowserTests;
 
@@ -187,7 +188,7 @@ public sealed partial class NewcomerStoryTests(BrowserHost host) : IClassFixture
                 errors.Add(message.Text);
             }
         };
-        foreach (var path in new[] { "/admin/users", "/admin/users/new", "/admin/roles", "/admin/roles/new", "/admin/password-policy", "/admin/audit", "/profile" })
+        foreach (var path in new[] { "/admin/users", "/admin/users/new", "/admin/roles", "/admin/roles/new", "/admin/password-policy", "/admin/audit", "/admin/groups", "/admin/groups/new", "/profile" })
         {
             await phone.GotoAsync(path);
             var overflow = await phone.EvaluateAsync<bool>("document.documentElement.scrollWidth > window.innerWidth + 1 && !document.querySelector('.table-wrap')");
@@ -214,6 +215,49 @@ public sealed partial class NewcomerStoryTests(BrowserHost host) : IClassFixture
         await Expect(admin.Locator("#policy-HistoryCount")).ToHaveValueAsync("6");
         await Expect(admin.Locator("#policy-RejectCommon")).ToBeCheckedAsync();
         await Expect(admin.Locator("#policy-RequireSymbol")).Not.ToBeCheckedAsync();
+    }
+
+    [Fact]
+    public async Task A_group_gives_its_roles_to_the_members_added_by_username_and_can_be_deleted()
+    {
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var role = await CreateRoleAsync($"Group-Viewer-{suffix}", Privileges.ViewRoles);
+        var member = $"member.{suffix}";
+        await using (var scope = App.Services.CreateAsyncScope())
+        {
+            var created = await scope.ServiceProvider.GetRequiredService<UserService>().CreateAsync(
+                new CreateUserRequest(member, $"{member}@example.test", "Gina", "Group", "backoffice", null, [], null, null), CancellationToken.None);
+            Assert.True(created.Succeeded, created.Failure?.Detail);
+        }
+
+        var admin = await host.NewPageAsync();
+        await SignInAsync(admin, TesseraApp.AdminUsername, TesseraApp.AdminPassword);
+        await admin.GotoAsync("/admin/groups");
+        await admin.ClickAsync("#add-group");
+        await admin.FillAsync("#name", $"Team-{suffix}");
+        await admin.CheckAsync($"label[data-role='{role}'] input");
+        await admin.FillAsync("#addMembers", $"{member}, nobody-{suffix}");
+        await admin.ClickAsync("#save-group");
+        await Expect(admin.Locator("#addMembers-error")).ToContainTextAsync($"nobody-{suffix}");
+        await admin.FillAsync("#addMembers", member);
+        await admin.ClickAsync("#save-group");
+        await Expect(admin.Locator("#notice")).ToContainTextAsync("was created");
+        await Expect(admin.Locator($"label[data-member='{member}'] input")).ToBeCheckedAsync();
+
+        await admin.ClickAsync($"label[data-member='{member}'] a");
+        await Expect(admin.Locator("#groups")).ToContainTextAsync($"Team-{suffix}");
+        await Expect(admin.Locator("#privileges")).ToContainTextAsync($"{role} (group Team-{suffix})");
+
+        await admin.GotoAsync("/admin/groups");
+        await admin.ClickAsync($"#groups tr[data-group='Team-{suffix}'] a");
+        await admin.UncheckAsync($"label[data-member='{member}'] input");
+        await admin.ClickAsync("#save-group");
+        await Expect(admin.Locator("#notice")).ToContainTextAsync("was saved");
+        await Expect(admin.Locator($"label[data-member='{member}']")).ToHaveCountAsync(0);
+        await admin.CheckAsync("#confirm-delete");
+        await admin.ClickAsync("#delete-group");
+        await Expect(admin.Locator("#notice")).ToContainTextAsync("was deleted");
+        await Expect(admin.Locator($"#groups tr[data-group='Team-{suffix}']")).ToHaveCountAsync(0);
     }
 
     private async Task<string> CreateRoleAsync(string name, string privilege)
