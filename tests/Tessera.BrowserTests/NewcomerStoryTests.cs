@@ -89,6 +89,13 @@ public sealed partial class NewcomerStoryTests(BrowserHost host) : IClassFixture
         Assert.Equal(200, list!.Status);
         await Expect(newcomer.Locator("#add-user")).ToHaveCountAsync(0);
 
+        // A viewer who submits a form anyway (the page offers no button) is refused with 403, and nothing changes.
+        await newcomer.GotoAsync($"/admin/users/{id}");
+        var refused = await newcomer.RunAndWaitForResponseAsync(() => newcomer.EvaluateAsync("document.getElementById('roles-form').submit()"),
+            r => r.Url.Contains($"/admin/users/{id}", StringComparison.Ordinal) && r.Request.Method == "POST");
+        Assert.Equal(403, refused.Status);
+        await Expect(newcomer.Locator("#forbidden")).ToBeVisibleAsync();
+
         // The administrator toggles the roles; the newcomer's menu follows at once.
         await admin.GotoAsync($"/admin/users/{id}");
         await Screenshot(admin, "user-details");
@@ -114,6 +121,18 @@ public sealed partial class NewcomerStoryTests(BrowserHost host) : IClassFixture
             await Expect(admin.Locator($"#users tbody tr[data-username='{username}']")).ToHaveCountAsync(1);
             await Expect(admin.Locator(input)).ToHaveValueAsync(value);
         }
+
+        // The administrator edits the details; a taken email is refused beside its field.
+        await admin.GotoAsync($"/admin/users/{id}");
+        await admin.FillAsync("#firstName", "Eleanor");
+        await admin.FillAsync("#email", "admin@tessera.test");
+        await admin.ClickAsync("#save-details");
+        await Expect(admin.Locator("#email-error")).ToContainTextAsync("email");
+        await Expect(admin.Locator("#firstName")).ToHaveValueAsync("Eleanor");
+        await admin.FillAsync("#email", email);
+        await admin.ClickAsync("#save-details");
+        await Expect(admin.Locator("#notice")).ToContainTextAsync("details were saved");
+        await Expect(admin.Locator("#firstName")).ToHaveValueAsync("Eleanor");
 
         await admin.GotoAsync("/admin/users?username=nobody-at-all-" + suffix);
         await Expect(admin.Locator("#no-users")).ToBeVisibleAsync();
@@ -155,6 +174,29 @@ public sealed partial class NewcomerStoryTests(BrowserHost host) : IClassFixture
         var again = await host.NewPageAsync();
         await SignInAsync(again, username, AdminSetPassword);
         await Expect(again.Locator("#profile-link")).ToBeVisibleAsync();
+
+        // Wrong passwords lock the newcomer out; the administrator unlocks them.
+        var locked = await host.NewPageAsync();
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            await locked.GotoAsync("/signin");
+            await locked.FillAsync("#login", username);
+            await locked.FillAsync("#password", "wrong-password-" + attempt);
+            await locked.ClickAsync("button[type=submit].primary");
+            await Expect(locked.Locator("#signin-error")).ToBeVisibleAsync();
+        }
+
+        await admin.GotoAsync($"/admin/users/{id}");
+        await Expect(admin.Locator("#subject-status")).ToHaveTextAsync("locked");
+        await admin.ClickAsync("#unlock");
+        await Expect(admin.Locator("#notice")).ToContainTextAsync("unlocked");
+        await Expect(admin.Locator("#subject-status")).ToHaveTextAsync("active");
+        await SignInAsync(locked, username, AdminSetPassword);
+
+        // A new invitation can be sent from the details page.
+        await admin.ClickAsync("#resend-invitation");
+        await Expect(admin.Locator("#notice")).ToContainTextAsync("invitation");
+        await host.Mail.WaitForMessageAsync(m => m.To.Contains(email, StringComparer.OrdinalIgnoreCase) && m.ReceivedAt > invitation.ReceivedAt, TimeSpan.FromSeconds(30));
 
         // The roles page, seen by the administrator.
         await admin.GotoAsync("/admin/roles");
@@ -215,6 +257,59 @@ public sealed partial class NewcomerStoryTests(BrowserHost host) : IClassFixture
         await Expect(admin.Locator("#policy-HistoryCount")).ToHaveValueAsync("6");
         await Expect(admin.Locator("#policy-RejectCommon")).ToBeCheckedAsync();
         await Expect(admin.Locator("#policy-RequireSymbol")).Not.ToBeCheckedAsync();
+    }
+
+    [Fact]
+    public async Task A_role_is_created_with_privilege_toggles_and_the_permission_matrix_changed_and_deleted()
+    {
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var resource = $"orders{suffix}";
+        await using (var scope = App.Services.CreateAsyncScope())
+        {
+            var roles = scope.ServiceProvider.GetRequiredService<RoleService>();
+            var catalog = await roles.ResourcesAsync(CancellationToken.None);
+            var replaced = await roles.ReplaceResourcesAsync(new ResourceCatalog([.. catalog.Resources!, new ResourceDto(resource, ["read", "refund"])]), CancellationToken.None);
+            Assert.True(replaced.Succeeded, replaced.Failure?.Detail);
+        }
+
+        var admin = await host.NewPageAsync();
+        await SignInAsync(admin, TesseraApp.AdminUsername, TesseraApp.AdminPassword);
+        await admin.GotoAsync("/admin/roles");
+        await admin.ClickAsync("#add-role");
+        await admin.ClickAsync("#save-role");
+        await Expect(admin.Locator("#name-error")).ToContainTextAsync("needs a name");
+        await admin.FillAsync("#name", $"Clerk-{suffix}");
+        await admin.FillAsync("#description", "Reads orders, never refunds");
+        await admin.CheckAsync($"#privileges input[value={Privileges.ViewUsers}]");
+        await admin.CheckAsync($"tr[data-rule='{resource}:read'] input[value=allow]");
+        await admin.CheckAsync($"tr[data-rule='{resource}:refund'] input[value=deny]");
+        await admin.ClickAsync("#save-role");
+        await Expect(admin.Locator("#notice")).ToContainTextAsync("was created");
+        await Expect(admin.Locator($"#privileges input[value={Privileges.ViewUsers}]")).ToBeCheckedAsync();
+        await Expect(admin.Locator($"tr[data-rule='{resource}:read'] input[value=allow]")).ToBeCheckedAsync();
+        await Expect(admin.Locator($"tr[data-rule='{resource}:refund'] input[value=deny]")).ToBeCheckedAsync();
+
+        await admin.CheckAsync($"tr[data-rule='{resource}:refund'] input[value='']");
+        await admin.ClickAsync("#save-role");
+        await Expect(admin.Locator("#notice")).ToContainTextAsync("was saved");
+        await Expect(admin.Locator($"tr[data-rule='{resource}:refund'] input[value='']")).ToBeCheckedAsync();
+        await using (var scope = App.Services.CreateAsyncScope())
+        {
+            var saved = (await scope.ServiceProvider.GetRequiredService<RoleService>().ListAsync(CancellationToken.None)).Single(r => r.Name == $"Clerk-{suffix}");
+            Assert.Equal([new RuleDto(resource, "read", "allow")], saved.Rules);
+        }
+
+        // Built-in roles show their definition but offer no change.
+        await admin.GotoAsync("/admin/roles");
+        await admin.ClickAsync("#roles tr[data-role='Administrator'] a");
+        await Expect(admin.Locator("#save-role")).ToHaveCountAsync(0);
+
+        await admin.GotoAsync("/admin/roles");
+        await admin.ClickAsync($"#roles tr[data-role='Clerk-{suffix}'] a");
+        await admin.CheckAsync("#confirm-delete");
+        await admin.ClickAsync("#delete-role");
+        await Expect(admin.Locator("#notice")).ToContainTextAsync("was deleted");
+        await Expect(admin.Locator($"#roles tr[data-role='Clerk-{suffix}']")).ToHaveCountAsync(0);
     }
 
     [Fact]
