@@ -288,6 +288,7 @@ public sealed partial class NewcomerStoryTests(BrowserHost host) : IClassFixture
         await Expect(admin.Locator($"#privileges input[value={Privileges.ViewUsers}]")).ToBeCheckedAsync();
         await Expect(admin.Locator($"tr[data-rule='{resource}:read'] input[value=allow]")).ToBeCheckedAsync();
         await Expect(admin.Locator($"tr[data-rule='{resource}:refund'] input[value=deny]")).ToBeCheckedAsync();
+        await Screenshot(admin, "role");
 
         await admin.CheckAsync($"tr[data-rule='{resource}:refund'] input[value='']");
         await admin.ClickAsync("#save-role");
