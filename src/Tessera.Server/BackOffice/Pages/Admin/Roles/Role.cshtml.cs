@@ -57,8 +57,7 @@ public sealed class RoleModel(RoleService roles) : PageModel
         }
 
         var rules = Rules.Where(r => r.Value is "allow" or "deny")
-            .Select(r => r.Key.Split(':', 2))
-            .Zip(Rules.Where(r => r.Value is "allow" or "deny").Select(r => r.Value), (key, effect) => new RuleDto(key[0], key.Length > 1 ? key[1] : "", effect))
+            .Select(r => r.Key.Split(':', 2) is [var resource, var action] ? new RuleDto(resource, action, r.Value) : new RuleDto(r.Key, "", r.Value))
             .ToList();
 
         // Rules the matrix cannot show (wildcards, say) stay as they are.
