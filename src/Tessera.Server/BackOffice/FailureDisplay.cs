@@ -1,0 +1,69 @@
+using Microsoft.AspNetCore.Mvc.ModelBinding;
+using Tessera.Core.Common;
+
+namespace Tessera.Server.BackOffice;
+
+/// <summary>Puts a use case's failure beside the form fields it names, or above the form when it names none.</summary>
+public static class FailureDisplay
+{
+    private static readonly Dictionary<string, string> FieldOfCode = new(StringComparer.Ordinal)
+    {
+        ["username_taken"] = "username",
+        ["email_taken"] = "email",
+        ["role_name_taken"] = "name",
+        ["group_name_taken"] = "name",
+    };
+
+    /// <param name="renames">Service field names (camelCase) that the form calls otherwise.</param>
+    public static void AddTo(this Failure failure, ModelStateDictionary state, params (string Field, string Input)[] renames)
+        => failure.AddTo(state, "", renames);
+
+    /// <param name="prefix">The prefix of the form's input names ("Policy." for Policy.MinLength).</param>
+    public static void AddTo(this Failure failure, ModelStateDictionary state, string prefix, params (string Field, string Input)[] renames)
+    {
+        string Key(string field)
+        {
+            foreach (var (from, to) in renames)
+            {
+                if (string.Equals(from, field, StringComparison.OrdinalIgnoreCase))
+                {
+                    return to;
+                }
+            }
+
+            return field.Length == 0 ? field : prefix + char.ToUpperInvariant(field[0]) + field[1..];
+        }
+
+        var added = false;
+        foreach (var violation in failure.Violations ?? [])
+        {
+            state.AddModelError(Key("newPassword"), violation.Message);
+            added = true;
+        }
+
+        foreach (var (field, messages) in failure.Errors ?? new Dictionary<string, string[]>())
+        {
+            if (failure.Violations is { Count: > 0 } && field == "newPassword")
+            {
+                continue;
+            }
+
+            foreach (var message in messages)
+            {
+                state.AddModelError(Key(field), message);
+                added = true;
+            }
+        }
+
+        if (!added && FieldOfCode.TryGetValue(failure.Code, out var named))
+        {
+            state.AddModelError(Key(named), failure.Detail);
+            added = true;
+        }
+
+        if (!added)
+        {
+            state.AddModelError(string.Empty, failure.Detail);
+        }
+    }
+}
