@@ -58,7 +58,7 @@ fi
 bash tests/support/install.sh
 
 # The browser tests drive Debian's Chromium through Playwright (never Playwright's own download).
-need_package /usr/bin/chromium chromium
+need_package /usr/bin/chromium chromium fonts-liberation
 
 results="$root/TestResults"
 rm -rf "$results"

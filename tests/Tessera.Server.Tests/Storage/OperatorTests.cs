@@ -29,7 +29,7 @@ public sealed class OperatorTests : IDisposable
         string first;
         await using (var server = ServerProcess.Start(_folder.FullName, Environment(port)))
         {
-            await server.WaitUntilStartedAsync(TimeSpan.FromSeconds(60));
+            await server.WaitUntilStartedAsync(TimeSpan.FromSeconds(120));
             using var http = new HttpClient();
             Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"http://127.0.0.1:{port}/healthz")).StatusCode);
             Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"http://127.0.0.1:{port}/openapi/v1.json")).StatusCode);
@@ -43,7 +43,7 @@ public sealed class OperatorTests : IDisposable
 
         await using (var server = ServerProcess.Start(_folder.FullName, Environment(port)))
         {
-            await server.WaitUntilStartedAsync(TimeSpan.FromSeconds(60));
+            await server.WaitUntilStartedAsync(TimeSpan.FromSeconds(120));
             server.Terminate();
             Assert.Equal(0, await server.WaitForExitAsync(TimeSpan.FromSeconds(30)));
             Assert.DoesNotContain("set-password?token=", server.Output, StringComparison.Ordinal);
@@ -60,7 +60,7 @@ public sealed class OperatorTests : IDisposable
     public async Task Migrate_applies_the_schema_and_exits_without_bootstrapping()
     {
         await using var server = ServerProcess.Start(_folder.FullName, Environment(FreePort()), "migrate");
-        Assert.Equal(0, await server.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal(0, await server.WaitForExitAsync(TimeSpan.FromSeconds(120)));
         Assert.Contains("schema is up to date", server.Output, StringComparison.Ordinal);
 
         await using var connection = new SqliteConnection($"Data Source={Path.Combine(_folder.FullName, "data", "tessera.db")}");
@@ -75,7 +75,7 @@ public sealed class OperatorTests : IDisposable
         var environment = Environment(FreePort());
         environment["Tessera__Database__Provider"] = "oracle";
         await using var server = ServerProcess.Start(_folder.FullName, environment);
-        Assert.NotEqual(0, await server.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.NotEqual(0, await server.WaitForExitAsync(TimeSpan.FromSeconds(120)));
         Assert.Contains("Tessera:Database:Provider", server.Output, StringComparison.Ordinal);
     }
 
