@@ -12,6 +12,9 @@ public sealed class BrowserHost : IAsyncLifetime
 {
     public const string ChromiumPath = "/usr/bin/chromium";
 
+    /// <summary>The storefront to which the Agent assist page links (never opened by the tests).</summary>
+    public const string StorefrontUrl = "https://shop.example.test/assist";
+
     private IPlaywright? _playwright;
 
     public TesseraApp App { get; private set; } = null!;
@@ -34,6 +37,7 @@ public sealed class BrowserHost : IAsyncLifetime
             ["Tessera:Mail:Smtp:Port"] = Mail.SmtpPort.ToString(CultureInfo.InvariantCulture),
             ["Tessera:Mail:Smtp:Security"] = "None",
             ["Tessera:Mail:PollSeconds"] = "1",
+            ["Tessera:AgentAssist:StorefrontUrl"] = StorefrontUrl,
         }, kestrel: true).Started();
         _playwright = await Playwright.CreateAsync();
         Browser = await _playwright.Chromium.LaunchAsync(new()

@@ -12,6 +12,10 @@ public sealed class AgentAssistOptions
     /// <summary>Lifetime of an impersonation token; there is no refresh.</summary>
     [Range(1, 60)]
     public int TokenMinutes { get; set; } = 10;
+
+    /// <summary>Optional: the storefront address to which the Agent assist page links with `?agent_token=`; unset, the page shows only the token.</summary>
+    [Url]
+    public string? StorefrontUrl { get; set; }
 }
 
 /// <summary>The wire names of agent assist.</summary>

@@ -2,7 +2,10 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using Tessera.Core.Access;
 using Tessera.Core.Common;
+using Tessera.Core.Customers;
+using Tessera.Server.AgentAssist;
 using Tessera.Server.Credentials;
+using Tessera.Server.Customers;
 using Tessera.Server.Roles;
 using Tessera.Server.Users;
 
@@ -11,7 +14,7 @@ namespace Tessera.Server.BackOffice.Pages.Admin.Users;
 /// <summary>One user: edit details, change roles, set a password, invite, unlock, delete, and why they may do what they may.</summary>
 [RequiresPrivilege(Privileges.ViewUsers)]
 [RequiresPrivilege(Privileges.ManageUsers, OnlyFor = "POST")]
-public sealed class DetailsModel(UserService users, RoleService roles, CredentialService credentials) : PageModel
+public sealed class DetailsModel(UserService users, RoleService roles, CredentialService credentials, AgentScopeService agentScopes, CustomerService customers, CustomerSearch customerSearch) : PageModel
 {
     [BindProperty(SupportsGet = true)] public Guid Id { get; set; }
 
@@ -24,6 +27,9 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
     [BindProperty] public string? NewPassword { get; set; }
     [BindProperty] public string? ConfirmPassword { get; set; }
     [BindProperty] public bool ConfirmDelete { get; set; }
+    [BindProperty] public string? AgentScope { get; set; }
+    [BindProperty] public List<Guid> AssignedCustomers { get; set; } = [];
+    [BindProperty] public string? AddCustomers { get; set; }
 
     public UserResponse Subject { get; private set; } = null!;
 
@@ -32,6 +38,9 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
     public PermissionsResponse? Permissions { get; private set; }
 
     public bool MayManage { get; private set; }
+
+    /// <summary>The agent's assigned customers (id and reference), for BackOffice users.</summary>
+    public IReadOnlyList<(Guid Id, string Reference, string Name)> Assigned { get; private set; } = [];
 
     /// <summary>Which form a failure belongs to, so that its messages show beside that form.</summary>
     public string? FailedForm { get; private set; }
@@ -70,6 +79,42 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
     {
         var failure = await credentials.AdminSetAsync(Id, new PasswordRequest(NewPassword, ConfirmPassword), HttpContext.RequestAborted);
         return await AfterAsync(failure, "password", "The password was changed.");
+    }
+
+    /// <summary>Agent assist: the scope, the ticked customers kept and the references typed in added.</summary>
+    public async Task<IActionResult> OnPostAgentAsync()
+    {
+        var ct = HttpContext.RequestAborted;
+        var wanted = new List<Guid>(AssignedCustomers);
+        foreach (var reference in (AddCustomers ?? "").Split([',', ' ', '\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries))
+        {
+            var found = await FindCustomerAsync(reference, ct);
+            if (found is null)
+            {
+                ModelState.AddModelError(nameof(AddCustomers), $"No customer has the reference {reference}.");
+                continue;
+            }
+
+            wanted.Add(found.Value);
+        }
+
+        if (!ModelState.IsValid)
+        {
+            FailedForm = "agent";
+            Response.StatusCode = StatusCodes.Status400BadRequest;
+            return await ShowAsync(fillForm: true);
+        }
+
+        var outcome = await agentScopes.ChangeAsync(Id, new ChangeAgentCustomersRequest(AgentScope, wanted), ct);
+        if (outcome.Failure is { } failure && failure.Kind != FailureKind.NotFound)
+        {
+            failure.AddTo(ModelState, ("scope", nameof(AgentScope)), ("customerIds", nameof(AddCustomers)));
+            FailedForm = "agent";
+            Response.StatusCode = failure.Kind == FailureKind.Conflict ? StatusCodes.Status409Conflict : StatusCodes.Status400BadRequest;
+            return await ShowAsync(fillForm: true);
+        }
+
+        return await AfterAsync(outcome.Failure, "agent", "The agent's customers were saved.");
     }
 
     public async Task<IActionResult> OnPostInviteAsync()
@@ -118,6 +163,18 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
         return await ShowAsync(fillForm);
     }
 
+    private async Task<Guid?> FindCustomerAsync(string reference, CancellationToken ct)
+    {
+        if (CustomerRules.ValidateReference(reference) is not null)
+        {
+            return null;
+        }
+
+        var normalized = CustomerRules.NormalizeReference(reference);
+        var page = await customerSearch.SearchAsync(new CustomerQuery(reference.Trim(), Limit: CustomerSearch.MaxLimit), ct);
+        return page.Value?.Items.FirstOrDefault(c => CustomerRules.NormalizeReference(c.Reference) == normalized)?.Id;
+    }
+
     private async Task<IActionResult> ShowAsync(bool fillForm)
     {
         var ct = HttpContext.RequestAborted;
@@ -143,6 +200,25 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
         if (FailedForm != "roles")
         {
             Roles = [.. Subject.Roles];
+        }
+
+        if (Subject.Type == "backoffice" && (await agentScopes.GetAsync(Id, ct)).Value is { } scope)
+        {
+            if (FailedForm != "agent")
+            {
+                AgentScope = scope.Scope;
+            }
+
+            var assigned = new List<(Guid, string, string)>();
+            foreach (var customerId in scope.CustomerIds)
+            {
+                if ((await customers.GetAsync(customerId, ct)).Value is { } c)
+                {
+                    assigned.Add((c.Id, c.Reference, $"{c.FirstName} {c.LastName}"));
+                }
+            }
+
+            Assigned = [.. assigned.OrderBy(a => a.Item2, StringComparer.OrdinalIgnoreCase)];
         }
 
         return Page();
