@@ -66,6 +66,15 @@ dotnet build Tessera.slnx -c Debug -nologo -v quiet
 status=0
 dotnet test Tessera.slnx -c Debug --no-build --nologo --logger "trx" --results-directory "$results" "$@" || status=$?
 
+# The benchmarks in smoke mode (10,000 users on SQLite, bounded runs), so that they cannot rot.
+bench_status=0
+dotnet bench/Tessera.Bench/bin/Debug/net10.0/Tessera.Bench.dll smoke --users 10000 >"$results/bench-smoke.log" 2>&1 || bench_status=$?
+if [ "$bench_status" -eq 0 ]; then
+  echo "Benchmark smoke: passed (log: TestResults/bench-smoke.log)"
+else
+  tail -n 40 "$results/bench-smoke.log"; echo "Benchmark smoke: failed"; status=1
+fi
+
 # One closing line over every project, and proof that the PostgreSQL tests ran rather than skipped.
 passed=0; failed=0; skipped=0; pg_ran=0
 for trx in "$results"/*.trx; do

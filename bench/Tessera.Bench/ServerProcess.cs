@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Tessera.Bench;
+
+/// <summary>A Tessera server started from its built dll on a free loopback port, for the load scenarios.</summary>
+internal sealed class ServerProcess : IAsyncDisposable
+{
+    public const string AdminClientId = "bench-admin";
+    public const string AdminClientSecret = "bench-Admin-Secret-8d2a41!";
+
+    private readonly Process process;
+
+    private ServerProcess(Process process, Uri url, TimeSpan coldStart)
+    {
+        this.process = process;
+        Url = url;
+        ColdStart = coldStart;
+    }
+
+    public Uri Url { get; }
+
+    /// <summary>From process start to the first 200 of /healthz.</summary>
+    public TimeSpan ColdStart { get; }
+
+    public int Id => process.Id;
+
+    /// <summary>Resident set size of the server, from /proc (Linux), in MB.</summary>
+    public double RssMegabytes()
+    {
+        process.Refresh();
+        var status = $"/proc/{process.Id}/status";
+        if (File.Exists(status))
+        {
+            var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+            if (line is not null)
+            {
+                return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
+            }
+        }
+
+        return process.WorkingSet64 / 1024.0 / 1024.0;
+    }
+
+    public static string DefaultDll()
+    {
+        // bench/Tessera.Bench/bin/<Configuration>/net10.0 → src/Tessera.Server/bin/<Configuration>/net10.0
+        var here = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);
+        var configuration = Path.GetFileName(Path.GetDirectoryName(here)!);
+        var root = Path.GetFullPath(Path.Combine(here, "..", "..", "..", "..", ".."));
+        var dll = Path.Combine(root, "src", "Tessera.Server", "bin", configuration, "net10.0", "Tessera.Server.dll");
+        return File.Exists(dll) ? dll : Path.Combine(here, "Tessera.Server.dll");
+    }
+
+    public static async Task<ServerProcess> StartAsync(string dll, string provider, string connection, TextWriter log, IDictionary<string, string>? settings = null)
+    {
+        var port = FreePort();
+        var url = new Uri($"http://127.0.0.1:{port}");
+        var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetDirectoryName(dll)! };
+        info.ArgumentList.Add(dll);
+        info.Environment["ASPNETCORE_URLS"] = url.ToString();
+        info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        info.Environment["DOTNET_gcServer"] = "0";
+        info.Environment["Tessera__PublicUrl"] = url.ToString();
+        info.Environment["Tessera__Database__Provider"] = provider;
+        info.Environment["ConnectionStrings__Tessera"] = provider == "sqlite" ? Seeder.SqliteConnection(connection) : connection;
+        info.Environment["Tessera__Bootstrap__AdminPassword"] = AdminClientSecret;
+        info.Environment["Tessera__Bootstrap__ApiClientId"] = AdminClientId;
+        info.Environment["Tessera__Bootstrap__ApiClientSecret"] = AdminClientSecret;
+        info.Environment["Logging__LogLevel__Default"] = "Warning";
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            info.Environment[key] = value;
+        }
+
+        var watch = Stopwatch.StartNew();
+        var process = Process.Start(info) ?? throw new InvalidOperationException("Could not start the server.");
+        var output = new System.Text.StringBuilder();
+        process.OutputDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
+        process.ErrorDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+
+        using var http = new HttpClient { BaseAddress = url, Timeout = TimeSpan.FromSeconds(2) };
+        while (true)
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"The server exited with {process.ExitCode}:\n{output}");
+            }
+
+            try
+            {
+                using var response = await http.GetAsync(new Uri("/healthz", UriKind.Relative));
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    break;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            catch (TaskCanceledException)
+            {
+            }
+
+            if (watch.Elapsed > TimeSpan.FromMinutes(5))
+            {
+                process.Kill(entireProcessTree: true);
+                throw new TimeoutException($"The server did not become healthy within 5 minutes:\n{output}");
+            }
+
+            await Task.Delay(10);
+        }
+
+        var server = new ServerProcess(process, url, watch.Elapsed);
+        log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"server: pid {process.Id} on {url}, healthy after {server.ColdStart.TotalMilliseconds:F0} ms"));
+        return server;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!process.HasExited)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+
+        process.Dispose();
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
