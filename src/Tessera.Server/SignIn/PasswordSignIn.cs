@@ -28,9 +28,13 @@ public sealed class PasswordSignIn(
     IPasswordHasher<User> hasher,
     AuditLog audit,
     CallerDirectory callers,
+    ClientSecretCache secrets,
     TimeProvider clock,
     ILogger<PasswordSignIn> logger)
 {
+    /// <summary>LastSignInAt is written at most this often per user, so that repeated token requests do not each update the row.</summary>
+    public static readonly TimeSpan LastSignInGranularity = TimeSpan.FromMinutes(1);
+
     /// <summary>Spent on unknown users too, so the response time does not tell who exists.</summary>
     private static readonly Lazy<string> DummyHash = new(() => new PasswordHasher<User>(
         Microsoft.Extensions.Options.Options.Create(new PasswordHasherOptions { IterationCount = Credentials.PasswordHashing.Iterations }))
@@ -70,9 +74,22 @@ public sealed class PasswordSignIn(
             return new PasswordCheck(null, reason);
         }
 
-        var verdict = hasher.VerifyHashedPassword(user!, user!.PasswordHash!, password);
+        // A client that proved this very secret moments ago (same stamp, same hash) skips PBKDF2.
+        var remembered = false;
+        PasswordVerificationResult verdict;
+        if (channel == SignInChannel.Token && secrets.Matches(user!.Id, user.SecurityStamp, user.PasswordHash!, password))
+        {
+            remembered = true;
+            verdict = PasswordVerificationResult.Success;
+        }
+        else
+        {
+            verdict = hasher.VerifyHashedPassword(user!, user!.PasswordHash!, password);
+        }
+
         if (verdict == PasswordVerificationResult.Failed)
         {
+            secrets.Forget(user.Id);
             user.FailedSignInCount++;
             var lockedNow = user.FailedSignInCount >= lockout.Threshold;
             if (lockedNow)
@@ -115,7 +132,16 @@ public sealed class PasswordSignIn(
             return new PasswordCheck(null, "password_expired");
         }
 
-        user.LastSignInAt = now;
+        if (channel == SignInChannel.Token && !remembered)
+        {
+            secrets.Remember(user.Id, user.SecurityStamp, user.PasswordHash!, password);
+        }
+
+        if (user.LastSignInAt is null || user.LastSignInAt.Value > now || now - user.LastSignInAt.Value >= LastSignInGranularity)
+        {
+            user.LastSignInAt = now;
+        }
+
         var actor = audit.CurrentActor() with { Id = user.Id, Name = user.Username };
         audit.Record(db, action, "user", user.Id.ToString(), user.Username, expired ? new { passwordExpired = true } : null, "success", actor);
         await db.SaveChangesAsync(ct);

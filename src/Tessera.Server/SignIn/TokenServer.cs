@@ -25,11 +25,13 @@ public static class TokenServer
 {
     public const string BearerScheme = OpenIddictValidationAspNetCoreDefaults.AuthenticationScheme;
     internal const string UserIdProperty = "tessera:user_id";
+    internal const string StampProperty = "tessera:security_stamp";
 
     public static IServiceCollection AddTesseraTokenServer(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<TokenOptions>().Bind(configuration.GetSection("Tessera:Tokens")).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<CallerDirectory>();
+        services.AddSingleton<ClientSecretCache>();
         services.AddScoped<PasswordSignIn>();
         services.AddScoped<TokenStanding>();
         services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>, ConfigureServerFromStore>();
@@ -108,10 +110,11 @@ public static class TokenServer
             }
 
             context.Transaction.Properties[UserIdProperty] = check.User!.Id;
+            context.Transaction.Properties[StampProperty] = check.User.SecurityStamp;
         }
     }
 
-    private sealed class IssueAccessToken(TesseraDbContext db, IOptions<TokenOptions> tokens) : IOpenIddictServerHandler<HandleTokenRequestContext>
+    private sealed class IssueAccessToken(TesseraDbContext db, CallerDirectory callers, IOptions<TokenOptions> tokens) : IOpenIddictServerHandler<HandleTokenRequestContext>
     {
         public async ValueTask HandleAsync(HandleTokenRequestContext context)
         {
@@ -120,7 +123,13 @@ public static class TokenServer
                 return;
             }
 
-            var caller = await CallerDirectory.LoadAsync(db, (Guid)id!, context.CancellationToken);
+            // The cached standing serves when it carries the stamp the password check has just read; else load afresh.
+            var caller = await callers.GetAsync((Guid)id!, context.CancellationToken);
+            if (caller is null || !context.Transaction.Properties.TryGetValue(StampProperty, out var stamp) || caller.SecurityStamp != (string?)stamp)
+            {
+                caller = await CallerDirectory.LoadAsync(db, (Guid)id!, context.CancellationToken);
+            }
+
             if (caller is null)
             {
                 context.Reject(Errors.InvalidClient, "The client credentials are invalid.");

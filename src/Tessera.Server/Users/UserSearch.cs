@@ -96,30 +96,52 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
         {
             var prefix = Usernames.Normalize(query.Username);
             users = users.Where(u => u.NormalizedUsername.StartsWith(prefix));
+            if (BinaryRange(prefix) is { } upper)
+            {
+                users = users.Where(u => string.Compare(u.NormalizedUsername, prefix) >= 0 && string.Compare(u.NormalizedUsername, upper) < 0);
+            }
         }
 
         if (!string.IsNullOrWhiteSpace(query.FirstName))
         {
             var prefix = query.FirstName.Trim().ToUpperInvariant();
             users = users.Where(u => u.NormalizedFirstName.StartsWith(prefix));
+            if (BinaryRange(prefix) is { } upper)
+            {
+                users = users.Where(u => string.Compare(u.NormalizedFirstName, prefix) >= 0 && string.Compare(u.NormalizedFirstName, upper) < 0);
+            }
         }
 
         if (!string.IsNullOrWhiteSpace(query.LastName))
         {
             var prefix = query.LastName.Trim().ToUpperInvariant();
             users = users.Where(u => u.NormalizedLastName.StartsWith(prefix));
+            if (BinaryRange(prefix) is { } upper)
+            {
+                users = users.Where(u => string.Compare(u.NormalizedLastName, prefix) >= 0 && string.Compare(u.NormalizedLastName, upper) < 0);
+            }
         }
 
         if (!string.IsNullOrWhiteSpace(query.Email))
         {
             var prefix = Usernames.Normalize(query.Email);
             users = users.Where(u => u.NormalizedEmail.StartsWith(prefix));
+            if (BinaryRange(prefix) is { } upper)
+            {
+                users = users.Where(u => string.Compare(u.NormalizedEmail, prefix) >= 0 && string.Compare(u.NormalizedEmail, upper) < 0);
+            }
         }
 
         if (!string.IsNullOrWhiteSpace(query.Q))
         {
             var term = query.Q.Trim().ToUpperInvariant();
             users = users.Where(u => u.SearchText.Contains(term));
+
+            // SQLite: the trigram index names the few users that can match; a common or short term walks the sort index instead.
+            if (await SearchTextIndex.CandidatesAsync(db, term, ct) is { } candidates)
+            {
+                users = users.Where(u => candidates.Contains(u.Id));
+            }
         }
 
         if (query.Type is not null)
@@ -169,6 +191,22 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
         }
 
         return Outcome<UserPage>.Ok(new UserPage(await UserService.ToResponsesAsync(db, page, clock, ct), next));
+    }
+
+    /// <summary>
+    /// On SQLite, whose LIKE ignores case and so cannot use a BINARY index, the prefix as a range that can:
+    /// every string starting with the prefix lies in [prefix, upper). Null on PostgreSQL (its pattern-ops
+    /// indexes serve LIKE, while a range under a linguistic collation is not a superset) and for prefixes
+    /// whose last character cannot simply be incremented.
+    /// </summary>
+    private string? BinaryRange(string prefix)
+    {
+        if (db.Provider != DatabaseProvider.Sqlite || prefix.Length == 0 || prefix[^1] >= '\uD7FF')
+        {
+            return null;
+        }
+
+        return string.Concat(prefix.AsSpan(0, prefix.Length - 1), ((char)(prefix[^1] + 1)).ToString());
     }
 
     private static IQueryable<User> PageByString(IQueryable<User> users, Expression<Func<User, string>> key, bool descending, Cursor? after)

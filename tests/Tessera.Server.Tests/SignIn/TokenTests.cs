@@ -208,6 +208,38 @@ public abstract class TokenTests<THost>(THost host) : IClassFixture<THost> where
         Assert.Equal(1, await db.AuditEvents.CountAsync(a => a.TargetId == user.Id.ToString() && a.Action == "token.client_credentials" && a.Details!.Contains("locked")));
     }
 
+    [Fact]
+    public async Task A_repeat_client_skips_the_hash_until_its_password_changes_and_LastSignInAt_is_written_once_a_minute()
+    {
+        var user = await Seed.UserAsync(App, UserType.Api, Secret, "System");
+        using var client = App.Client();
+        Assert.True((await Seed.RequestTokenAsync(client, user.Username, Secret)).IsSuccessStatusCode);
+        DateTime? firstSignIn;
+        await using (var scope = App.Scope(out var db))
+        {
+            firstSignIn = (await db.Users.AsNoTracking().SingleAsync(u => u.Id == user.Id)).LastSignInAt;
+        }
+
+        Assert.NotNull(firstSignIn);
+        Assert.True((await Seed.RequestTokenAsync(client, user.Username, Secret)).IsSuccessStatusCode);
+        Assert.False((await Seed.RequestTokenAsync(client, user.Username, "Not-The-Secret-1")).IsSuccessStatusCode);
+        Assert.True((await Seed.RequestTokenAsync(client, user.Username, Secret)).IsSuccessStatusCode);
+
+        await using (var scope = App.Scope(out var db))
+        {
+            var stored = await db.Users.SingleAsync(u => u.Id == user.Id);
+            Assert.Equal(firstSignIn, stored.LastSignInAt);
+            Assert.Equal(3, await db.AuditEvents.CountAsync(a => a.TargetId == user.Id.ToString() && a.Action == "token.client_credentials" && a.Outcome == "success"));
+
+            // A new hash alone (stamp untouched) is enough to make the remembered digest useless.
+            stored.PasswordHash = scope.ServiceProvider.GetRequiredService<Microsoft.AspNetCore.Identity.IPasswordHasher<Tessera.Server.Storage.User>>().HashPassword(stored, "Another-Secret-987654");
+            await db.SaveChangesAsync();
+        }
+
+        Assert.False((await Seed.RequestTokenAsync(client, user.Username, Secret)).IsSuccessStatusCode);
+        Assert.True((await Seed.RequestTokenAsync(client, user.Username, "Another-Secret-987654")).IsSuccessStatusCode);
+    }
+
     private static async Task<JsonElement> IntrospectAsync(HttpClient client, string clientId, string token)
     {
         var response = await client.PostAsync("/connect/introspect", new FormUrlEncodedContent(new Dictionary<string, string>

@@ -110,6 +110,28 @@ public abstract class SearchTests<THost>(THost host) : IClassFixture<THost> wher
         }
     }
 
+    [Fact]
+    public async Task Substring_search_follows_renames_and_deletions_and_short_terms_still_match()
+    {
+        using var api = await Seed.AdminApiAsync(App);
+        var tag = Guid.NewGuid().ToString("N")[..8];
+        var id = await Create(api, $"cleo.{tag}", "Cleo", $"Quarz{tag}", []);
+
+        Assert.Equal([$"cleo.{tag}"], Names(await ItemsAsync(api, $"q=quarz{tag}")));
+        Assert.Equal([$"cleo.{tag}"], Names(await ItemsAsync(api, $"q=RZ{tag[..1]}&username=cleo.{tag}")));
+        Assert.Contains($"cleo.{tag}", Names(await ItemsAsync(api, $"q=o.&username=cleo.{tag}")));
+
+        var renamed = await api.PatchAsJsonAsync($"/api/v1/users/{id}", new { lastName = $"Basalt{tag}" });
+        Assert.True(renamed.IsSuccessStatusCode, await renamed.Content.ReadAsStringAsync());
+        Assert.Empty(await ItemsAsync(api, $"q=quarz{tag}"));
+        Assert.Equal([$"cleo.{tag}"], Names(await ItemsAsync(api, $"q=basalt{tag}")));
+        Assert.Equal([$"cleo.{tag}"], Names(await ItemsAsync(api, $"lastName=basalt{tag[..2]}")));
+
+        var deleted = await api.DeleteAsync($"/api/v1/users/{id}");
+        Assert.True(deleted.IsSuccessStatusCode, await deleted.Content.ReadAsStringAsync());
+        Assert.Empty(await ItemsAsync(api, $"q=basalt{tag}"));
+    }
+
     [Theory]
     [InlineData("limit=0", "limit")]
     [InlineData("limit=201", "limit")]
