@@ -84,9 +84,10 @@ internal sealed class LoadRunner(HttpClient http, LoadBounds bounds, TextWriter 
         await runner.GetAsync("users lastName prefix", i => $"/api/v1/users?limit=50&lastName={Pick(i, "Schn", "Wag", "Hof", "Kow", "Nie")}");
         await runner.GetAsync("users email prefix", i => $"/api/v1/users?limit=50&email={Pick(i, "anna.mu", "david.s", "grace.k", "noah.w", "tara.j")}");
         await runner.GetAsync("users role", i => $"/api/v1/users?limit=50&role={Uri.EscapeDataString(Seeder.RolePrefix + Pick(i, "Support", "Sales", "Finance", "Auditor"))}");
-        await runner.GetAsync("users q substring (≥3 chars)", i => $"/api/v1/users?limit=50&q={Pick(i, "mann", "ller", "rosa.", "ner12", "@shop")}");
-        await runner.GetAsync("users q rare substring", i => $"/api/v1/users?limit=50&q={Pick(i, "99999", "123456", "77777", "54321")}");
-        await runner.GetAsync("users q short (2 chars)", i => $"/api/v1/users?limit=50&q={Pick(i, "zx", "qu", "yu")}");
+        await runner.GetAsync("users q rare substring (FTS on SQLite)", i => $"/api/v1/users?limit=50&q={Pick(i, "99999", "123456", "77777", "54321")}");
+        await runner.GetAsync("users q selective substring (FTS on SQLite)", i => $"/api/v1/users?limit=50&q={Pick(i, "ner12", "ski77", "ilmaz9", "rossi5")}");
+        await runner.GetAsync("users q common substring (scan on SQLite)", i => $"/api/v1/users?limit=50&q={Pick(i, "mann", "ller", "@shop")}");
+        await runner.GetAsync("users q short, 2 chars (scan)", i => $"/api/v1/users?limit=50&q={Pick(i, "an", "er")}");
         var firstPage = await runner.GetAsync("users sorted, page 1", _ => "/api/v1/users?limit=50&sort=username");
         var cursors = await DeepCursorsAsync(provider, connection, deepPage, 50);
         var deep = await runner.GetAsync($"users sorted, page {deepPage:N0}", i => $"/api/v1/users?limit=50&sort=username&cursor={cursors[i % cursors.Count]}");
@@ -229,9 +230,10 @@ internal sealed class LoadRunner(HttpClient http, LoadBounds bounds, TextWriter 
         var next = 0;
         var failures = 0;
         string? firstFailure = null;
+        var warmupDeadline = Stopwatch.GetTimestamp() + (long)(bounds.Duration.TotalSeconds * Stopwatch.Frequency);
         await Task.WhenAll(Enumerable.Range(0, bounds.Concurrency).Select(async _ =>
         {
-            while (Interlocked.Increment(ref next) <= bounds.Warmup)
+            while (Interlocked.Increment(ref next) <= bounds.Warmup && Stopwatch.GetTimestamp() < warmupDeadline)
             {
                 using var response = await SendAsync(request(next), bearer);
             }

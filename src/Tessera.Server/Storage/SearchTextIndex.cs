@@ -28,7 +28,7 @@ public static class SearchTextIndex
 
         var phrase = "\"" + term.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
         var ids = await db.Database.SqlQuery<Guid>(
-            $"SELECT k.\"UserId\" AS \"Value\" FROM users_search s JOIN user_search_keys k ON k.\"RowId\" = s.rowid WHERE users_search MATCH {phrase} LIMIT {MaxCandidates}")
+            $"SELECT \"UserId\" AS \"Value\" FROM user_search_keys WHERE \"RowId\" IN (SELECT rowid FROM users_search WHERE users_search MATCH {phrase} LIMIT {MaxCandidates})")
             .ToListAsync(ct);
         return ids.Count < MaxCandidates ? ids : null;
     }

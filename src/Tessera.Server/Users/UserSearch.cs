@@ -44,6 +44,10 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
         ["email"] = u => u.NormalizedEmail,
     };
 
+    // Compiled once: compiling an expression per page costs more than the query it serves.
+    private static readonly Dictionary<string, Func<User, string>> SortValues =
+        StringSorts.ToDictionary(s => s.Key, s => s.Value.Compile(), StringComparer.OrdinalIgnoreCase);
+
     public async Task<Outcome<UserPage>> SearchAsync(UserQuery query, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
@@ -186,7 +190,7 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
             var last = page[^1];
             var value = field.Equals("createdAt", StringComparison.OrdinalIgnoreCase)
                 ? last.CreatedAt.Ticks.ToString(System.Globalization.CultureInfo.InvariantCulture)
-                : StringSorts[field].Compile()(last);
+                : SortValues[field](last);
             next = new Cursor(sort, value, last.NormalizedUsername).Encode();
         }
 
@@ -220,11 +224,16 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
             var keyBody = key.Body;
             var name = Expression.Property(u, nameof(User.NormalizedUsername));
             var compare = typeof(string).GetMethod(nameof(string.Compare), [typeof(string), typeof(string)])!;
-            Expression Cmp(Expression left, string right) => Expression.Call(compare, left, Expression.Constant(right));
+
+            // Members of a captured object, not constants: EF Core makes them parameters, so every cursor shares one compiled query.
+            var position = Expression.Constant(new KeysetPosition(value, last));
+            var valueParameter = Expression.Property(position, nameof(KeysetPosition.Value));
+            var lastParameter = Expression.Property(position, nameof(KeysetPosition.Last));
+            Expression Cmp(Expression left, Expression right) => Expression.Call(compare, left, right);
             var zero = Expression.Constant(0);
             var beyond = descending
-                ? Expression.OrElse(Expression.LessThan(Cmp(keyBody, value), zero), Expression.AndAlso(Expression.Equal(keyBody, Expression.Constant(value)), Expression.LessThan(Cmp(name, last), zero)))
-                : Expression.OrElse(Expression.GreaterThan(Cmp(keyBody, value), zero), Expression.AndAlso(Expression.Equal(keyBody, Expression.Constant(value)), Expression.GreaterThan(Cmp(name, last), zero)));
+                ? Expression.OrElse(Expression.LessThan(Cmp(keyBody, valueParameter), zero), Expression.AndAlso(Expression.Equal(keyBody, valueParameter), Expression.LessThan(Cmp(name, lastParameter), zero)))
+                : Expression.OrElse(Expression.GreaterThan(Cmp(keyBody, valueParameter), zero), Expression.AndAlso(Expression.Equal(keyBody, valueParameter), Expression.GreaterThan(Cmp(name, lastParameter), zero)));
             users = users.Where(Expression.Lambda<Func<User, bool>>(beyond, u));
         }
 
@@ -248,6 +257,8 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
             ? users.OrderByDescending(u => u.CreatedAt).ThenByDescending(u => u.NormalizedUsername)
             : users.OrderBy(u => u.CreatedAt).ThenBy(u => u.NormalizedUsername);
     }
+
+    private sealed record KeysetPosition(string Value, string Last);
 
     /// <summary>An opaque position: the sort it belongs to, the last row's sort value and username.</summary>
     private sealed record Cursor(string Sort, string Value, string Username)
