@@ -136,6 +136,7 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
             }
         }
 
+        var fewCandidates = false;
         if (!string.IsNullOrWhiteSpace(query.Q))
         {
             var term = query.Q.Trim().ToUpperInvariant();
@@ -145,6 +146,7 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
             if (await SearchTextIndex.CandidatesAsync(db, term, ct) is { } candidates)
             {
                 users = users.Where(u => candidates.Contains(u.Id));
+                fewCandidates = true;
             }
         }
 
@@ -180,7 +182,7 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
 
         users = field.Equals("createdAt", StringComparison.OrdinalIgnoreCase)
             ? PageByCreatedAt(users, descending, after)
-            : PageByString(users, StringSorts[field], descending, after);
+            : PageByString(users, StringSorts[field], descending, after, fewCandidates);
 
         var page = await users.Take(limit + 1).ToListAsync(ct);
         string? next = null;
@@ -213,8 +215,17 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
         return string.Concat(prefix.AsSpan(0, prefix.Length - 1), ((char)(prefix[^1] + 1)).ToString());
     }
 
-    private static IQueryable<User> PageByString(IQueryable<User> users, Expression<Func<User, string>> key, bool descending, Cursor? after)
+    private static IQueryable<User> PageByString(IQueryable<User> users, Expression<Func<User, string>> key, bool descending, Cursor? after, bool fewCandidates = false)
     {
+        var order = key;
+        if (fewCandidates)
+        {
+            // A few known candidates: sorting them beats walking the sort index until enough match, which SQLite
+            // would otherwise choose for ORDER BY … LIMIT. Ordering by key || '' keeps the order and hides the index.
+            var concat = typeof(string).GetMethod(nameof(string.Concat), [typeof(string), typeof(string)])!;
+            order = Expression.Lambda<Func<User, string>>(Expression.Call(concat, key.Body, Expression.Constant("")), key.Parameters);
+        }
+
         if (after is not null)
         {
             // (key, username) > (value, last) — or < when descending — written so both providers use the index.
@@ -238,8 +249,8 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
         }
 
         return descending
-            ? users.OrderByDescending(key).ThenByDescending(x => x.NormalizedUsername)
-            : users.OrderBy(key).ThenBy(x => x.NormalizedUsername);
+            ? users.OrderByDescending(order).ThenByDescending(x => x.NormalizedUsername)
+            : users.OrderBy(order).ThenBy(x => x.NormalizedUsername);
     }
 
     private static IQueryable<User> PageByCreatedAt(IQueryable<User> users, bool descending, Cursor? after)
