@@ -9,6 +9,8 @@ using Tessera.Server.Customers;
 using Tessera.Server.Roles;
 using Tessera.Server.Tests.Infrastructure;
 
+using static Tessera.BrowserTests.BrowserSteps;
+
 namespace Tessera.BrowserTests;
 
 /// <summary>Agent assist in a real browser: the administrator scopes an agent, the agent acts as a customer.</summary>
@@ -116,29 +118,5 @@ public sealed class AgentAssistTests(BrowserHost host) : IClassFixture<BrowserHo
             new CreateCustomerRequest(reference, $"{reference.ToLowerInvariant()}@shop.test", firstName, lastName, null), CancellationToken.None);
         Assert.True(created.Succeeded, created.Failure?.Detail);
         return created.Value!;
-    }
-
-    private static async Task SignInAsync(IPage page, string login, string password)
-    {
-        await page.GotoAsync("/signin");
-        await page.FillAsync("#login", login);
-        await page.FillAsync("#password", password);
-        await page.ClickAsync("button[type=submit].primary");
-        await Expect(page.Locator("#profile-link")).ToBeVisibleAsync();
-    }
-
-    private static ILocatorAssertions Expect(ILocator locator) => Assertions.Expect(locator);
-
-    private static async Task Screenshot(IPage page, string name)
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Tessera.slnx")))
-        {
-            directory = directory.Parent;
-        }
-
-        var folder = Path.Combine(directory?.FullName ?? throw new InvalidOperationException("Tessera.slnx not found above the test binaries."), "docs", "screenshots");
-        Directory.CreateDirectory(folder);
-        await page.ScreenshotAsync(new() { Path = Path.Combine(folder, name + ".png"), FullPage = true });
     }
 }

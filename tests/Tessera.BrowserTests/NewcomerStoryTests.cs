@@ -6,6 +6,8 @@ using Tessera.Server.Roles;
 using Tessera.Server.Tests.Infrastructure;
 using Tessera.Server.Users;
 
+using static Tessera.BrowserTests.BrowserSteps;
+
 namespace Tessera.BrowserTests;
 
 /// <summary>The Back Office UI end to end, in a real browser: a newcomer's story from invitation to deletion.</summary>
@@ -363,36 +365,6 @@ public sealed partial class NewcomerStoryTests(BrowserHost host) : IClassFixture
         var created = await roles.CreateAsync(new RoleRequest(name, $"Test role with {privilege}", [privilege], []), CancellationToken.None);
         Assert.True(created.Succeeded, created.Failure?.Detail);
         return name;
-    }
-
-    private static async Task SignInAsync(IPage page, string login, string password)
-    {
-        await page.GotoAsync("/signin");
-        await page.FillAsync("#login", login);
-        await page.FillAsync("#password", password);
-        await page.ClickAsync("button[type=submit].primary");
-        await Expect(page.Locator("#profile-link")).ToBeVisibleAsync();
-    }
-
-    private static ILocatorAssertions Expect(ILocator locator) => Assertions.Expect(locator);
-
-    /// <summary>Keeps the README's screenshots in step with the pages.</summary>
-    private static async Task Screenshot(IPage page, string name)
-    {
-        var folder = Path.Combine(RepositoryRoot(), "docs", "screenshots");
-        Directory.CreateDirectory(folder);
-        await page.ScreenshotAsync(new() { Path = Path.Combine(folder, name + ".png"), FullPage = true });
-    }
-
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Tessera.slnx")))
-        {
-            directory = directory.Parent;
-        }
-
-        return directory?.FullName ?? throw new InvalidOperationException("Tessera.slnx not found above " + AppContext.BaseDirectory);
     }
 
     [GeneratedRegex(@"https?://[^\s""<>]+/set-password\?token=[^\s""<>]+")]
