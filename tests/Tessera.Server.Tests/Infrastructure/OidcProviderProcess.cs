@@ -122,24 +122,10 @@ internal sealed class NodePeer : IAsyncDisposable
         }
     }
 
-    public static string RepositoryRoot
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Tessera.slnx")))
-            {
-                dir = dir.Parent;
-            }
-
-            return dir?.FullName ?? throw new InvalidOperationException("Tessera.slnx not found above " + AppContext.BaseDirectory);
-        }
-    }
-
     /// <summary>tests/support/<paramref name="name"/>, once its node_modules holds <paramref name="package"/>.</summary>
     public static string PeerDirectory(string name, string package)
     {
-        var directory = Path.Combine(RepositoryRoot, "tests", "support", name);
+        var directory = Path.Combine(ServerProcess.RepositoryRoot, "tests", "support", name);
         if (!File.Exists(Path.Combine(directory, "node_modules", package, "package.json")))
         {
             throw new InvalidOperationException(
