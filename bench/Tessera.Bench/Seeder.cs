@@ -368,7 +368,9 @@ internal static class Seeder
 
     private static async Task CopyPostgresAsync(string connection, IEnumerable<SeedRow> rows)
     {
-        await using var pg = new NpgsqlConnection(connection);
+        // A million rows into indexed tables (the trigram GIN index among them) take minutes to complete:
+        // no command timeout for the bulk load.
+        await using var pg = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connection) { CommandTimeout = 0 }.ConnectionString);
         await pg.OpenAsync();
         var links = new List<(Guid User, Guid Role)>();
         var memberships = new List<(Guid Group, Guid User)>();

@@ -88,7 +88,13 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
             return Failure.Invalid("validation_failed", string.Join(" ", errors.Values.SelectMany(v => v)), errors);
         }
 
-        var users = db.Users.AsNoTracking();
+        // q: on SQLite the trigram index names the few users that can match; a common or short term walks the sort order instead.
+        var term = string.IsNullOrWhiteSpace(query.Q) ? null : query.Q.Trim().ToUpperInvariant();
+        var candidates = term is null ? null : await SearchTextIndex.CandidatesAsync(db, term, ct);
+        var users = term is not null && candidates is null && db.Provider == DatabaseProvider.Sqlite && field.Equals("username", StringComparison.OrdinalIgnoreCase)
+            ? SearchTextIndex.UsersInUsernameOrder(db)
+            : db.Users;
+        users = users.AsNoTracking();
         if (!string.IsNullOrWhiteSpace(query.Id))
         {
             users = Guid.TryParse(query.Id, out var exact)
@@ -136,17 +142,12 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
             }
         }
 
-        var fewCandidates = false;
-        if (!string.IsNullOrWhiteSpace(query.Q))
+        if (term is not null)
         {
-            var term = query.Q.Trim().ToUpperInvariant();
             users = users.Where(u => u.SearchText.Contains(term));
-
-            // SQLite: the trigram index names the few users that can match; a common or short term walks the sort index instead.
-            if (await SearchTextIndex.CandidatesAsync(db, term, ct) is { } candidates)
+            if (candidates is not null)
             {
                 users = users.Where(u => candidates.Contains(u.Id));
-                fewCandidates = true;
             }
         }
 
@@ -182,7 +183,7 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
 
         users = field.Equals("createdAt", StringComparison.OrdinalIgnoreCase)
             ? PageByCreatedAt(users, descending, after)
-            : PageByString(users, StringSorts[field], descending, after, fewCandidates);
+            : PageByString(users, StringSorts[field], descending, after, fewCandidates: candidates is not null);
 
         var page = await users.Take(limit + 1).ToListAsync(ct);
         string? next = null;

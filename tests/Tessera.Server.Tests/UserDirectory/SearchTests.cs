@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Tessera.Core.Users;
+using Tessera.Server.Storage;
 using Tessera.Server.Tests.Infrastructure;
 
 namespace Tessera.Server.Tests.UserDirectory;
@@ -49,6 +51,62 @@ public abstract class SearchTests<THost>(THost host) : IClassFixture<THost> wher
         Assert.Empty(await ItemsAsync(api, $"q={tag}&type=api"));
         Assert.Empty(await ItemsAsync(api, $"q={tag}&firstName=bert&role={role}"));
         Assert.All(await ItemsAsync(api, "type=api"), u => Assert.Equal("api", u.GetProperty("type").GetString()));
+    }
+
+    [Theory]
+    [InlineData("username")]
+    [InlineData("-username")]
+    [InlineData("lastName")]
+    public async Task A_common_term_pages_through_exactly_its_matches(string sort)
+    {
+        // More matches than the trigram index hands out as candidates, so SQLite walks the sort order instead.
+        var tag = "cm" + Guid.NewGuid().ToString("N")[..6];
+        var count = SearchTextIndex.MaxCandidates + 150;
+        await using (var scope = App.Scope(out var db))
+        {
+            var now = DateTime.UtcNow;
+            for (var i = 0; i < count; i++)
+            {
+                var user = new User
+                {
+                    Username = "", NormalizedUsername = "", Email = "", NormalizedEmail = "",
+                    Type = UserType.BackOffice, Status = UserStatus.Invited, CredentialMode = CredentialMode.Password, CreatedAt = now, UpdatedAt = now,
+                };
+
+                // Every third match has the term in its last name only; the others in username and email.
+                var inName = i % 3 != 0;
+                var username = inName ? $"w{i % 97:D2}.{tag}{i:D4}" : $"w{i % 97:D2}.x{i:D4}{tag[..4]}";
+                user.SetUsername(username);
+                user.SetEmail($"{username}@walk.test");
+                user.SetNames($"F{i % 13}", inName ? $"L{i % 7}" : $"L{tag}{i % 7}");
+                db.Users.Add(user);
+            }
+
+            await db.SaveChangesAsync();
+        }
+
+        using var api = await Seed.AdminApiAsync(App);
+        var seen = new List<JsonElement>();
+        string? cursor = null;
+        do
+        {
+            var response = await api.GetFromJsonAsync<JsonElement>($"/api/v1/users?q={tag}&sort={sort}&limit=200" + (cursor is null ? "" : "&cursor=" + cursor));
+            seen.AddRange(response.GetProperty("items").EnumerateArray().Select(e => e.Clone()));
+            cursor = response.GetProperty("nextCursor").GetString();
+        }
+        while (cursor is not null);
+
+        var names = Names(seen);
+        Assert.Equal(count, names.Count);
+        Assert.Equal(count, names.Distinct().Count());
+        var key = sort.TrimStart('-');
+        var values = seen.Select(u => u.GetProperty(key).GetString()!.ToUpperInvariant() + " " + u.GetProperty("username").GetString()!.ToUpperInvariant()).ToList();
+        Assert.Equal(sort.StartsWith('-') ? values.OrderByDescending(v => v, StringComparer.Ordinal) : values.Order(StringComparer.Ordinal), values);
+
+        // A username prefix narrows the walk and keeps it exact.
+        var prefixed = Names(await ItemsAsync(api, $"q={tag}&username=w05.&sort={sort}&limit=200"));
+        Assert.Equal(names.Where(n => n!.StartsWith("w05.", StringComparison.Ordinal)).Order(StringComparer.Ordinal), prefixed.Order(StringComparer.Ordinal));
+        Assert.NotEmpty(prefixed);
     }
 
     [Theory]
