@@ -167,12 +167,20 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
             };
         }
 
+        var fewRoleMembers = false;
         if (!string.IsNullOrWhiteSpace(query.Role))
         {
             var role = query.Role.Trim().ToUpperInvariant();
-            var roleIds = db.Roles.Where(r => r.NormalizedName == role).Select(r => r.Id);
-            users = users.Where(u => db.UserRoles.Any(r => r.UserId == u.Id && roleIds.Contains(r.RoleId))
-                || db.GroupMembers.Any(m => m.UserId == u.Id && db.GroupRoles.Any(g => g.GroupId == m.GroupId && roleIds.Contains(g.RoleId))));
+            if (db.Provider == DatabaseProvider.Postgres)
+            {
+                (users, fewRoleMembers) = await RoleOnPostgresAsync(users, role, ct);
+            }
+            else
+            {
+                var roleIds = db.Roles.Where(r => r.NormalizedName == role).Select(r => r.Id);
+                users = users.Where(u => db.UserRoles.Any(r => r.UserId == u.Id && roleIds.Contains(r.RoleId))
+                    || db.GroupMembers.Any(m => m.UserId == u.Id && db.GroupRoles.Any(g => g.GroupId == m.GroupId && roleIds.Contains(g.RoleId))));
+            }
         }
 
         if (!string.IsNullOrWhiteSpace(query.Group))
@@ -181,9 +189,29 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
             users = users.Where(u => db.GroupMembers.Any(m => m.UserId == u.Id && m.Group!.NormalizedName == group));
         }
 
-        users = field.Equals("createdAt", StringComparison.OrdinalIgnoreCase)
-            ? PageByCreatedAt(users, descending, after)
-            : PageByString(users, StringSorts[field], descending, after, fewCandidates: candidates is not null);
+        // A name or email prefix names one range of its index; on PostgreSQL, choosing the page from that range
+        // (index only, then 51 rows read) beats walking the sort order, which the planner misjudges because
+        // usernames are made of the same names.
+        var prefixRange = db.Provider == DatabaseProvider.Postgres && !field.Equals("createdAt", StringComparison.OrdinalIgnoreCase)
+            && ((!string.IsNullOrWhiteSpace(query.FirstName) && !field.Equals("firstName", StringComparison.OrdinalIgnoreCase))
+                || (!string.IsNullOrWhiteSpace(query.LastName) && !field.Equals("lastName", StringComparison.OrdinalIgnoreCase))
+                || (!string.IsNullOrWhiteSpace(query.Email) && !field.Equals("email", StringComparison.OrdinalIgnoreCase)));
+        var hideSortIndex = candidates is not null || fewRoleMembers || prefixRange;
+        if (field.Equals("createdAt", StringComparison.OrdinalIgnoreCase))
+        {
+            users = PageByCreatedAt(users, descending, after);
+        }
+        else if (db.Provider == DatabaseProvider.Postgres)
+        {
+            // The page's ids first, from indexes that carry them (index-only scans: the walk tests q on the index of
+            // username and search text), then 51 rows: PostgreSQL reads no row it does not return.
+            var ids = PageByString(users, StringSorts[field], descending, after, hideSortIndex).Take(limit + 1).Select(u => u.Id);
+            users = PageByString(db.Users.AsNoTracking().Where(u => ids.Contains(u.Id)), StringSorts[field], descending, after: null);
+        }
+        else
+        {
+            users = PageByString(users, StringSorts[field], descending, after, hideSortIndex);
+        }
 
         var page = await users.Take(limit + 1).ToListAsync(ct);
         string? next = null;
@@ -216,12 +244,38 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
         return string.Concat(prefix.AsSpan(0, prefix.Length - 1), ((char)(prefix[^1] + 1)).ToString());
     }
 
-    private static IQueryable<User> PageByString(IQueryable<User> users, Expression<Func<User, string>> key, bool descending, Cursor? after, bool fewCandidates = false)
+    /// <summary>Below this many holders a role's users are sorted; from it on, the username order is walked.</summary>
+    public const int FewRoleMembers = 5000;
+
+    /// <summary>
+    /// The role filter on PostgreSQL. Under an OR of two EXISTS the planner hashes every holder of the role before
+    /// walking the sort order (190,000 ids for a common role at a million users); so the holders are counted up to a
+    /// bound first: few are looked up and sorted, many are probed one user at a time along the walk (OFFSET 0 keeps
+    /// each EXISTS a per-row probe), which finds a page after a few hundred users.
+    /// </summary>
+    private async Task<(IQueryable<User> Users, bool Few)> RoleOnPostgresAsync(IQueryable<User> users, string role, CancellationToken ct)
+    {
+        var roleIds = await db.Roles.Where(r => r.NormalizedName == role).Select(r => r.Id).ToListAsync(ct);
+        var groupIds = await db.GroupRoles.Where(g => roleIds.Contains(g.RoleId)).Select(g => g.GroupId).Distinct().ToListAsync(ct);
+        var direct = db.UserRoles.Where(r => roleIds.Contains(r.RoleId)).Select(r => r.UserId);
+        var viaGroups = db.GroupMembers.Where(m => groupIds.Contains(m.GroupId)).Select(m => m.UserId);
+        var holders = await direct.Take(FewRoleMembers).CountAsync(ct) + await viaGroups.Take(FewRoleMembers).CountAsync(ct);
+        if (holders < FewRoleMembers)
+        {
+            var holderIds = direct.Concat(viaGroups);
+            return (users.Where(u => holderIds.Contains(u.Id)), true);
+        }
+
+        return (users.Where(u => db.UserRoles.Where(r => r.UserId == u.Id && roleIds.Contains(r.RoleId)).Skip(0).Any()
+            || db.GroupMembers.Where(m => m.UserId == u.Id && groupIds.Contains(m.GroupId)).Skip(0).Any()), false);
+    }
+
+    private static IQueryable<User> PageByString(IQueryable<User> users, Expression<Func<User, string>> key, bool descending, Cursor? after, bool hideSortIndex = false)
     {
         var order = key;
-        if (fewCandidates)
+        if (hideSortIndex)
         {
-            // A few known candidates: sorting them beats walking the sort index until enough match, which SQLite
+            // A few known candidates: sorting them beats walking the sort index until enough match, which the planner
             // would otherwise choose for ORDER BY … LIMIT. Ordering by key || '' keeps the order and hides the index.
             var concat = typeof(string).GetMethod(nameof(string.Concat), [typeof(string), typeof(string)])!;
             order = Expression.Lambda<Func<User, string>>(Expression.Call(concat, key.Body, Expression.Constant("")), key.Parameters);

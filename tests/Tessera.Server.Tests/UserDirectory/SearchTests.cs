@@ -62,28 +62,12 @@ public abstract class SearchTests<THost>(THost host) : IClassFixture<THost> wher
         // More matches than the trigram index hands out as candidates, so SQLite walks the sort order instead.
         var tag = "cm" + Guid.NewGuid().ToString("N")[..6];
         var count = SearchTextIndex.MaxCandidates + 150;
-        await using (var scope = App.Scope(out var db))
+        await BulkUsersAsync(count, i =>
         {
-            var now = DateTime.UtcNow;
-            for (var i = 0; i < count; i++)
-            {
-                var user = new User
-                {
-                    Username = "", NormalizedUsername = "", Email = "", NormalizedEmail = "",
-                    Type = UserType.BackOffice, Status = UserStatus.Invited, CredentialMode = CredentialMode.Password, CreatedAt = now, UpdatedAt = now,
-                };
-
-                // Every third match has the term in its last name only; the others in username and email.
-                var inName = i % 3 != 0;
-                var username = inName ? $"w{i % 97:D2}.{tag}{i:D4}" : $"w{i % 97:D2}.x{i:D4}{tag[..4]}";
-                user.SetUsername(username);
-                user.SetEmail($"{username}@walk.test");
-                user.SetNames($"F{i % 13}", inName ? $"L{i % 7}" : $"L{tag}{i % 7}");
-                db.Users.Add(user);
-            }
-
-            await db.SaveChangesAsync();
-        }
+            // Every third match has the term in its last name only; the others in username and email.
+            var inName = i % 3 != 0;
+            return (inName ? $"w{i % 97:D2}.{tag}{i:D4}" : $"w{i % 97:D2}.x{i:D4}{tag[..4]}", $"F{i % 13}", inName ? $"L{i % 7}" : $"L{tag}{i % 7}", null);
+        });
 
         using var api = await Seed.AdminApiAsync(App);
         var seen = new List<JsonElement>();
@@ -107,6 +91,95 @@ public abstract class SearchTests<THost>(THost host) : IClassFixture<THost> wher
         var prefixed = Names(await ItemsAsync(api, $"q={tag}&username=w05.&sort={sort}&limit=200"));
         Assert.Equal(names.Where(n => n!.StartsWith("w05.", StringComparison.Ordinal)).Order(StringComparer.Ordinal), prefixed.Order(StringComparer.Ordinal));
         Assert.NotEmpty(prefixed);
+    }
+
+    [Fact]
+    public async Task A_role_with_many_holders_pages_through_exactly_its_holders()
+    {
+        // More holders than the bound below which PostgreSQL sorts them: the walk probes each user instead.
+        using var api = await Seed.AdminApiAsync(App);
+        var tag = "rh" + Guid.NewGuid().ToString("N")[..6];
+        var role = $"Holders{tag}";
+        var roleId = Guid.Parse((await (await api.PostAsJsonAsync("/api/v1/roles", new { name = role })).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!);
+        var group = $"Holding{tag}";
+        var groupId = Guid.Parse((await (await api.PostAsJsonAsync("/api/v1/groups", new { name = group })).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!);
+        Assert.True((await api.PutAsJsonAsync($"/api/v1/groups/{groupId}/roles", new { roles = new[] { role } })).IsSuccessStatusCode);
+
+        // Holders directly, through the group, and both; plus users without the role between them in the order.
+        var count = Users.UserSearch.FewRoleMembers + 300;
+        var holders = await BulkUsersAsync(count + count / 4, i => ($"h{i % 89:D2}.{tag}{i:D5}", "Holder", "Test", null), (i, user) => i % 5 == 4 ? null
+            : i % 3 == 0 ? new GroupMember { GroupId = groupId, UserId = user.Id }
+            : new UserRole { UserId = user.Id, RoleId = roleId });
+
+        var seen = await PageAllAsync(api, $"role={Uri.EscapeDataString(role)}&sort=username");
+        var expected = holders.Where(h => h.Holds).Select(h => h.Username).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(expected, Names(seen).Select(n => n!).Where(n => n.Contains(tag, StringComparison.Ordinal)).ToList());
+        Assert.Equal(expected.Count, seen.Count);
+    }
+
+    [Theory]
+    [InlineData("firstName", "username")]
+    [InlineData("lastName", "-username")]
+    [InlineData("email", "firstName")]
+    public async Task A_name_prefix_sorted_by_another_column_pages_in_order(string filter, string sort)
+    {
+        var tag = "np" + Guid.NewGuid().ToString("N")[..6];
+        await BulkUsersAsync(60, i => ($"{(char)('a' + (i * 7 % 26))}{i:D2}.{tag}", $"Pf{tag}{i * 11 % 17}", $"Pl{tag}{i * 13 % 19}", $"{tag}.{i * 29 % 60:D2}@bulk.test"));
+        using var api = await Seed.AdminApiAsync(App);
+        var query = $"{filter}=" + filter switch { "firstName" => $"Pf{tag}", "lastName" => $"Pl{tag}", _ => tag };
+        var seen = await PageAllAsync(api, $"{query}&sort={sort}", limit: 7);
+        Assert.Equal(60, seen.Count);
+        var key = sort.TrimStart('-');
+        var values = seen.Select(u => u.GetProperty(key).GetString()!.ToUpperInvariant() + " " + u.GetProperty("username").GetString()!.ToUpperInvariant()).ToList();
+        Assert.Equal(sort.StartsWith('-') ? values.OrderByDescending(v => v, StringComparer.Ordinal) : values.Order(StringComparer.Ordinal), values);
+    }
+
+    private static async Task<List<JsonElement>> PageAllAsync(HttpClient api, string query, int limit = 200)
+    {
+        var seen = new List<JsonElement>();
+        string? cursor = null;
+        do
+        {
+            var response = await api.GetAsync($"/api/v1/users?{query}&limit={limit}" + (cursor is null ? "" : "&cursor=" + cursor));
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{query}: {(int)response.StatusCode} {body}");
+            var page = JsonDocument.Parse(body).RootElement;
+            seen.AddRange(page.GetProperty("items").EnumerateArray().Select(e => e.Clone()));
+            cursor = page.GetProperty("nextCursor").GetString();
+        }
+        while (cursor is not null);
+        return seen;
+    }
+
+    /// <summary>Inserts users straight into the store, many at once, with an optional link (role or group) each.</summary>
+    private async Task<List<(string Username, bool Holds)>> BulkUsersAsync(int count, Func<int, (string Username, string First, string Last, string? Email)> shape, Func<int, User, object?>? link = null)
+    {
+        var made = new List<(string, bool)>();
+        await using var scope = App.Scope(out var db);
+        var now = DateTime.UtcNow;
+        for (var i = 0; i < count; i++)
+        {
+            var (username, first, last, email) = shape(i);
+            var user = new User
+            {
+                Username = "", NormalizedUsername = "", Email = "", NormalizedEmail = "",
+                Type = UserType.BackOffice, Status = UserStatus.Invited, CredentialMode = CredentialMode.Password, CreatedAt = now, UpdatedAt = now,
+            };
+            user.SetUsername(username);
+            user.SetEmail(email ?? $"{username}@bulk.test");
+            user.SetNames(first, last);
+            db.Users.Add(user);
+            var extra = link?.Invoke(i, user);
+            if (extra is not null)
+            {
+                db.Add(extra);
+            }
+
+            made.Add((username, extra is not null));
+        }
+
+        await db.SaveChangesAsync();
+        return made;
     }
 
     [Theory]

@@ -642,22 +642,26 @@ namespace Tessera.Server.Storage.Migrations.Postgres
                     b.Property<string>("NormalizedEmail")
                         .IsRequired()
                         .HasMaxLength(254)
-                        .HasColumnType("character varying(254)");
+                        .HasColumnType("character varying(254)")
+                        .UseCollation("C");
 
                     b.Property<string>("NormalizedFirstName")
                         .IsRequired()
                         .HasMaxLength(100)
-                        .HasColumnType("character varying(100)");
+                        .HasColumnType("character varying(100)")
+                        .UseCollation("C");
 
                     b.Property<string>("NormalizedLastName")
                         .IsRequired()
                         .HasMaxLength(100)
-                        .HasColumnType("character varying(100)");
+                        .HasColumnType("character varying(100)")
+                        .UseCollation("C");
 
                     b.Property<string>("NormalizedUsername")
                         .IsRequired()
                         .HasMaxLength(64)
-                        .HasColumnType("character varying(64)");
+                        .HasColumnType("character varying(64)")
+                        .UseCollation("C");
 
                     b.Property<DateTime?>("PasswordChangedAt")
                         .HasColumnType("timestamp with time zone");
@@ -706,11 +710,21 @@ namespace Tessera.Server.Storage.Migrations.Postgres
 
                     b.HasIndex("NormalizedEmail", "NormalizedUsername");
 
+                    NpgsqlIndexBuilderExtensions.IncludeProperties(b.HasIndex("NormalizedEmail", "NormalizedUsername"), new[] { "Id" });
+
                     b.HasIndex("NormalizedFirstName", "NormalizedUsername");
+
+                    NpgsqlIndexBuilderExtensions.IncludeProperties(b.HasIndex("NormalizedFirstName", "NormalizedUsername"), new[] { "Id" });
 
                     b.HasIndex("NormalizedLastName", "NormalizedUsername");
 
+                    NpgsqlIndexBuilderExtensions.IncludeProperties(b.HasIndex("NormalizedLastName", "NormalizedUsername"), new[] { "Id" });
+
                     b.HasIndex("Type", "Status");
+
+                    b.HasIndex(new[] { "NormalizedUsername" }, "IX_users_NormalizedUsername_SearchText");
+
+                    NpgsqlIndexBuilderExtensions.IncludeProperties(b.HasIndex(new[] { "NormalizedUsername" }, "IX_users_NormalizedUsername_SearchText"), new[] { "SearchText", "Id" });
 
                     b.ToTable("users", (string)null);
                 });
