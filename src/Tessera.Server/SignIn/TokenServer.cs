@@ -23,7 +23,8 @@ namespace Tessera.Server.SignIn;
 /// </summary>
 public static class TokenServer
 {
-    public const string BearerScheme = OpenIddictValidationAspNetCoreDefaults.AuthenticationScheme;
+    /// <summary>The scheme API endpoints authenticate with: OpenIddict validation behind a cache of verified tokens.</summary>
+    public const string BearerScheme = VerifiedBearerTokens.Scheme;
     internal const string UserIdProperty = "tessera:user_id";
     internal const string StampProperty = "tessera:security_stamp";
 
@@ -32,6 +33,8 @@ public static class TokenServer
         services.AddOptions<TokenOptions>().Bind(configuration.GetSection("Tessera:Tokens")).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<CallerDirectory>();
         services.AddSingleton<ClientSecretCache>();
+        services.AddSingleton<VerifiedBearerTokens>();
+        services.AddAuthentication().AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, VerifiedBearerHandler>(VerifiedBearerTokens.Scheme, null);
         services.AddScoped<PasswordSignIn>();
         services.AddScoped<TokenStanding>();
         services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>, ConfigureServerFromStore>();
