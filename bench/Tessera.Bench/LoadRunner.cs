@@ -37,12 +37,19 @@ internal sealed class LoadRunner(HttpClient http, LoadBounds bounds, TextWriter 
 
     public string? Bearer { get; set; }
 
+    /// <summary>`--only`: a part of the scenario names to run; the others are skipped and left out of the report.</summary>
+    public string? Only { get; init; }
+
+    public bool Wanted(string name) => Only is null || name.Contains(Only, StringComparison.OrdinalIgnoreCase);
+
+    private static ScenarioResult Skipped(string name) => new(name, 0, 0, 1, double.NaN, double.NaN, double.NaN, double.NaN);
+
     public static async Task<int> RunAsync(Args args)
     {
         var provider = args.Get("provider", "sqlite").ToLowerInvariant();
         var connection = args.Get("connection") ?? throw new ArgumentException("--connection is required (the seeded database).");
         var bounds = new LoadBounds(args.Int("concurrency", 4), args.Int("warmup", 200), args.Int("requests", 20_000), TimeSpan.FromSeconds(args.Double("seconds", 10)));
-        var report = await RunAllAsync(provider, connection, args.Get("server-dll") ?? ServerProcess.DefaultDll(), bounds, args.Int("deep-page", 10_000), Console.Out);
+        var report = await RunAllAsync(provider, connection, args.Get("server-dll") ?? ServerProcess.DefaultDll(), bounds, args.Int("deep-page", 10_000), Console.Out, args.Get("only"));
         Console.WriteLine(report.Markdown());
         var output = args.Get("out");
         if (output is not null)
@@ -53,7 +60,8 @@ internal sealed class LoadRunner(HttpClient http, LoadBounds bounds, TextWriter 
         return report.Failures == 0 ? 0 : 1;
     }
 
-    public static async Task<LoadReport> RunAllAsync(string provider, string connection, string dll, LoadBounds bounds, int deepPage, TextWriter log)
+    /// <summary>Runs every scenario, or with <paramref name="only"/> just those whose name contains it (case-insensitive).</summary>
+    public static async Task<LoadReport> RunAllAsync(string provider, string connection, string dll, LoadBounds bounds, int deepPage, TextWriter log, string? only = null)
     {
         var report = new LoadReport { Provider = provider, Bounds = bounds };
         await using var server = await ServerProcess.StartAsync(dll, provider, connection, log);
@@ -64,7 +72,7 @@ internal sealed class LoadRunner(HttpClient http, LoadBounds bounds, TextWriter 
         report.IdleRssMb = server.RssMegabytes();
         log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"server: idle RSS {report.IdleRssMb:F0} MB"));
 
-        var runner = new LoadRunner(http, bounds, log);
+        var runner = new LoadRunner(http, bounds, log) { Only = only };
         runner.Bearer = await runner.TokenAsync(ServerProcess.AdminClientId, ServerProcess.AdminClientSecret);
 
         // Search scenarios, with RSS sampled throughout.
@@ -89,15 +97,16 @@ internal sealed class LoadRunner(HttpClient http, LoadBounds bounds, TextWriter 
         await runner.GetAsync("users q common substring (scan on SQLite)", i => $"/api/v1/users?limit=50&q={Pick(i, "mann", "ller", "@shop")}");
         await runner.GetAsync("users q short, 2 chars (scan)", i => $"/api/v1/users?limit=50&q={Pick(i, "an", "er")}");
         var firstPage = await runner.GetAsync("users sorted, page 1", _ => "/api/v1/users?limit=50&sort=username");
-        var cursors = await DeepCursorsAsync(provider, connection, deepPage, 50);
-        var deep = await runner.GetAsync($"users sorted, page {deepPage:N0}", i => $"/api/v1/users?limit=50&sort=username&cursor={cursors[i % cursors.Count]}");
+        var deepName = $"users sorted, page {deepPage:N0}";
+        var cursors = runner.Wanted(deepName) ? await DeepCursorsAsync(provider, connection, deepPage, 50) : [];
+        var deep = await runner.GetAsync(deepName, i => $"/api/v1/users?limit=50&sort=username&cursor={cursors[i % cursors.Count]}");
         await sampling.CancelAsync();
         await sampler;
         report.SearchPeakRssMb = peak;
         report.DeepPageRatio = deep.P95 / firstPage.P95;
 
         // Decisions against the bare endpoint, interleaved so that both see the same machine.
-        var ids = await runner.UserIdsAsync();
+        var ids = runner.Wanted("POST /api/v1/authorize") ? await runner.UserIdsAsync() : [];
         var baseline = await runner.GetAsync("GET /healthz/live (baseline)", _ => "/healthz/live");
         var authorize = await runner.PostAsync("POST /api/v1/authorize", i => JsonContent.Create(new { userId = ids[i % ids.Count], resource = Pick(i, "support.area0", "finance.area1", "sales.reports", "nothing.here"), action = Pick(i, "read", "delete", "export") }));
         var baseline2 = await runner.GetAsync("GET /healthz/live (baseline, again)", _ => "/healthz/live");
@@ -187,13 +196,19 @@ internal sealed class LoadRunner(HttpClient http, LoadBounds bounds, TextWriter 
     }
 
     private Task<ScenarioResult> GetAsync(string name, Func<int, string> path)
-        => RunAsync(name, i => new HttpRequestMessage(HttpMethod.Get, new Uri(path(i), UriKind.Relative)), bearer: !path(0).StartsWith("/healthz", StringComparison.Ordinal));
+        => !Wanted(name) ? Task.FromResult(Skipped(name)) : RunAsync(name, i => new HttpRequestMessage(HttpMethod.Get, new Uri(path(i), UriKind.Relative)), bearer: !path(0).StartsWith("/healthz", StringComparison.Ordinal));
 
     private Task<ScenarioResult> PostAsync(string name, Func<int, HttpContent> content, bool bearer = true)
         => RunAsync(name, i => new HttpRequestMessage(HttpMethod.Post, new Uri(name.Contains("token", StringComparison.Ordinal) ? "/connect/token" : "/api/v1/authorize", UriKind.Relative)) { Content = content(i) }, bearer);
 
     private async Task<ScenarioResult> ColdTokensAsync()
     {
+        const string name = "POST /connect/token (first of each client, sequential)";
+        if (!Wanted(name))
+        {
+            return Skipped(name);
+        }
+
         var latencies = new List<double>();
         var failures = 0;
         var watch = Stopwatch.StartNew();
@@ -208,7 +223,7 @@ internal sealed class LoadRunner(HttpClient http, LoadBounds bounds, TextWriter 
             failures += response.IsSuccessStatusCode ? 0 : 1;
         }
 
-        var result = Summarize("POST /connect/token (first of each client, sequential)", latencies, failures, watch.Elapsed.TotalSeconds);
+        var result = Summarize(name, latencies, failures, watch.Elapsed.TotalSeconds);
         Report(result);
         return result;
     }
@@ -226,6 +241,11 @@ internal sealed class LoadRunner(HttpClient http, LoadBounds bounds, TextWriter 
 
     private async Task<ScenarioResult> RunAsync(string name, Func<int, HttpRequestMessage> request, bool bearer)
     {
+        if (!Wanted(name))
+        {
+            return Skipped(name);
+        }
+
         // Warm-up: JIT, connection pool, caches, the database's pages.
         var next = 0;
         var failures = 0;

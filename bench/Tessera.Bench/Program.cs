@@ -25,6 +25,7 @@ switch (command)
               seed  --provider sqlite|postgres --connection <file or connection string> [--users 1000000]
               load  --provider sqlite|postgres --connection <seeded database> [--server-dll path] [--concurrency 4]
                     [--warmup 200] [--requests 20000] [--seconds 10] [--deep-page 10000] [--out report.md]
+                    [--only <part of scenario names>, e.g. --only token]
               micro [BenchmarkDotNet options, e.g. --filter *]    (run with -c Release)
               smoke [--users 10000]    seed a temporary SQLite file, load briefly, micro in dry mode
             """);
