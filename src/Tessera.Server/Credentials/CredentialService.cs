@@ -40,6 +40,7 @@ public sealed class CredentialService(
     IPasswordHasher<User> hasher,
     AuditLog audit,
     CallerDirectory callers,
+    PasswordPolicyCache policies,
     IOptions<TesseraOptions> tessera,
     TimeProvider clock) : IUserCreatedListener
 {
@@ -76,6 +77,7 @@ public sealed class CredentialService(
 
         audit.Record(db, "password_policy.updated", "password_policy", null, null, new { before, after = policy });
         await db.SaveChangesAsync(ct);
+        policies.Invalidate();
         return Outcome<PasswordPolicy>.Ok(policy);
     }
 

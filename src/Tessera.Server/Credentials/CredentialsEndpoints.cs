@@ -15,6 +15,7 @@ public static class CredentialsEndpoints
     public static IServiceCollection AddTesseraCredentials(this IServiceCollection services)
     {
         services.AddScoped<PasswordService>();
+        services.AddSingleton<PasswordPolicyCache>();
         services.AddScoped<CredentialService>();
         services.AddScoped<ICredentialMail, CredentialMail>();
         services.AddScoped<Users.IUserCreatedListener>(sp => sp.GetRequiredService<CredentialService>());

@@ -29,6 +29,7 @@ public sealed class PasswordSignIn(
     AuditLog audit,
     CallerDirectory callers,
     ClientSecretCache secrets,
+    Credentials.PasswordPolicyCache policies,
     TimeProvider clock,
     ILogger<PasswordSignIn> logger)
 {
@@ -42,7 +43,7 @@ public sealed class PasswordSignIn(
 
     public async Task<PasswordCheck> CheckAsync(string? login, string? password, SignInChannel channel, CancellationToken ct)
     {
-        var policy = await Credentials.PasswordPolicyStore.GetAsync(db, ct);
+        var policy = await policies.GetAsync(db, ct);
         var lockout = new LockoutRule(policy.LockoutThreshold, TimeSpan.FromMinutes(policy.LockoutMinutes));
         login = login?.Trim() ?? "";
         password ??= "";

@@ -14,8 +14,9 @@ public sealed class TokenOptions
     public string Audience { get; set; } = "tessera-api";
 
     /// <summary>
-    /// How long a user's standing (status, security stamp, privileges) may be served from memory.
-    /// A change made on this instance applies at once; other instances see it within this bound.
+    /// How long a user's standing (status, security stamp, privileges) and the password policy that
+    /// sign-in applies may be served from memory. A change made on this instance applies at once;
+    /// other instances see it within this bound.
     /// </summary>
     [Range(0, 300)]
     public int CallerCacheSeconds { get; set; } = 5;
