@@ -10,7 +10,11 @@ public sealed record Actor(Guid? Id, string Name, string? ClientIp, string? User
     public static readonly Actor System = new(null, "system", null, null);
 }
 
-/// <summary>Adds audit events to the caller's unit of work, so they commit or roll back with the change.</summary>
+/// <summary>
+/// Adds audit events to the caller's unit of work, so they commit or roll back with the change.
+/// The one exception: the success event of a token that changes nothing else, which
+/// <see cref="AuditBatchWriter"/> writes in a batch.
+/// </summary>
 public sealed class AuditLog(TimeProvider clock, IHttpContextAccessor http)
 {
     /// <summary>The current caller: the signed-in user, or "anonymous", with their address.</summary>
@@ -32,8 +36,17 @@ public sealed class AuditLog(TimeProvider clock, IHttpContextAccessor http)
     public AuditEvent Record(TesseraDbContext db, string action, string? targetType = null, string? targetId = null,
         string? targetName = null, object? details = null, string outcome = "success", Actor? actor = null)
     {
+        var entry = Describe(action, targetType, targetId, targetName, details, outcome, actor);
+        db.AuditEvents.Add(entry);
+        return entry;
+    }
+
+    /// <summary>The event, stamped now, without adding it to a unit of work (see <see cref="AuditBatchWriter"/>).</summary>
+    public AuditEvent Describe(string action, string? targetType = null, string? targetId = null,
+        string? targetName = null, object? details = null, string outcome = "success", Actor? actor = null)
+    {
         actor ??= CurrentActor();
-        var entry = new AuditEvent
+        return new AuditEvent
         {
             At = clock.GetUtcNow().UtcDateTime,
             ActorId = actor.Id,
@@ -47,7 +60,5 @@ public sealed class AuditLog(TimeProvider clock, IHttpContextAccessor http)
             ClientIp = actor.ClientIp,
             UserAgent = actor.UserAgent,
         };
-        db.AuditEvents.Add(entry);
-        return entry;
     }
 }

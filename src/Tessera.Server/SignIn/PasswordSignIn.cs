@@ -27,6 +27,7 @@ public sealed class PasswordSignIn(
     TesseraDbContext db,
     IPasswordHasher<User> hasher,
     AuditLog audit,
+    AuditBatchWriter batchedAudit,
     CallerDirectory callers,
     ClientSecretCache secrets,
     Credentials.PasswordPolicyCache policies,
@@ -144,8 +145,18 @@ public sealed class PasswordSignIn(
         }
 
         var actor = audit.CurrentActor() with { Id = user.Id, Name = user.Username };
-        audit.Record(db, action, "user", user.Id.ToString(), user.Username, expired ? new { passwordExpired = true } : null, "success", actor);
-        await db.SaveChangesAsync(ct);
+        var entry = audit.Describe(action, "user", user.Id.ToString(), user.Username, expired ? new { passwordExpired = true } : null, "success", actor);
+        if (channel == SignInChannel.Token && !db.ChangeTracker.HasChanges())
+        {
+            // A repeat token changes nothing else: its event joins the next batch instead of a transaction of its own.
+            await batchedAudit.RecordAsync(db, entry, ct);
+        }
+        else
+        {
+            db.AuditEvents.Add(entry);
+            await db.SaveChangesAsync(ct);
+        }
+
         return new PasswordCheck(user, null, expired);
     }
 

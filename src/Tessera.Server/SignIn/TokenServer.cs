@@ -35,6 +35,8 @@ public static class TokenServer
         services.AddSingleton<ClientSecretCache>();
         services.AddSingleton<VerifiedBearerTokens>();
         services.AddAuthentication().AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, VerifiedBearerHandler>(VerifiedBearerTokens.Scheme, null);
+        services.AddSingleton<AuditBatchWriter>();
+        services.AddHostedService(sp => sp.GetRequiredService<AuditBatchWriter>());
         services.AddScoped<PasswordSignIn>();
         services.AddScoped<TokenStanding>();
         services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>, ConfigureServerFromStore>();

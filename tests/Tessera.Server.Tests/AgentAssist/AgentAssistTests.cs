@@ -553,6 +553,7 @@ public abstract class AgentAssistTests<THost>(THost host) : IClassFixture<THost>
 
     private async Task<int> AuditCountAsync()
     {
+        await App.AuditWrittenAsync();
         await using var scope = App.Scope(out var db);
         return await db.AuditEvents.CountAsync();
     }

@@ -103,6 +103,9 @@ public sealed class TesseraApp : WebApplicationFactory<Program>
         return scope;
     }
 
+    /// <summary>Waits until the audit events of token issuance queued so far are written (they are written in batches).</summary>
+    public Task AuditWrittenAsync() => Services.GetRequiredService<Tessera.Server.Audit.AuditBatchWriter>().FlushAsync();
+
     public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

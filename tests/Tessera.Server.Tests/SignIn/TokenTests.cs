@@ -1,6 +1,7 @@
 using System.IdentityModel.Tokens.Jwt;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -182,6 +183,86 @@ public abstract class TokenTests<THost>(THost host) : IClassFixture<THost> where
     }
 
     [Fact]
+    public async Task Every_repeat_token_is_audited_once_its_batch_is_written_and_a_graceful_stop_writes_what_is_queued()
+    {
+        var user = await Seed.UserAsync(App, UserType.Api, Secret, "System");
+        using (var client = App.Client())
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                Assert.True((await Seed.RequestTokenAsync(client, user.Username, Secret)).IsSuccessStatusCode);
+            }
+        }
+
+        await App.AuditWrittenAsync();
+        Assert.Equal(10, await TokenSuccessEventsAsync(user.Id));
+
+        // A second instance on the same database, stopped right after answering: what it queued is written on the way out.
+        var second = new TesseraApp(App.Database).Started();
+        using (var client = second.Client())
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                Assert.True((await Seed.RequestTokenAsync(client, user.Username, Secret)).IsSuccessStatusCode);
+            }
+        }
+
+        await second.DisposeAsync();
+        Assert.Equal(15, await TokenSuccessEventsAsync(user.Id));
+    }
+
+    [Fact]
+    public async Task A_changed_lockout_policy_applies_to_the_next_token_request()
+    {
+        var user = await Seed.UserAsync(App, UserType.Api, Secret, "System");
+        using var client = App.Client();
+        Assert.True((await Seed.RequestTokenAsync(client, user.Username, Secret)).IsSuccessStatusCode);
+        using var api = await Seed.AdminApiAsync(App);
+        var policy = await api.GetFromJsonAsync<JsonElement>("/api/v1/password-policy");
+        var stricter = JsonSerializer.Deserialize<Dictionary<string, object>>(policy.GetRawText())!;
+        stricter["lockoutThreshold"] = 2;
+        Assert.Equal(HttpStatusCode.OK, (await api.PutAsJsonAsync("/api/v1/password-policy", stricter)).StatusCode);
+        try
+        {
+            Assert.False((await Seed.RequestTokenAsync(client, user.Username, "wrong-1")).IsSuccessStatusCode);
+            Assert.False((await Seed.RequestTokenAsync(client, user.Username, "wrong-2")).IsSuccessStatusCode);
+            Assert.False((await Seed.RequestTokenAsync(client, user.Username, Secret)).IsSuccessStatusCode);
+            await using var scope = App.Scope(out var db);
+            Assert.Equal(UserStatus.Locked, (await db.Users.AsNoTracking().SingleAsync(u => u.Id == user.Id)).Status);
+            Assert.Equal(1, await db.AuditEvents.CountAsync(a => a.TargetId == user.Id.ToString() && a.Action == "user.locked" && a.Details!.Contains("\"threshold\":2")));
+        }
+        finally
+        {
+            Assert.Equal(HttpStatusCode.OK, (await api.PutAsJsonAsync("/api/v1/password-policy", JsonSerializer.Deserialize<object>(policy.GetRawText()))).StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task A_password_set_through_the_API_ends_the_remembered_secret_at_once()
+    {
+        const string next = "Another-Secret-987654";
+        var user = await Seed.UserAsync(App, UserType.Api, Secret, "System");
+        using var client = App.Client();
+        Assert.True((await Seed.RequestTokenAsync(client, user.Username, Secret)).IsSuccessStatusCode);
+        Assert.True((await Seed.RequestTokenAsync(client, user.Username, Secret)).IsSuccessStatusCode);
+        using var api = await Seed.AdminApiAsync(App);
+        var set = await api.PostAsJsonAsync($"/api/v1/users/{user.Id}/password", new { newPassword = next, confirmPassword = next });
+        Assert.True(set.IsSuccessStatusCode, $"{(int)set.StatusCode} {await set.Content.ReadAsStringAsync()}");
+
+        Assert.False((await Seed.RequestTokenAsync(client, user.Username, Secret)).IsSuccessStatusCode);
+        Assert.True((await Seed.RequestTokenAsync(client, user.Username, next)).IsSuccessStatusCode);
+        Assert.True((await Seed.RequestTokenAsync(client, user.Username, next)).IsSuccessStatusCode);
+        await App.AuditWrittenAsync();
+        Assert.Equal(4, await TokenSuccessEventsAsync(user.Id));
+    }
+
+    private async Task<int> TokenSuccessEventsAsync(Guid userId)
+    {
+        await using var scope = App.Scope(out var db);
+        return await db.AuditEvents.CountAsync(a => a.TargetId == userId.ToString() && a.Action == "token.client_credentials" && a.Outcome == "success");
+    }
+
+    [Fact]
     public async Task Revoke_tokens_needs_MANAGE_USERS()
     {
         var user = await Seed.UserAsync(App, UserType.Api, Secret, "System");
@@ -232,6 +313,7 @@ public abstract class TokenTests<THost>(THost host) : IClassFixture<THost> where
         {
             var stored = await db.Users.SingleAsync(u => u.Id == user.Id);
             Assert.Equal(firstSignIn, stored.LastSignInAt);
+            await App.AuditWrittenAsync();
             Assert.Equal(3, await db.AuditEvents.CountAsync(a => a.TargetId == user.Id.ToString() && a.Action == "token.client_credentials" && a.Outcome == "success"));
 
             // A new hash alone (stamp untouched) is enough to make the remembered digest useless.

@@ -40,6 +40,7 @@ public abstract class DirectoryTests<THost>(THost host) : IClassFixture<THost> w
 
     protected async Task<int> AuditCountAsync()
     {
+        await App.AuditWrittenAsync();
         await using var scope = App.Scope(out var db);
         return await db.AuditEvents.CountAsync();
     }
