@@ -20,6 +20,14 @@ public sealed class TokenOptions
     /// </summary>
     [Range(0, 300)]
     public int CallerCacheSeconds { get; set; } = 5;
+
+    /// <summary>
+    /// The JWS algorithm of access tokens: ES256 (ECDSA P-256, the default: a signature costs a twentieth of an
+    /// RSA-2048 one) or RS256 for resource servers that know no other. Both keys are always published in the JWKS
+    /// and accepted, so a switch does not end tokens already issued.
+    /// </summary>
+    [RegularExpression("^(ES256|RS256)$", ErrorMessage = "Tessera:Tokens:SigningAlgorithm must be ES256 or RS256.")]
+    public string SigningAlgorithm { get; set; } = "ES256";
 }
 
 /// <summary>`Tessera:Sessions`: BackOffice cookie sessions.</summary>

@@ -7,16 +7,18 @@ using Tessera.Server.Storage;
 namespace Tessera.Server.SignIn;
 
 /// <summary>
-/// The token signing key (RSA) and the key OpenIddict requires for encryption, kept in the database
+/// The token signing keys (ECDSA P-256 and RSA 2048, both published in the JWKS) and the key OpenIddict requires
+/// for encryption, kept in the database
 /// (protected by Data Protection, whose keys live there too), so that every instance signs with the
 /// same key and tokens outlive a restart.
 /// </summary>
 public static class SigningKeyStore
 {
     private const string SigningKey = "tokens.signing_key";
+    private const string EcSigningKey = "tokens.signing_key_p256";
     private const string EncryptionKey = "tokens.encryption_key";
 
-    public static (RsaSecurityKey Signing, SymmetricSecurityKey Encryption) LoadOrCreate(TesseraDbContext db, IDataProtectionProvider protection, TimeProvider clock)
+    public static (RsaSecurityKey Rsa, ECDsaSecurityKey Ec, SymmetricSecurityKey Encryption) LoadOrCreate(TesseraDbContext db, IDataProtectionProvider protection, TimeProvider clock)
     {
         var protector = protection.CreateProtector("Tessera.SigningKeys");
         var signingPem = LoadOrAdd(db, protector, SigningKey, clock, () =>
@@ -24,13 +26,23 @@ public static class SigningKeyStore
             using var rsa = RSA.Create(2048);
             return rsa.ExportPkcs8PrivateKeyPem();
         });
+        var ecPem = LoadOrAdd(db, protector, EcSigningKey, clock, () =>
+        {
+            using var ec = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            return ec.ExportPkcs8PrivateKeyPem();
+        });
         var encryption = LoadOrAdd(db, protector, EncryptionKey, clock, () => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
 
         var rsaKey = RSA.Create();
         rsaKey.ImportFromPem(signingPem);
-        var keyId = Base64UrlEncoder.Encode(SHA256.HashData(rsaKey.ExportSubjectPublicKeyInfo()).AsSpan(0, 12).ToArray());
-        return (new RsaSecurityKey(rsaKey) { KeyId = keyId }, new SymmetricSecurityKey(Convert.FromBase64String(encryption)));
+        var ecKey = ECDsa.Create();
+        ecKey.ImportFromPem(ecPem);
+        return (new RsaSecurityKey(rsaKey) { KeyId = KeyId(rsaKey.ExportSubjectPublicKeyInfo()) },
+            new ECDsaSecurityKey(ecKey) { KeyId = KeyId(ecKey.ExportSubjectPublicKeyInfo()) },
+            new SymmetricSecurityKey(Convert.FromBase64String(encryption)));
     }
+
+    private static string KeyId(byte[] publicKey) => Base64UrlEncoder.Encode(SHA256.HashData(publicKey).AsSpan(0, 12).ToArray());
 
     private static string LoadOrAdd(TesseraDbContext db, IDataProtector protector, string key, TimeProvider clock, Func<string> create)
     {

@@ -91,8 +91,14 @@ public static class TokenServer
         {
             using var scope = scopes.CreateScope();
             var db = scope.ServiceProvider.GetRequiredService<TesseraDbContext>();
-            var (signing, encryption) = SigningKeyStore.LoadOrCreate(db, scope.ServiceProvider.GetRequiredService<IDataProtectionProvider>(), clock);
-            options.SigningCredentials.Add(new Microsoft.IdentityModel.Tokens.SigningCredentials(signing, Microsoft.IdentityModel.Tokens.SecurityAlgorithms.RsaSha256));
+            var (rsa, ec, encryption) = SigningKeyStore.LoadOrCreate(db, scope.ServiceProvider.GetRequiredService<IDataProtectionProvider>(), clock);
+            var es256 = new Microsoft.IdentityModel.Tokens.SigningCredentials(ec, Microsoft.IdentityModel.Tokens.SecurityAlgorithms.EcdsaSha256);
+            var rs256 = new Microsoft.IdentityModel.Tokens.SigningCredentials(rsa, Microsoft.IdentityModel.Tokens.SecurityAlgorithms.RsaSha256);
+
+            // The first signs; both are published and accepted, so switching the algorithm keeps tokens already issued valid.
+            var rsaFirst = string.Equals(tokens.Value.SigningAlgorithm, "RS256", StringComparison.OrdinalIgnoreCase);
+            options.SigningCredentials.Add(rsaFirst ? rs256 : es256);
+            options.SigningCredentials.Add(rsaFirst ? es256 : rs256);
             options.EncryptionCredentials.Add(new Microsoft.IdentityModel.Tokens.EncryptingCredentials(encryption,
                 Microsoft.IdentityModel.Tokens.SecurityAlgorithms.Aes256KW, Microsoft.IdentityModel.Tokens.SecurityAlgorithms.Aes256CbcHmacSha512));
             options.Issuer = new Uri(tessera.Value.PublicUrl.TrimEnd('/') + "/");

@@ -279,7 +279,7 @@ public abstract class AgentAssistTests<THost>(THost host) : IClassFixture<THost>
         Assert.True(outcome.Succeeded, outcome.Failure?.ToString());
         var jwt = new JwtSecurityTokenHandler().ReadJwtToken(outcome.Value!.AccessToken);
         Assert.Equal("at+jwt", jwt.Header.Typ);
-        Assert.Equal("RS256", jwt.Header.Alg);
+        Assert.Equal("ES256", jwt.Header.Alg);
         Assert.Equal(customer.GetProperty("id").GetString(), jwt.Subject);
         Assert.Equal(customer.GetProperty("reference").GetString(), jwt.Claims.Single(c => c.Type == "customer_reference").Value);
         Assert.Equal(["storefront"], jwt.Audiences);

@@ -46,7 +46,7 @@ public abstract class TokenTests<THost>(THost host) : IClassFixture<THost> where
         var token = await Seed.TokenAsync(client, TesseraApp.ApiClientId, TesseraApp.ApiClientSecret);
         var jwt = new JwtSecurityTokenHandler().ReadJwtToken(token);
         Assert.Equal("at+jwt", jwt.Header.Typ);
-        Assert.Equal("RS256", jwt.Header.Alg);
+        Assert.Equal("ES256", jwt.Header.Alg);
         Assert.Contains("tessera-api", jwt.Audiences);
         Assert.Equal(TesseraApp.ApiClientId, jwt.Claims.Single(c => c.Type == "preferred_username").Value);
         Assert.Equal("api", jwt.Claims.Single(c => c.Type == "user_type").Value);
@@ -74,6 +74,31 @@ public abstract class TokenTests<THost>(THost host) : IClassFixture<THost> where
         await using var second = new TesseraApp(App.Database).Started();
         using var api = Seed.WithBearer(second, token);
         Assert.Equal(HttpStatusCode.OK, (await api.GetAsync("/api/v1/me")).StatusCode);
+    }
+
+    [Fact]
+    public async Task RS256_can_be_chosen_and_tokens_of_either_algorithm_stay_valid_across_the_switch()
+    {
+        using var client = App.Client();
+        var es256 = await Seed.TokenAsync(client, TesseraApp.ApiClientId, TesseraApp.ApiClientSecret);
+        await using var rsaApp = new TesseraApp(App.Database, new Dictionary<string, string?> { ["Tessera:Tokens:SigningAlgorithm"] = "RS256" }).Started();
+        using var rsaClient = rsaApp.Client();
+        var rs256 = await Seed.TokenAsync(rsaClient, TesseraApp.ApiClientId, TesseraApp.ApiClientSecret);
+        Assert.Equal("ES256", new JwtSecurityTokenHandler().ReadJwtToken(es256).Header.Alg);
+        Assert.Equal("RS256", new JwtSecurityTokenHandler().ReadJwtToken(rs256).Header.Alg);
+
+        // Both keys are published and accepted by either configuration.
+        var jwks = JsonDocument.Parse(await client.GetStringAsync("/.well-known/jwks")).RootElement.GetProperty("keys").EnumerateArray().ToList();
+        Assert.Contains(jwks, k => k.GetProperty("kty").GetString() == "EC" && k.GetProperty("crv").GetString() == "P-256");
+        Assert.Contains(jwks, k => k.GetProperty("kty").GetString() == "RSA");
+        foreach (var (app, token) in new[] { (App, rs256), (rsaApp, es256) })
+        {
+            using var api = Seed.WithBearer(app, token);
+            Assert.Equal(HttpStatusCode.OK, (await api.GetAsync("/api/v1/me")).StatusCode);
+        }
+
+        await using var wrong = new TesseraApp(App.Database, new Dictionary<string, string?> { ["Tessera:Tokens:SigningAlgorithm"] = "HS256" });
+        Assert.ThrowsAny<Exception>(() => wrong.Started());
     }
 
     [Fact]
@@ -357,7 +382,7 @@ public sealed class WrongAudienceTests(SqliteHost host) : IClassFixture<SqliteHo
 
         await using var scope = app.Scope(out var db);
         var protection = scope.ServiceProvider.GetRequiredService<Microsoft.AspNetCore.DataProtection.IDataProtectionProvider>();
-        var (signing, _) = Tessera.Server.SignIn.SigningKeyStore.LoadOrCreate(db, protection, TimeProvider.System);
+        var (signing, _, _) = Tessera.Server.SignIn.SigningKeyStore.LoadOrCreate(db, protection, TimeProvider.System);
         var claims = genuine.Claims.Where(c => c.Type is not ("aud" or "exp" or "iat" or "nbf" or "jti")).GroupBy(c => c.Type)
             .ToDictionary(g => g.Key, g => g.Count() == 1 ? (object)g.First().Value : g.Select(c => c.Value).ToArray());
         claims["jti"] = Guid.NewGuid().ToString();
