@@ -272,7 +272,7 @@ public abstract class TesseraDbContext(DbContextOptions options) : DbContext(opt
         });
     }
 
-    private sealed class UserTypeConverter() : ValueConverter<UserType, string>(
+    internal sealed class UserTypeConverter() : ValueConverter<UserType, string>(
         v => v == UserType.Api ? "api" : "backoffice",
         v => v == "api" ? UserType.Api : UserType.BackOffice);
 }
