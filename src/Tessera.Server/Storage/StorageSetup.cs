@@ -66,9 +66,19 @@ public static class StorageSetup
     }
 
     /// <summary>Brings the schema up to date. WAL lets readers go on while one writer works.</summary>
+    /// <remarks>
+    /// An up-to-date database (every start but the first after an upgrade) is recognised by comparing
+    /// the history table with the assembly's migration ids, which takes no lock and builds no design-time
+    /// model. Anything pending goes through EF Core's <c>Migrate</c>, whose lock and re-check keep
+    /// instances that start together from applying a migration twice.
+    /// </remarks>
     public static async Task MigrateAsync(this TesseraDbContext db, CancellationToken ct = default)
     {
-        await db.Database.MigrateAsync(ct);
+        if ((await db.Database.GetPendingMigrationsAsync(ct)).Any())
+        {
+            await db.Database.MigrateAsync(ct);
+        }
+
         if (db.Provider == DatabaseProvider.Sqlite)
         {
             await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
