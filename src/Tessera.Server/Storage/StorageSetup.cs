@@ -1,6 +1,10 @@
 using System.ComponentModel.DataAnnotations;
+using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
+using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Options;
 
 namespace Tessera.Server.Storage;
@@ -68,13 +72,13 @@ public static class StorageSetup
     /// <summary>Brings the schema up to date. WAL lets readers go on while one writer works.</summary>
     /// <remarks>
     /// An up-to-date database (every start but the first after an upgrade) is recognised by comparing
-    /// the history table with the assembly's migration ids, which takes no lock and builds no design-time
-    /// model. Anything pending goes through EF Core's <c>Migrate</c>, whose lock and re-check keep
-    /// instances that start together from applying a migration twice.
+    /// the history table with the assembly's migration ids, which takes no lock and builds no model.
+    /// Anything pending goes through EF Core's <c>Migrate</c>, whose lock and re-check keep instances
+    /// that start together from applying a migration twice.
     /// </remarks>
     public static async Task MigrateAsync(this TesseraDbContext db, CancellationToken ct = default)
     {
-        if ((await db.Database.GetPendingMigrationsAsync(ct)).Any())
+        if (!await IsUpToDateAsync(db, ct))
         {
             await db.Database.MigrateAsync(ct);
         }
@@ -83,5 +87,42 @@ public static class StorageSetup
         {
             await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
         }
+    }
+
+    /// <summary>
+    /// Whether the history table lists every migration of the assembly. Read with a plain command:
+    /// EF Core's own history repository builds a model of that table first, which costs more than the
+    /// query. Any error (no database or no history table yet) answers "no", and Migrate decides.
+    /// </summary>
+    private static async Task<bool> IsUpToDateAsync(TesseraDbContext db, CancellationToken ct)
+    {
+        var relational = RelationalOptionsExtension.Extract(db.GetService<IDbContextOptions>());
+        var sql = db.GetService<ISqlGenerationHelper>();
+        var table = sql.DelimitIdentifier(relational.MigrationsHistoryTableName ?? HistoryRepository.DefaultTableName, relational.MigrationsHistoryTableSchema);
+        var pending = db.GetService<IMigrationsAssembly>().Migrations.Keys.ToHashSet(StringComparer.Ordinal);
+        try
+        {
+            await db.Database.OpenConnectionAsync(ct);
+            try
+            {
+                await using var command = db.Database.GetDbConnection().CreateCommand();
+                command.CommandText = $"SELECT {sql.DelimitIdentifier("MigrationId")} FROM {table}";
+                await using var reader = await command.ExecuteReaderAsync(ct);
+                while (await reader.ReadAsync(ct))
+                {
+                    pending.Remove(reader.GetString(0));
+                }
+            }
+            finally
+            {
+                await db.Database.CloseConnectionAsync();
+            }
+        }
+        catch (DbException)
+        {
+            return false;
+        }
+
+        return pending.Count == 0;
     }
 }
