@@ -32,6 +32,7 @@ builder.Services.AddSingleton<IPasswordHasher<User>, PasswordHasher<User>>();
 builder.Services.AddSingleton<CredentialTokens>();
 builder.Services.AddScoped<AuditLog>();
 builder.Services.AddScoped<Bootstrapper>();
+builder.Services.AddSingleton<BootstrapGate>();
 builder.Services.AddSingleton<Tessera.Core.Credentials.ICommonPasswords, Tessera.Core.Credentials.CommonPasswords>();
 builder.Services.AddTesseraCredentials();
 builder.Services.AddScoped<UserService>();
@@ -63,6 +64,7 @@ if (args.Contains("migrate"))
 
 await app.MigrateAndBootstrapAsync(bootstrap: true);
 
+app.UseBootstrapGate();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseSecurityHeaders();

@@ -4,15 +4,21 @@ namespace Tessera.Server.Storage;
 
 public static class StartupTasks
 {
-    /// <summary>Applies pending migrations, then (unless only migrating) makes the installation ready.</summary>
+    /// <summary>
+    /// Applies pending migrations, then (unless only migrating) starts making the installation ready:
+    /// the bootstrap runs beside the rest of the start, behind <see cref="BootstrapGate"/>.
+    /// </summary>
     public static async Task MigrateAndBootstrapAsync(this WebApplication app, bool bootstrap)
     {
-        await using var scope = app.Services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<TesseraDbContext>();
-        await db.MigrateAsync(app.Lifetime.ApplicationStopping);
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<TesseraDbContext>();
+            await db.MigrateAsync(app.Lifetime.ApplicationStopping);
+        }
+
         if (bootstrap)
         {
-            await scope.ServiceProvider.GetRequiredService<Bootstrapper>().RunAsync(app.Lifetime.ApplicationStopping);
+            app.Services.GetRequiredService<BootstrapGate>().Start();
         }
     }
 }

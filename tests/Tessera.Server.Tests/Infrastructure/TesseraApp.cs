@@ -4,6 +4,8 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Tessera.Server.Bootstrap;
 using Tessera.Server.Storage;
 
 namespace Tessera.Server.Tests.Infrastructure;
@@ -66,6 +68,17 @@ public sealed class TesseraApp : WebApplicationFactory<Program>
         }
 
         builder.ConfigureTestServices(services => services.AddSingleton<TimeProvider>(Clock));
+    }
+
+    /// <summary>
+    /// Tests inspect the database right after the start, so the host counts as started once the
+    /// bootstrap (which runs beside the start, behind the bootstrap gate) has finished.
+    /// </summary>
+    protected override IHost CreateHost(IHostBuilder builder)
+    {
+        var host = base.CreateHost(builder);
+        host.Services.GetRequiredService<BootstrapGate>().Completion.GetAwaiter().GetResult();
+        return host;
     }
 
     /// <summary>Starts the host now, so that start-up errors surface where the test begins.</summary>

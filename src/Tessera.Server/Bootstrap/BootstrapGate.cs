@@ -1,0 +1,83 @@
+using Tessera.Server.Http;
+
+namespace Tessera.Server.Bootstrap;
+
+/// <summary>
+/// Runs the <see cref="Bootstrapper"/> beside the rest of the start, and holds every request but the
+/// health checks until it has finished: no request is answered from a database the bootstrap has not
+/// made ready, so a configured secret an operator changed takes effect before any sign-in is checked.
+/// </summary>
+/// <remarks>
+/// The bootstrap verifies each configured secret against its PBKDF2 hash (a fraction of a second each,
+/// by design), so it no longer delays the moment the service listens and answers its health checks.
+/// When it fails, the service stops with exit code 1, as it did when the bootstrap ran before listening.
+/// </remarks>
+public sealed class BootstrapGate(IServiceScopeFactory scopes, IHostApplicationLifetime lifetime, ILogger<BootstrapGate> logger)
+{
+    private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _started;
+
+    /// <summary>Completes when the bootstrap has committed; faults when it failed.</summary>
+    public Task Completion => _done.Task;
+
+    public bool Failed => _done.Task.IsFaulted;
+
+    /// <summary>Starts the bootstrap on the thread pool; a second call does nothing.</summary>
+    public void Start()
+    {
+        if (Interlocked.Exchange(ref _started, 1) == 0)
+        {
+            _ = Task.Run(RunAsync);
+        }
+    }
+
+    private async Task RunAsync()
+    {
+        var stopping = lifetime.ApplicationStopping;
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            await scope.ServiceProvider.GetRequiredService<Bootstrapper>().RunAsync(stopping);
+            _done.TrySetResult();
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            _done.TrySetCanceled(stopping);
+        }
+#pragma warning disable CA1031 // Any failure must stop the service rather than leave it answering without a bootstrap.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            logger.LogCritical(e, "The bootstrap failed; Tessera stops.");
+            Environment.ExitCode = 1;
+            _done.TrySetException(e);
+            lifetime.StopApplication();
+        }
+    }
+}
+
+public static class BootstrapGateMiddleware
+{
+    /// <summary>Holds each request (but /healthz) until the bootstrap is done; 503 when it failed or the service stops.</summary>
+    public static IApplicationBuilder UseBootstrapGate(this IApplicationBuilder app)
+    {
+        var gate = app.ApplicationServices.GetRequiredService<BootstrapGate>();
+        return app.Use(async (context, next) =>
+        {
+            if (!gate.Completion.IsCompletedSuccessfully && !context.Request.Path.StartsWithSegments("/healthz", StringComparison.OrdinalIgnoreCase))
+            {
+                try
+                {
+                    await gate.Completion.WaitAsync(context.RequestAborted);
+                }
+                catch (Exception) when (!context.RequestAborted.IsCancellationRequested)
+                {
+                    await Problems.Of(StatusCodes.Status503ServiceUnavailable, "not_ready", "Tessera could not make its database ready; see its log.").ExecuteAsync(context);
+                    return;
+                }
+            }
+
+            await next(context);
+        });
+    }
+}
