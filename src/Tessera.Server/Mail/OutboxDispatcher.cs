@@ -3,6 +3,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using MimeKit;
 using Tessera.Server.Audit;
+using Tessera.Server.Bootstrap;
 using Tessera.Server.Storage;
 
 namespace Tessera.Server.Mail;
@@ -22,6 +23,7 @@ public static class OutboxStatus
 /// </summary>
 public sealed class OutboxDispatcher(
     IServiceScopeFactory scopes,
+    BootstrapGate bootstrap,
     IOptions<MailOptions> options,
     TimeProvider clock,
     ILogger<OutboxDispatcher> logger) : BackgroundService
@@ -38,6 +40,18 @@ public sealed class OutboxDispatcher(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await Task.Yield();
+
+        // Nothing is sent from a database the bootstrap has not made ready; waiting also leaves the
+        // cores to the start. A failed bootstrap stops the service itself.
+        try
+        {
+            await bootstrap.Completion.WaitAsync(stoppingToken);
+        }
+        catch (Exception) when (!bootstrap.Completion.IsCompletedSuccessfully)
+        {
+            return;
+        }
+
         var o = options.Value;
         if (o.UsesSmtp)
         {
