@@ -62,7 +62,6 @@ internal sealed class ServerProcess : IAsyncDisposable
         info.ArgumentList.Add(dll);
         info.Environment["ASPNETCORE_URLS"] = url.ToString();
         info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        info.Environment["DOTNET_gcServer"] = "0";
         info.Environment["Tessera__PublicUrl"] = url.ToString();
         info.Environment["Tessera__Database__Provider"] = provider;
         info.Environment["ConnectionStrings__Tessera"] = provider == "sqlite" ? Seeder.SqliteConnection(connection) : connection;
