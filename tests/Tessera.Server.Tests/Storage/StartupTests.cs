@@ -1,0 +1,112 @@
+using System.Globalization;
+using System.Net;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Metadata;
+using Microsoft.EntityFrameworkCore.Migrations;
+using Tessera.Server.Storage;
+using Tessera.Server.Tests.Infrastructure;
+
+namespace Tessera.Server.Tests.Storage;
+
+public sealed class SqliteStartupTests() : StartupTests("sqlite");
+
+public sealed class PostgresStartupTests() : StartupTests("postgres");
+
+/// <summary>What the start does to a database: migrations, the compiled model, configured secrets. Each test has its own database.</summary>
+public abstract class StartupTests(string provider)
+{
+    [Fact]
+    public async Task A_pending_migration_is_applied_at_start()
+    {
+        await using var database = TestDatabase.Create(provider);
+        string latest;
+        await using (var db = Context(database))
+        {
+            var migrations = db.Database.GetMigrations().ToList();
+            latest = migrations[^1];
+            await db.GetService<IMigrator>().MigrateAsync(migrations[^2]);
+            Assert.Equal([latest], await db.Database.GetPendingMigrationsAsync());
+        }
+
+        await using (var app = new TesseraApp(database).Started())
+        {
+            await using var scope = app.Scope(out var db);
+            Assert.Empty(await db.Database.GetPendingMigrationsAsync());
+            Assert.Contains(latest, await db.Database.GetAppliedMigrationsAsync());
+            Assert.True(await db.Users.AnyAsync(u => u.Username == TesseraApp.AdminUsername), "the bootstrap ran on the migrated database");
+        }
+
+        // A second start on the up-to-date database applies nothing and fails nothing.
+        await using (var again = new TesseraApp(database).Started())
+        {
+            using var client = again.Client();
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/healthz")).StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task A_changed_configured_api_secret_takes_effect_at_the_next_start_and_the_old_one_stops_working()
+    {
+        await using var database = TestDatabase.Create(provider);
+        await using (var first = new TesseraApp(database).Started())
+        {
+            using var client = first.Client();
+            await Seed.TokenAsync(client, TesseraApp.ApiClientId, TesseraApp.ApiClientSecret);
+        }
+
+        const string changed = "A-changed-configured-secret-77";
+        await using var restarted = new TesseraApp(database, new Dictionary<string, string?> { ["Tessera:Bootstrap:ApiClientSecret"] = changed }).Started();
+        using var http = restarted.Client();
+        Assert.False(string.IsNullOrEmpty(await Seed.TokenAsync(http, TesseraApp.ApiClientId, changed)));
+        using var old = await Seed.RequestTokenAsync(http, TesseraApp.ApiClientId, TesseraApp.ApiClientSecret);
+        Assert.True(old.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.Unauthorized, $"the old secret got {(int)old.StatusCode}: {await old.Content.ReadAsStringAsync()}");
+    }
+
+    [Fact]
+    public async Task The_compiled_model_matches_the_model_the_context_configures()
+    {
+        await using var database = TestDatabase.Create(provider);
+        await using var db = Context(database);
+        var compiled = Describe(db.Model.GetRelationalModel());
+        var configured = Describe(db.GetService<IDesignTimeModel>().Model.GetRelationalModel());
+        Assert.True(configured == compiled,
+            "The compiled model is out of date: run `dotnet ef dbcontext optimize` for both contexts (see README).\n--- configured\n" + configured + "\n--- compiled\n" + compiled);
+    }
+
+    /// <summary>The schema a model maps to, as text: tables, columns, keys, indexes and foreign keys.</summary>
+    private static string Describe(IRelationalModel model)
+    {
+        var text = new System.Text.StringBuilder();
+        foreach (var table in model.Tables.OrderBy(t => t.SchemaQualifiedName, StringComparer.Ordinal))
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"table {table.SchemaQualifiedName}");
+            foreach (var column in table.Columns.OrderBy(c => c.Name, StringComparer.Ordinal))
+            {
+                text.AppendLine(CultureInfo.InvariantCulture, $"  column {column.Name} {column.StoreType} null={column.IsNullable} default={column.DefaultValueSql ?? column.DefaultValue} computed={column.ComputedColumnSql}");
+            }
+
+            text.AppendLine(CultureInfo.InvariantCulture, $"  key {table.PrimaryKey?.Name} ({string.Join(",", table.PrimaryKey?.Columns.Select(c => c.Name) ?? [])})");
+            foreach (var index in table.Indexes.OrderBy(i => i.Name, StringComparer.Ordinal))
+            {
+                text.AppendLine(CultureInfo.InvariantCulture, $"  index {index.Name} ({string.Join(",", index.Columns.Select(c => c.Name))}) unique={index.IsUnique} filter={index.Filter}");
+            }
+
+            foreach (var unique in table.UniqueConstraints.Where(u => !u.GetIsPrimaryKey()).OrderBy(u => u.Name, StringComparer.Ordinal))
+            {
+                text.AppendLine(CultureInfo.InvariantCulture, $"  unique {unique.Name} ({string.Join(",", unique.Columns.Select(c => c.Name))})");
+            }
+
+            foreach (var foreignKey in table.ForeignKeyConstraints.OrderBy(f => f.Name, StringComparer.Ordinal))
+            {
+                text.AppendLine(CultureInfo.InvariantCulture, $"  foreign key {foreignKey.Name} ({string.Join(",", foreignKey.Columns.Select(c => c.Name))}) -> {foreignKey.PrincipalTable.Name} ({string.Join(",", foreignKey.PrincipalColumns.Select(c => c.Name))}) on delete {foreignKey.OnDeleteAction}");
+            }
+        }
+
+        return text.ToString();
+    }
+
+    private static TesseraDbContext Context(TestDatabase database) => database.Provider == "postgres"
+        ? new PostgresTesseraDbContext(new DbContextOptionsBuilder<PostgresTesseraDbContext>().UseNpgsql(database.ConnectionString).Options)
+        : new SqliteTesseraDbContext(new DbContextOptionsBuilder<SqliteTesseraDbContext>().UseSqlite(database.ConnectionString).Options);
+}
