@@ -4,12 +4,13 @@ namespace Tessera.Server.Bootstrap;
 
 /// <summary>
 /// Runs the <see cref="Bootstrapper"/> beside the rest of the start, and holds every request but the
-/// health checks until it has finished: no request is answered from a database the bootstrap has not
-/// made ready, so a configured secret an operator changed takes effect before any sign-in is checked.
+/// liveness check until it has finished: no request is answered from a database the bootstrap has not
+/// made ready, so a configured secret an operator changed takes effect before any sign-in is checked,
+/// and the readiness check (/healthz) turns healthy only once the service can serve.
 /// </summary>
 /// <remarks>
 /// The bootstrap verifies each configured secret against its PBKDF2 hash (a fraction of a second each,
-/// by design), so it no longer delays the moment the service listens and answers its health checks.
+/// by design); it overlaps the host's start instead of preceding it.
 /// When it fails, the service stops with exit code 1, as it did when the bootstrap ran before listening.
 /// </remarks>
 public sealed class BootstrapGate(IServiceScopeFactory scopes, IHostApplicationLifetime lifetime, ILogger<BootstrapGate> logger)
@@ -58,13 +59,13 @@ public sealed class BootstrapGate(IServiceScopeFactory scopes, IHostApplicationL
 
 public static class BootstrapGateMiddleware
 {
-    /// <summary>Holds each request (but /healthz) until the bootstrap is done; 503 when it failed or the service stops.</summary>
+    /// <summary>Holds each request (but /healthz/live) until the bootstrap is done; 503 when it failed or the service stops.</summary>
     public static IApplicationBuilder UseBootstrapGate(this IApplicationBuilder app)
     {
         var gate = app.ApplicationServices.GetRequiredService<BootstrapGate>();
         return app.Use(async (context, next) =>
         {
-            if (!gate.Completion.IsCompletedSuccessfully && !context.Request.Path.StartsWithSegments("/healthz", StringComparison.OrdinalIgnoreCase))
+            if (!gate.Completion.IsCompletedSuccessfully && !context.Request.Path.Equals("/healthz/live", StringComparison.OrdinalIgnoreCase))
             {
                 try
                 {

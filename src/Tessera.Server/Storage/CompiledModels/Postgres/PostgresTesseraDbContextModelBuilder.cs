@@ -12,7 +12,7 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
     public partial class PostgresTesseraDbContextModel
     {
         private PostgresTesseraDbContextModel()
-            : base(skipDetectChanges: false, modelId: new Guid("7c3c6c90-4f83-4bd7-b2f5-6051649cdce4"), entityTypeCount: 22)
+            : base(skipDetectChanges: false, modelId: new Guid("ee611fb9-7a32-4f37-b5a2-455555edacb5"), entityTypeCount: 22)
         {
         }
 

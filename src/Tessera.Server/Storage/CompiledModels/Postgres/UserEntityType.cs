@@ -24,6 +24,7 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
                 propertyCount: 21,
                 navigationCount: 2,
                 unnamedIndexCount: 7,
+                namedIndexCount: 1,
                 keyCount: 1);
 
             var id = runtimeEntityType.AddProperty(
@@ -229,6 +230,10 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
 
             var index5 = runtimeEntityType.AddIndex(
                 new[] { type, status });
+
+            var iX_users_NormalizedUsername_SearchText = runtimeEntityType.AddIndex(
+                new[] { normalizedUsername },
+                name: "IX_users_NormalizedUsername_SearchText");
 
             return runtimeEntityType;
         }

@@ -11,7 +11,7 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
     public partial class SqliteTesseraDbContextModel
     {
         private SqliteTesseraDbContextModel()
-            : base(skipDetectChanges: false, modelId: new Guid("bc1a1272-3728-4154-8a55-0bd9cd9dab6f"), entityTypeCount: 22)
+            : base(skipDetectChanges: false, modelId: new Guid("b200541d-b67f-4d2d-8ad9-02638c30d9df"), entityTypeCount: 22)
         {
         }
 
