@@ -201,6 +201,23 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
         {
             users = PageByCreatedAt(users, descending, after);
         }
+        else if (db.Provider == DatabaseProvider.Postgres && field.Equals("username", StringComparison.OrdinalIgnoreCase)
+            && await NameValuesAsync(query, ct) is { } names)
+        {
+            // A name prefix that covers a few distinct names: each name's users lie in username order in the index of
+            // (name, username), so the page is the merge of a page per name, read from the index alone.
+            var (column, values) = names;
+            IQueryable<KeysetRow>? union = null;
+            foreach (var value in values)
+            {
+                var ofName = column == "NormalizedFirstName" ? users.Where(u => u.NormalizedFirstName == value) : users.Where(u => u.NormalizedLastName == value);
+                var branch = PageByString(ofName, StringSorts[field], descending, after).Take(limit + 1).Select(u => new KeysetRow { Id = u.Id, Username = u.NormalizedUsername });
+                union = union is null ? branch : union.Concat(branch);
+            }
+
+            var ids = (descending ? union!.OrderByDescending(r => r.Username) : union!.OrderBy(r => r.Username)).Take(limit + 1).Select(r => r.Id);
+            users = PageByString(db.Users.AsNoTracking().Where(u => ids.Contains(u.Id)), StringSorts[field], descending, after: null);
+        }
         else if (db.Provider == DatabaseProvider.Postgres)
         {
             // The page's ids first, from indexes that carry them (index-only scans: the walk tests q on the index of
@@ -242,6 +259,46 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
         }
 
         return string.Concat(prefix.AsSpan(0, prefix.Length - 1), ((char)(prefix[^1] + 1)).ToString());
+    }
+
+    /// <summary>Up to this many distinct names under a name prefix, a page is merged from one index range per name.</summary>
+    public const int FewNames = 16;
+
+    private sealed class KeysetRow
+    {
+        public Guid Id { get; init; }
+
+        public string Username { get; init; } = "";
+    }
+
+    /// <summary>
+    /// On PostgreSQL, the distinct first (or else last) names under the query's name prefix, found by hopping from one
+    /// name to the next in its index (one probe per name, in one statement); null when there is no such filter or more
+    /// than <see cref="FewNames"/> names.
+    /// </summary>
+    private async Task<(string Column, List<string> Values)?> NameValuesAsync(UserQuery query, CancellationToken ct)
+    {
+        var (column, raw) = !string.IsNullOrWhiteSpace(query.FirstName) ? ("NormalizedFirstName", query.FirstName)
+            : !string.IsNullOrWhiteSpace(query.LastName) ? ("NormalizedLastName", query.LastName)
+            : (null, null);
+        if (column is null)
+        {
+            return null;
+        }
+
+        var pattern = raw!.Trim().ToUpperInvariant().Replace(@"\", @"\\", StringComparison.Ordinal)
+            .Replace("%", @"\%", StringComparison.Ordinal).Replace("_", @"\_", StringComparison.Ordinal) + "%";
+        var sql = $$"""
+            WITH RECURSIVE names(n) AS (
+              (SELECT "{{column}}" FROM users WHERE "{{column}}" LIKE {0} ORDER BY 1 LIMIT 1)
+              UNION ALL
+              SELECT (SELECT "{{column}}" FROM users WHERE "{{column}}" LIKE {0} AND "{{column}}" > names.n ORDER BY 1 LIMIT 1)
+              FROM names WHERE names.n IS NOT NULL
+            )
+            SELECT n AS "Value" FROM names WHERE n IS NOT NULL LIMIT {{FewNames + 1}}
+            """;
+        var values = await db.Database.SqlQueryRaw<string>(sql, pattern).ToListAsync(ct);
+        return values.Count is > 0 and <= FewNames ? (column, values) : null;
     }
 
     /// <summary>Below this many holders a role's users are sorted; from it on, the username order is walked.</summary>
