@@ -40,7 +40,11 @@ internal sealed class LoadRunner(HttpClient http, LoadBounds bounds, TextWriter 
     /// <summary>`--only`: a part of the scenario names to run; the others are skipped and left out of the report.</summary>
     public string? Only { get; init; }
 
-    public bool Wanted(string name) => Only is null || name.Contains(Only, StringComparison.OrdinalIgnoreCase);
+    public bool Wanted(string name) => Only is null || name.Contains(Only, StringComparison.OrdinalIgnoreCase)
+        || (name.StartsWith(BaselineName, StringComparison.Ordinal) && Wanted(AuthorizeName)); // a ratio needs its baseline
+
+    private const string BaselineName = "GET /healthz/live (baseline";
+    private const string AuthorizeName = "POST /api/v1/authorize";
 
     private static ScenarioResult Skipped(string name) => new(name, 0, 0, 1, double.NaN, double.NaN, double.NaN, double.NaN);
 
