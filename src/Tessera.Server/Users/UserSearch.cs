@@ -192,16 +192,18 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
         // A name or email prefix names one range of its index; on PostgreSQL, choosing the page from that range
         // (index only, then 51 rows read) beats walking the sort order, which the planner misjudges because
         // usernames are made of the same names.
-        var prefixRange = db.Provider == DatabaseProvider.Postgres && !field.Equals("createdAt", StringComparison.OrdinalIgnoreCase)
+        var byCreatedAt = field.Equals("createdAt", StringComparison.OrdinalIgnoreCase);
+        var postgres = db.Provider == DatabaseProvider.Postgres;
+        var prefixRange = postgres && !byCreatedAt
             && ((!string.IsNullOrWhiteSpace(query.FirstName) && !field.Equals("firstName", StringComparison.OrdinalIgnoreCase))
                 || (!string.IsNullOrWhiteSpace(query.LastName) && !field.Equals("lastName", StringComparison.OrdinalIgnoreCase))
                 || (!string.IsNullOrWhiteSpace(query.Email) && !field.Equals("email", StringComparison.OrdinalIgnoreCase)));
         var hideSortIndex = candidates is not null || fewRoleMembers || prefixRange;
-        if (field.Equals("createdAt", StringComparison.OrdinalIgnoreCase))
+        if (byCreatedAt)
         {
             users = PageByCreatedAt(users, descending, after);
         }
-        else if (db.Provider == DatabaseProvider.Postgres && field.Equals("username", StringComparison.OrdinalIgnoreCase)
+        else if (postgres && field.Equals("username", StringComparison.OrdinalIgnoreCase)
             && await NameValuesAsync(query, ct) is { } names)
         {
             // A name prefix that covers a few distinct names: each name's users lie in username order in the index of
@@ -215,15 +217,13 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
                 union = union is null ? branch : union.Concat(branch);
             }
 
-            var ids = (descending ? union!.OrderByDescending(r => r.Username) : union!.OrderBy(r => r.Username)).Take(limit + 1).Select(r => r.Id);
-            users = PageByString(db.Users.AsNoTracking().Where(u => ids.Contains(u.Id)), StringSorts[field], descending, after: null);
+            users = RowsOf((descending ? union!.OrderByDescending(r => r.Username) : union!.OrderBy(r => r.Username)).Take(limit + 1).Select(r => r.Id));
         }
-        else if (db.Provider == DatabaseProvider.Postgres)
+        else if (postgres)
         {
             // The page's ids first, from indexes that carry them (index-only scans: the walk tests q on the index of
             // username and search text), then 51 rows: PostgreSQL reads no row it does not return.
-            var ids = PageByString(users, StringSorts[field], descending, after, hideSortIndex).Take(limit + 1).Select(u => u.Id);
-            users = PageByString(db.Users.AsNoTracking().Where(u => ids.Contains(u.Id)), StringSorts[field], descending, after: null);
+            users = RowsOf(PageByString(users, StringSorts[field], descending, after, hideSortIndex).Take(limit + 1).Select(u => u.Id));
         }
         else
         {
@@ -236,20 +236,24 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
         {
             page.RemoveAt(limit);
             var last = page[^1];
-            var value = field.Equals("createdAt", StringComparison.OrdinalIgnoreCase)
+            var value = byCreatedAt
                 ? last.CreatedAt.Ticks.ToString(System.Globalization.CultureInfo.InvariantCulture)
                 : SortValues[field](last);
             next = new Cursor(sort, value, last.NormalizedUsername).Encode();
         }
 
         return Outcome<UserPage>.Ok(new UserPage(await UserService.ToResponsesAsync(db, page, clock, ct), next));
+
+        // The rows of a page whose ids (and order) were chosen from indexes alone.
+        IQueryable<User> RowsOf(IQueryable<Guid> ids)
+            => PageByString(db.Users.AsNoTracking().Where(u => ids.Contains(u.Id)), StringSorts[field], descending, after: null);
     }
 
     /// <summary>
     /// On SQLite, whose LIKE ignores case and so cannot use a BINARY index, the prefix as a range that can:
-    /// every string starting with the prefix lies in [prefix, upper). Null on PostgreSQL (its pattern-ops
-    /// indexes serve LIKE, while a range under a linguistic collation is not a superset) and for prefixes
-    /// whose last character cannot simply be incremented.
+    /// every string starting with the prefix lies in [prefix, upper). Null on PostgreSQL (the normalized keys
+    /// use collation C, whose B-trees serve LIKE 'x%' themselves) and for prefixes whose last character cannot
+    /// simply be incremented.
     /// </summary>
     private string? BinaryRange(string prefix)
     {
@@ -316,10 +320,9 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
         var groupIds = await db.GroupRoles.Where(g => roleIds.Contains(g.RoleId)).Select(g => g.GroupId).Distinct().ToListAsync(ct);
         var direct = db.UserRoles.Where(r => roleIds.Contains(r.RoleId)).Select(r => r.UserId);
         var viaGroups = db.GroupMembers.Where(m => groupIds.Contains(m.GroupId)).Select(m => m.UserId);
-        var holders = await direct.Take(FewRoleMembers).CountAsync(ct) + await viaGroups.Take(FewRoleMembers).CountAsync(ct);
-        if (holders < FewRoleMembers)
+        var holderIds = direct.Concat(viaGroups);
+        if (await holderIds.Take(FewRoleMembers).CountAsync(ct) < FewRoleMembers)
         {
-            var holderIds = direct.Concat(viaGroups);
             return (users.Where(u => holderIds.Contains(u.Id)), true);
         }
 
@@ -332,8 +335,9 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
         var order = key;
         if (hideSortIndex)
         {
-            // A few known candidates: sorting them beats walking the sort index until enough match, which the planner
-            // would otherwise choose for ORDER BY … LIMIT. Ordering by key || '' keeps the order and hides the index.
+            // A bounded set (few candidates or holders, one prefix range): sorting it beats walking the sort index until
+            // enough match, which the planner would otherwise choose for ORDER BY … LIMIT. Ordering by key || '' keeps
+            // the order and hides the index.
             var concat = typeof(string).GetMethod(nameof(string.Concat), [typeof(string), typeof(string)])!;
             order = Expression.Lambda<Func<User, string>>(Expression.Call(concat, key.Body, Expression.Constant("")), key.Parameters);
         }

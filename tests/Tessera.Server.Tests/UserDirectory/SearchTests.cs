@@ -70,22 +70,11 @@ public abstract class SearchTests<THost>(THost host) : IClassFixture<THost> wher
         });
 
         using var api = await Seed.AdminApiAsync(App);
-        var seen = new List<JsonElement>();
-        string? cursor = null;
-        do
-        {
-            var response = await api.GetFromJsonAsync<JsonElement>($"/api/v1/users?q={tag}&sort={sort}&limit=200" + (cursor is null ? "" : "&cursor=" + cursor));
-            seen.AddRange(response.GetProperty("items").EnumerateArray().Select(e => e.Clone()));
-            cursor = response.GetProperty("nextCursor").GetString();
-        }
-        while (cursor is not null);
-
+        var seen = await PageAllAsync(api, $"q={tag}&sort={sort}");
         var names = Names(seen);
         Assert.Equal(count, names.Count);
         Assert.Equal(count, names.Distinct().Count());
-        var key = sort.TrimStart('-');
-        var values = seen.Select(u => u.GetProperty(key).GetString()!.ToUpperInvariant() + " " + u.GetProperty("username").GetString()!.ToUpperInvariant()).ToList();
-        Assert.Equal(sort.StartsWith('-') ? values.OrderByDescending(v => v, StringComparer.Ordinal) : values.Order(StringComparer.Ordinal), values);
+        AssertOrderedBy(sort, seen);
 
         // A username prefix narrows the walk and keeps it exact.
         var prefixed = Names(await ItemsAsync(api, $"q={tag}&username=w05.&sort={sort}&limit=200"));
@@ -132,6 +121,12 @@ public abstract class SearchTests<THost>(THost host) : IClassFixture<THost> wher
         var query = $"{filter}=" + filter switch { "firstName" => $"Pf{tag}", "lastName" => $"Pl{tag}", _ => tag };
         var seen = await PageAllAsync(api, $"{query}&sort={sort}", limit: 7);
         Assert.Equal(60, seen.Count);
+        AssertOrderedBy(sort, seen);
+    }
+
+    /// <summary>The items are in the order of (sort column, username), ascending or, with '-', descending.</summary>
+    private static void AssertOrderedBy(string sort, List<JsonElement> seen)
+    {
         var key = sort.TrimStart('-');
         var values = seen.Select(u => u.GetProperty(key).GetString()!.ToUpperInvariant() + " " + u.GetProperty("username").GetString()!.ToUpperInvariant()).ToList();
         Assert.Equal(sort.StartsWith('-') ? values.OrderByDescending(v => v, StringComparer.Ordinal) : values.Order(StringComparer.Ordinal), values);
