@@ -92,26 +92,7 @@ public sealed class PasswordSignIn(
         if (verdict == PasswordVerificationResult.Failed)
         {
             secrets.Forget(user.Id);
-            user.FailedSignInCount++;
-            var lockedNow = user.FailedSignInCount >= lockout.Threshold;
-            if (lockedNow)
-            {
-                user.Status = UserStatus.Locked;
-                user.LockedUntil = now + lockout.Duration;
-                user.FailedSignInCount = 0;
-                user.SecurityStamp = User.NewStamp();
-            }
-
-            await RecordFailureAsync(action, login, user, "wrong_password", ct);
-            if (lockedNow)
-            {
-                audit.Record(db, "user.locked", "user", user.Id.ToString(), user.Username,
-                    new { until = user.LockedUntil, threshold = lockout.Threshold }, "success", Actor.System with { ClientIp = audit.CurrentActor().ClientIp });
-                await db.SaveChangesAsync(ct);
-                callers.Invalidate();
-                logger.LogInformation("User {UserId} locked after {Threshold} failed sign-ins.", user.Id, lockout.Threshold);
-            }
-
+            await CountFailureAsync(action, login, user, lockout, now, ct);
             return new PasswordCheck(null, "wrong_password");
         }
 
@@ -158,6 +139,49 @@ public sealed class PasswordSignIn(
         }
 
         return new PasswordCheck(user, null, expired);
+    }
+
+    /// <summary>
+    /// Adds one failure in the database itself and locks the user at the threshold. Counting in memory
+    /// (read, add one, write) let concurrent wrong attempts overwrite each other's count, so a burst of
+    /// guesses could stay under the threshold for ever. The increment, the lock and the audit events
+    /// commit together; of two attempts that both reach the threshold, only the first locks.
+    /// </summary>
+    private async Task CountFailureAsync(string action, string login, User user, LockoutRule lockout, DateTime now, CancellationToken ct)
+    {
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        var id = user.Id;
+        await db.Users.Where(u => u.Id == id).ExecuteUpdateAsync(s => s.SetProperty(u => u.FailedSignInCount, u => u.FailedSignInCount + 1), ct);
+        var failures = await db.Users.Where(u => u.Id == id).Select(u => u.FailedSignInCount).SingleAsync(ct);
+        var lockedNow = false;
+        var until = now + lockout.Duration;
+        if (failures >= lockout.Threshold)
+        {
+            lockedNow = await db.Users
+                .Where(u => u.Id == id && !(u.Status == UserStatus.Locked && (u.LockedUntil == null || u.LockedUntil > now)))
+                .ExecuteUpdateAsync(s => s
+                    .SetProperty(u => u.Status, UserStatus.Locked)
+                    .SetProperty(u => u.LockedUntil, until)
+                    .SetProperty(u => u.FailedSignInCount, 0)
+                    .SetProperty(u => u.SecurityStamp, User.NewStamp()), ct) == 1;
+        }
+
+        var actor = audit.CurrentActor();
+        audit.Record(db, action, "user", id.ToString(), user.Username, new { reason = "wrong_password" }, "failure",
+            actor with { Id = null, Name = login.Length > 254 ? login[..254] : login });
+        if (lockedNow)
+        {
+            audit.Record(db, "user.locked", "user", id.ToString(), user.Username,
+                new { until, threshold = lockout.Threshold }, "success", Actor.System with { ClientIp = actor.ClientIp });
+        }
+
+        await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
+        if (lockedNow)
+        {
+            callers.Invalidate();
+            logger.LogInformation("User {UserId} locked after {Threshold} failed sign-ins.", id, lockout.Threshold);
+        }
     }
 
     private async Task RecordFailureAsync(string action, string login, User? user, string reason, CancellationToken ct)

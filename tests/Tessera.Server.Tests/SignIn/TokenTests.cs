@@ -318,6 +318,29 @@ public abstract class TokenTests<THost>(THost host) : IClassFixture<THost> where
     }
 
     [Fact]
+    public async Task Concurrent_wrong_secrets_each_count_so_a_burst_locks_the_client_once()
+    {
+        var user = await Seed.UserAsync(App, UserType.Api, Secret, "System");
+        using var client = App.Client();
+
+        // Twelve guesses at once against a threshold of five: counted one by one, they must lock the client.
+        // Enough pool threads that all twelve read the user before any of them has written a count.
+        ThreadPool.GetMinThreads(out var workers, out var io);
+        ThreadPool.SetMinThreads(Math.Max(workers, 32), io);
+        var attempts = await Task.WhenAll(Enumerable.Range(0, 12).Select(i => Seed.RequestTokenAsync(client, user.Username, "wrong-" + i)));
+        Assert.All(attempts, a => Assert.False(a.IsSuccessStatusCode));
+        Assert.False((await Seed.RequestTokenAsync(client, user.Username, Secret)).IsSuccessStatusCode);
+
+        await using var scope = App.Scope(out var db);
+        var stored = await db.Users.AsNoTracking().SingleAsync(u => u.Id == user.Id);
+        Assert.Equal(UserStatus.Locked, stored.Status);
+        Assert.NotNull(stored.LockedUntil);
+        Assert.Equal(1, await db.AuditEvents.CountAsync(a => a.TargetId == user.Id.ToString() && a.Action == "user.locked"));
+        var refusals = await db.AuditEvents.CountAsync(a => a.TargetId == user.Id.ToString() && a.Action == "token.client_credentials" && a.Outcome == "failure");
+        Assert.Equal(13, refusals);
+    }
+
+    [Fact]
     public async Task A_repeat_client_skips_the_hash_until_its_password_changes_and_LastSignInAt_is_written_once_a_minute()
     {
         var user = await Seed.UserAsync(App, UserType.Api, Secret, "System");
