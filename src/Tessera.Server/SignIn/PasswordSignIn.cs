@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Tessera.Core.Users;
@@ -37,6 +38,18 @@ public sealed class PasswordSignIn(
     /// <summary>LastSignInAt is written at most this often per user, so that repeated token requests do not each update the row.</summary>
     public static readonly TimeSpan LastSignInGranularity = TimeSpan.FromMinutes(1);
 
+    // Compiled once per provider: a token request runs this lookup every time, and building and caching
+    // the query's expression tree on each call was a tenth of its CPU. A compiled query keeps the first
+    // model it meets, hence one per context type (the tests run both providers in one process).
+    private static readonly ConcurrentDictionary<Type, Func<TesseraDbContext, string, CancellationToken, Task<User?>>> ByUsername = new();
+    private static readonly ConcurrentDictionary<Type, Func<TesseraDbContext, string, CancellationToken, Task<User?>>> ByUsernameOrEmail = new();
+
+    private static Task<User?> FindAsync(TesseraDbContext db, string normalized, bool orEmail, CancellationToken ct) => orEmail
+        ? ByUsernameOrEmail.GetOrAdd(db.GetType(), static _ => EF.CompileAsyncQuery((TesseraDbContext db, string normalized, CancellationToken _) =>
+            db.Users.SingleOrDefault(u => u.NormalizedEmail == normalized || u.NormalizedUsername == normalized)))(db, normalized, ct)
+        : ByUsername.GetOrAdd(db.GetType(), static _ => EF.CompileAsyncQuery((TesseraDbContext db, string normalized, CancellationToken _) =>
+            db.Users.SingleOrDefault(u => u.NormalizedUsername == normalized)))(db, normalized, ct);
+
     /// <summary>Spent on unknown users too, so the response time does not tell who exists.</summary>
     private static readonly Lazy<string> DummyHash = new(() => new PasswordHasher<User>(
         Microsoft.Extensions.Options.Options.Create(new PasswordHasherOptions { IterationCount = Credentials.PasswordHashing.Iterations }))
@@ -49,9 +62,8 @@ public sealed class PasswordSignIn(
         login = login?.Trim() ?? "";
         password ??= "";
         var normalized = Usernames.Normalize(login);
-        var user = login.Length == 0 ? null : channel == SignInChannel.BackOffice && login.Contains('@', StringComparison.Ordinal)
-            ? await db.Users.SingleOrDefaultAsync(u => u.NormalizedEmail == normalized || u.NormalizedUsername == normalized, ct)
-            : await db.Users.SingleOrDefaultAsync(u => u.NormalizedUsername == normalized, ct);
+        var user = login.Length == 0 ? null
+            : await FindAsync(db, normalized, orEmail: channel == SignInChannel.BackOffice && login.Contains('@', StringComparison.Ordinal), ct);
         var now = clock.GetUtcNow().UtcDateTime;
         var action = channel == SignInChannel.BackOffice ? "signin.password" : "token.client_credentials";
 
