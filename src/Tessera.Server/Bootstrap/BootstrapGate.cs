@@ -82,3 +82,27 @@ public static class BootstrapGateMiddleware
         });
     }
 }
+
+public static class StartupHeap
+{
+    /// <summary>
+    /// Once the host has started and the bootstrap has committed, one full, compacting collection that
+    /// returns the start's garbage to the operating system (JIT, EF Core's and OpenIddict's set-up,
+    /// configuration binding). Without it an idle service keeps that memory until enough new
+    /// allocations trigger a collection: measured 6 MB of idle RSS, for a pause of a few milliseconds
+    /// before the first requests.
+    /// </summary>
+    public static void CompactHeapOnceReady(this WebApplication app)
+    {
+        var gate = app.Services.GetRequiredService<BootstrapGate>();
+        app.Lifetime.ApplicationStarted.Register(() => gate.Completion.ContinueWith(
+            static t =>
+            {
+                if (t.IsCompletedSuccessfully)
+                {
+                    GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+                }
+            },
+            CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default));
+    }
+}
