@@ -22,8 +22,17 @@ internal sealed record ScenarioResult(string Name, int Requests, int Failures, d
 {
     public double PerSecond => Requests / Seconds;
 
+    /// <summary>CPU seconds the server process used during the measured requests (user + system), NaN when unknown.</summary>
+    public double ServerCpuSeconds { get; init; } = double.NaN;
+
+    /// <summary>Cores the server kept busy: its CPU seconds over the wall-clock seconds.</summary>
+    public double ServerCores => ServerCpuSeconds / Seconds;
+
+    /// <summary>Requests per second of server CPU: the throughput of one core given wholly to the server.</summary>
+    public double PerServerCpuSecond => Requests / ServerCpuSeconds;
+
     public string Row() => string.Create(CultureInfo.InvariantCulture,
-        $"| {Name} | {Requests} | {Failures} | {PerSecond:F0} | {P50:F2} | {P95:F2} | {P99:F2} | {Max:F2} |");
+        $"| {Name} | {Requests} | {Failures} | {PerSecond:F0} | {P50:F2} | {P95:F2} | {P99:F2} | {Max:F2} | {ServerCores:F2} | {PerServerCpuSecond:F0} |");
 }
 
 /// <summary>
@@ -36,6 +45,9 @@ internal sealed class LoadRunner(HttpClient http, LoadBounds bounds, TextWriter 
     public List<ScenarioResult> Results { get; } = [];
 
     public string? Bearer { get; set; }
+
+    /// <summary>The server's CPU time so far (user + system), read around each scenario's measured requests.</summary>
+    public Func<TimeSpan>? ServerCpu { get; init; }
 
     /// <summary>`--only`: a part of the scenario names to run; the others are skipped and left out of the report.</summary>
     public string? Only { get; init; }
@@ -76,7 +88,7 @@ internal sealed class LoadRunner(HttpClient http, LoadBounds bounds, TextWriter 
         report.IdleRssMb = server.RssMegabytes();
         log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"server: idle RSS {report.IdleRssMb:F0} MB"));
 
-        var runner = new LoadRunner(http, bounds, log) { Only = only };
+        var runner = new LoadRunner(http, bounds, log) { Only = only, ServerCpu = server.CpuTime };
         runner.Bearer = await runner.TokenAsync(ServerProcess.AdminClientId, ServerProcess.AdminClientSecret);
 
         // Search scenarios, with RSS sampled throughout.
@@ -131,6 +143,8 @@ internal sealed class LoadRunner(HttpClient http, LoadBounds bounds, TextWriter 
         report.ColdTokenP50 = cold.P50;
         var hot = await runner.PostAsync("POST /connect/token (repeat client)", i => TokenForm(Seeder.ClientPrefix + (i % Seeder.Clients).ToString("D2", CultureInfo.InvariantCulture), Seeder.ClientSecret), bearer: false);
         report.TokensPerSecond = hot.PerSecond;
+        report.TokensPerServerCpuSecond = hot.PerServerCpuSecond;
+        report.TokenServerCores = hot.ServerCores;
         report.Results.AddRange(runner.Results);
         return report;
     }
@@ -266,6 +280,7 @@ internal sealed class LoadRunner(HttpClient http, LoadBounds bounds, TextWriter 
         next = 0;
         var deadline = Stopwatch.GetTimestamp() + (long)(bounds.Duration.TotalSeconds * Stopwatch.Frequency);
         var perWorker = new List<double>[bounds.Concurrency];
+        var cpuBefore = ServerCpu?.Invoke();
         var watch = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, bounds.Concurrency).Select(async w =>
         {
@@ -285,7 +300,8 @@ internal sealed class LoadRunner(HttpClient http, LoadBounds bounds, TextWriter 
             }
         }));
         var elapsed = watch.Elapsed.TotalSeconds;
-        var result = Summarize(name, perWorker.SelectMany(l => l).ToList(), failures, elapsed);
+        var cpu = cpuBefore is null ? double.NaN : (ServerCpu!() - cpuBefore.Value).TotalSeconds;
+        var result = Summarize(name, perWorker.SelectMany(l => l).ToList(), failures, elapsed) with { ServerCpuSeconds = cpu };
         Report(result);
         if (firstFailure is not null)
         {
@@ -324,6 +340,8 @@ internal sealed class LoadReport
     public double HashMs { get; set; }
     public double ColdTokenP50 { get; set; }
     public double TokensPerSecond { get; set; }
+    public double TokensPerServerCpuSecond { get; set; }
+    public double TokenServerCores { get; set; }
 
     public int Failures => Results.Sum(r => r.Failures);
 
@@ -333,8 +351,8 @@ internal sealed class LoadReport
         var i = CultureInfo.InvariantCulture;
         s.AppendLine(string.Create(i, $"provider {Provider}; {Environment.ProcessorCount} cores; concurrency {Bounds.Concurrency}; warm-up {Bounds.Warmup}; at most {Bounds.MaxRequests} requests or {Bounds.Duration.TotalSeconds:F0} s per scenario"));
         s.AppendLine();
-        s.AppendLine("| scenario | requests | failures | req/s | p50 ms | p95 ms | p99 ms | max ms |");
-        s.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        s.AppendLine("| scenario | requests | failures | req/s | p50 ms | p95 ms | p99 ms | max ms | server cores busy | req per server CPU-s |");
+        s.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var r in Results)
         {
             s.AppendLine(r.Row());
@@ -345,7 +363,8 @@ internal sealed class LoadReport
         s.AppendLine(string.Create(i, $"- RSS idle: {IdleRssMb:F0} MB; peak during the search scenarios: {SearchPeakRssMb:F0} MB"));
         s.AppendLine(string.Create(i, $"- deep page p95 / first page p95: {DeepPageRatio:F2}"));
         s.AppendLine(string.Create(i, $"- authorize req/s / baseline req/s: {AuthorizeRatio:P0}; authorize p99 {AuthorizeP99:F2} ms"));
-        s.AppendLine(string.Create(i, $"- tokens, repeat clients: {TokensPerSecond:F0}/s ({TokensPerSecond / Environment.ProcessorCount:F0} per core); first token of a client p50 {ColdTokenP50:F0} ms against one PBKDF2 verification of {HashMs:F0} ms in the bench process"));
+        s.AppendLine(string.Create(i, $"- tokens, repeat clients: {TokensPerSecond:F0}/s with the server using {TokenServerCores:F2} of {Environment.ProcessorCount} cores (the load client has the rest) = {TokensPerServerCpuSecond:F0} per server CPU-second; {TokensPerSecond / Environment.ProcessorCount:F0} per machine core"));
+        s.AppendLine(string.Create(i, $"- tokens: first token of a client p50 {ColdTokenP50:F0} ms against one PBKDF2 verification of {HashMs:F0} ms in the bench process"));
         return s.ToString();
     }
 }

@@ -27,6 +27,13 @@ internal sealed class ServerProcess : IAsyncDisposable
 
     public int Id => process.Id;
 
+    /// <summary>CPU time the server process has used so far, user and system (on Linux from /proc/&lt;pid&gt;/stat).</summary>
+    public TimeSpan CpuTime()
+    {
+        process.Refresh();
+        return process.TotalProcessorTime;
+    }
+
     /// <summary>Resident set size of the server, from /proc (Linux), in MB.</summary>
     public double RssMegabytes()
     {
