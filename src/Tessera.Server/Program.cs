@@ -26,6 +26,7 @@ builder.Services.AddHttpContextAccessor();
 builder.Services.AddTesseraStorage(builder.Configuration);
 builder.Services.AddDataProtection().SetApplicationName("Tessera").PersistKeysToDbContext<TesseraDbContext>();
 builder.Services.AddTesseraProblems();
+builder.Services.AddTesseraTrustedProxies(builder.Configuration);
 builder.Services.AddOpenApi();
 builder.Services.Configure<PasswordHasherOptions>(o => o.IterationCount = PasswordHashing.Iterations);
 builder.Services.AddSingleton<IPasswordHasher<User>, PasswordHasher<User>>();
@@ -64,6 +65,7 @@ if (args.Contains("migrate"))
 
 await app.MigrateAndBootstrapAsync(bootstrap: true);
 
+app.UseTesseraTrustedProxies();
 app.UseBootstrapGate();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
