@@ -24,7 +24,7 @@ builder.Services.Configure<BootstrapOptions>(builder.Configuration.GetSection("T
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddHttpContextAccessor();
 builder.Services.AddTesseraStorage(builder.Configuration);
-builder.Services.AddDataProtection().SetApplicationName("Tessera").PersistKeysToDbContext<TesseraDbContext>();
+builder.Services.AddDataProtection().SetApplicationName("Tessera").PersistKeysToDbContext<TesseraDbContext>().ProtectKeysAtRest(builder.Configuration);
 builder.Services.AddTesseraProblems();
 builder.Services.AddTesseraTrustedProxies(builder.Configuration);
 builder.Services.AddOpenApi();
