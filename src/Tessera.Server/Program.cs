@@ -91,7 +91,6 @@ app.MapRazorPages();
 app.MapFallback("/api/{**path}", (HttpContext context) =>
     Problems.Of(StatusCodes.Status404NotFound, "not_found", $"No API endpoint answers {context.Request.Method} {context.Request.Path}."));
 
-app.CompactHeapOnceReady();
 app.Run();
 
 /// <summary>The entry point, visible to the integration tests' host factory.</summary>

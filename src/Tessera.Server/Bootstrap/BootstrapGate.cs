@@ -18,7 +18,7 @@ public sealed class BootstrapGate(IServiceScopeFactory scopes, IHostApplicationL
     private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _started;
 
-    /// <summary>Completes when the bootstrap has committed; faults when it failed.</summary>
+    /// <summary>Completes when the bootstrap has committed and the host has started (then the start's heap is compacted); faults when the bootstrap failed.</summary>
     public Task Completion => _done.Task;
 
     public bool Failed => _done.Task.IsFaulted;
@@ -37,8 +37,12 @@ public sealed class BootstrapGate(IServiceScopeFactory scopes, IHostApplicationL
         var stopping = lifetime.ApplicationStopping;
         try
         {
-            await using var scope = scopes.CreateAsyncScope();
-            await scope.ServiceProvider.GetRequiredService<Bootstrapper>().RunAsync(stopping);
+            await using (var scope = scopes.CreateAsyncScope())
+            {
+                await scope.ServiceProvider.GetRequiredService<Bootstrapper>().RunAsync(stopping);
+            }
+
+            await CompactOnceStartedAsync(stopping);
             _done.TrySetResult();
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -54,6 +58,24 @@ public sealed class BootstrapGate(IServiceScopeFactory scopes, IHostApplicationL
             _done.TrySetException(e);
             lifetime.StopApplication();
         }
+    }
+
+    /// <summary>
+    /// Once the host has started (and the bootstrap has committed), one full, compacting collection
+    /// returns the start's garbage to the operating system: JIT, EF Core's and OpenIddict's set-up,
+    /// configuration binding. Without it an idle service kept that memory until enough new
+    /// allocations triggered a collection (measured: 6 MB of idle RSS). It runs before the gate
+    /// opens, so its pause (30 to 45 ms here) is part of the start rather than of a request.
+    /// </summary>
+    private async Task CompactOnceStartedAsync(CancellationToken stopping)
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+        {
+            await started.Task.WaitAsync(stopping);
+        }
+
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
     }
 }
 
@@ -80,29 +102,5 @@ public static class BootstrapGateMiddleware
 
             await next(context);
         });
-    }
-}
-
-public static class StartupHeap
-{
-    /// <summary>
-    /// Once the host has started and the bootstrap has committed, one full, compacting collection that
-    /// returns the start's garbage to the operating system (JIT, EF Core's and OpenIddict's set-up,
-    /// configuration binding). Without it an idle service keeps that memory until enough new
-    /// allocations trigger a collection: measured 6 MB of idle RSS, for a pause of a few milliseconds
-    /// before the first requests.
-    /// </summary>
-    public static void CompactHeapOnceReady(this WebApplication app)
-    {
-        var gate = app.Services.GetRequiredService<BootstrapGate>();
-        app.Lifetime.ApplicationStarted.Register(() => gate.Completion.ContinueWith(
-            static t =>
-            {
-                if (t.IsCompletedSuccessfully)
-                {
-                    GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-                }
-            },
-            CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default));
     }
 }
