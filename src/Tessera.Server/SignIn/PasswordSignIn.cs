@@ -164,7 +164,8 @@ public sealed class PasswordSignIn(
         await using var tx = await db.Database.BeginTransactionAsync(ct);
         var id = user.Id;
         await db.Users.Where(u => u.Id == id).ExecuteUpdateAsync(s => s.SetProperty(u => u.FailedSignInCount, u => u.FailedSignInCount + 1), ct);
-        var failures = await db.Users.Where(u => u.Id == id).Select(u => u.FailedSignInCount).SingleAsync(ct);
+        // A user deleted meanwhile has no count to reach; the attempt is still recorded.
+        var failures = await db.Users.Where(u => u.Id == id).Select(u => (int?)u.FailedSignInCount).SingleOrDefaultAsync(ct) ?? 0;
         var lockedNow = false;
         var until = now + lockout.Duration;
         if (failures >= lockout.Threshold)
