@@ -21,8 +21,6 @@ public sealed class BootstrapGate(IServiceScopeFactory scopes, IHostApplicationL
     /// <summary>Completes when the bootstrap has committed and the host has started (then the start's heap is compacted); faults when the bootstrap failed.</summary>
     public Task Completion => _done.Task;
 
-    public bool Failed => _done.Task.IsFaulted;
-
     /// <summary>Starts the bootstrap on the thread pool; a second call does nothing.</summary>
     public void Start()
     {

@@ -1,21 +1,18 @@
 using Microsoft.EntityFrameworkCore;
-using Tessera.Server.Bootstrap;
 using Tessera.Server.Storage;
 
 namespace Tessera.Server.Http;
 
 public static class HealthEndpoints
 {
-    /// <summary>`GET /healthz`: 200 while the database answers, 503 when it does not (or the bootstrap failed); `GET /healthz/live`: 200 while the process serves.</summary>
+    /// <summary>
+    /// `GET /healthz`: 200 while the database answers, 503 when it does not; `GET /healthz/live`: 200 while the process serves.
+    /// Until the bootstrap has committed, <see cref="Bootstrap.BootstrapGateMiddleware"/> holds /healthz (and answers 503 if it failed).
+    /// </summary>
     public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/healthz", async (TesseraDbContext db, BootstrapGate bootstrap, ILogger<TesseraDbContext> logger, CancellationToken ct) =>
+        app.MapGet("/healthz", async (TesseraDbContext db, ILogger<TesseraDbContext> logger, CancellationToken ct) =>
         {
-            if (bootstrap.Failed)
-            {
-                return Problems.Of(StatusCodes.Status503ServiceUnavailable, "not_ready", "Tessera could not make its database ready; see its log.");
-            }
-
             try
             {
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);

@@ -37,13 +37,15 @@ public static class TrustedProxies
                 o.KnownIPNetworks.Add(network);
             }
         });
-        services.AddSingleton(new TrustedProxyList(addresses.Count + networks.Count > 0));
         return services;
     }
 
     /// <summary>First in the pipeline, so that every later part (audit, rate limits, cookies, OpenIddict) sees the client.</summary>
     public static IApplicationBuilder UseTesseraTrustedProxies(this IApplicationBuilder app)
-        => app.ApplicationServices.GetRequiredService<TrustedProxyList>().Any ? app.UseForwardedHeaders() : app;
+    {
+        var options = app.ApplicationServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<ForwardedHeadersOptions>>().Value;
+        return options.KnownProxies.Count + options.KnownIPNetworks.Count > 0 ? app.UseForwardedHeaders() : app;
+    }
 
     internal static (List<IPAddress> Addresses, List<System.Net.IPNetwork> Networks) Parse(IEnumerable<string> entries)
     {
@@ -74,6 +76,4 @@ public static class TrustedProxies
 
         return (addresses, networks);
     }
-
-    private sealed record TrustedProxyList(bool Any);
 }

@@ -179,13 +179,11 @@ public sealed class PasswordSignIn(
                     .SetProperty(u => u.SecurityStamp, User.NewStamp()), ct) == 1;
         }
 
-        var actor = audit.CurrentActor();
-        audit.Record(db, action, "user", id.ToString(), user.Username, new { reason = "wrong_password" }, "failure",
-            actor with { Id = null, Name = login.Length > 254 ? login[..254] : login });
+        RecordFailure(action, login, user, "wrong_password");
         if (lockedNow)
         {
             audit.Record(db, "user.locked", "user", id.ToString(), user.Username,
-                new { until, threshold = lockout.Threshold }, "success", Actor.System with { ClientIp = actor.ClientIp });
+                new { until, threshold = lockout.Threshold }, "success", Actor.System with { ClientIp = audit.CurrentActor().ClientIp });
         }
 
         await db.SaveChangesAsync(ct);
@@ -199,8 +197,14 @@ public sealed class PasswordSignIn(
 
     private async Task RecordFailureAsync(string action, string login, User? user, string reason, CancellationToken ct)
     {
+        RecordFailure(action, login, user, reason);
+        await db.SaveChangesAsync(ct);
+    }
+
+    /// <summary>Adds the refused attempt to the unit of work, in the name the caller gave.</summary>
+    private void RecordFailure(string action, string login, User? user, string reason)
+    {
         var actor = audit.CurrentActor() with { Id = null, Name = login.Length > 254 ? login[..254] : login };
         audit.Record(db, action, "user", user?.Id.ToString(), user?.Username, new { reason }, "failure", actor);
-        await db.SaveChangesAsync(ct);
     }
 }

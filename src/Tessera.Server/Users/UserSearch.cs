@@ -89,9 +89,12 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
         }
 
         // q: on SQLite the trigram index names the few users that can match; a common or short term walks the sort order instead.
+        var byUsername = field.Equals("username", StringComparison.OrdinalIgnoreCase);
+        var byCreatedAt = field.Equals("createdAt", StringComparison.OrdinalIgnoreCase);
+        var postgres = db.Provider == DatabaseProvider.Postgres;
         var term = string.IsNullOrWhiteSpace(query.Q) ? null : query.Q.Trim().ToUpperInvariant();
         var candidates = term is null ? null : await SearchTextIndex.CandidatesAsync(db, term, ct);
-        var users = term is not null && candidates is null && db.Provider == DatabaseProvider.Sqlite && field.Equals("username", StringComparison.OrdinalIgnoreCase)
+        var users = term is not null && candidates is null && !postgres && byUsername
             ? SearchTextIndex.UsersInUsernameOrder(db)
             : db.Users;
         users = users.AsNoTracking();
@@ -171,7 +174,7 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
         if (!string.IsNullOrWhiteSpace(query.Role))
         {
             var role = query.Role.Trim().ToUpperInvariant();
-            if (db.Provider == DatabaseProvider.Postgres)
+            if (postgres)
             {
                 (users, fewRoleMembers) = await RoleOnPostgresAsync(users, role, ct);
             }
@@ -192,8 +195,6 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
         // A name or email prefix names one range of its index; on PostgreSQL, choosing the page from that range
         // (index only, then 51 rows read) beats walking the sort order, which the planner misjudges because
         // usernames are made of the same names.
-        var byCreatedAt = field.Equals("createdAt", StringComparison.OrdinalIgnoreCase);
-        var postgres = db.Provider == DatabaseProvider.Postgres;
         var prefixRange = postgres && !byCreatedAt
             && ((!string.IsNullOrWhiteSpace(query.FirstName) && !field.Equals("firstName", StringComparison.OrdinalIgnoreCase))
                 || (!string.IsNullOrWhiteSpace(query.LastName) && !field.Equals("lastName", StringComparison.OrdinalIgnoreCase))
@@ -203,7 +204,7 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
         {
             users = PageByCreatedAt(users, descending, after);
         }
-        else if (postgres && field.Equals("username", StringComparison.OrdinalIgnoreCase)
+        else if (postgres && byUsername
             && await NameValuesAsync(query, ct) is { } names)
         {
             // A name prefix that covers a few distinct names: each name's users lie in username order in the index of

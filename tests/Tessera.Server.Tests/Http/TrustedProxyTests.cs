@@ -10,21 +10,12 @@ namespace Tessera.Server.Tests.Http;
 /// and a TLS-terminating proxy's https reaches the token endpoint. Served by Kestrel on loopback,
 /// so the connection's own address is 127.0.0.1.
 /// </summary>
-public sealed class TrustedProxyTests : IAsyncLifetime
+public sealed class TrustedProxyTests
 {
-    private TestDatabase database = null!;
-
-    public Task InitializeAsync()
-    {
-        database = TestDatabase.Create("sqlite");
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync() => await database.DisposeAsync();
-
     [Fact]
     public async Task Forwarded_addresses_are_believed_only_from_trusted_proxies_hop_by_hop()
     {
+        await using var database = TestDatabase.Create("sqlite");
         await using (var direct = new TesseraApp(database, kestrel: true).Started())
         {
             // Nobody trusted: the header is the client's word, and the connection's address is recorded.
@@ -48,6 +39,7 @@ public sealed class TrustedProxyTests : IAsyncLifetime
     [Fact]
     public async Task A_trusted_TLS_terminating_proxy_lets_an_https_PublicUrl_issue_tokens()
     {
+        await using var database = TestDatabase.Create("sqlite");
         var https = new Dictionary<string, string?> { ["Tessera:PublicUrl"] = "https://tessera.example" };
         await using (var untrusted = new TesseraApp(database, https, kestrel: true).Started())
         {
@@ -75,6 +67,7 @@ public sealed class TrustedProxyTests : IAsyncLifetime
     [InlineData("10.0.0.0/33")]
     public async Task A_proxy_entry_that_is_no_address_or_network_stops_the_start(string entry)
     {
+        await using var database = TestDatabase.Create("sqlite");
         await using var app = new TesseraApp(database, Proxies(entry), kestrel: true);
         var failure = Assert.ThrowsAny<Exception>(() => app.Started());
         Assert.Contains("Tessera:Http:TrustedProxies", failure.ToString(), StringComparison.Ordinal);

@@ -8,27 +8,17 @@ using Tessera.Server.Tests.Infrastructure;
 namespace Tessera.Server.Tests.Storage;
 
 /// <summary>With Tessera:DataProtection:CertificatePath, the keys stored in the database are encrypted to that certificate.</summary>
-public sealed class KeyProtectionTests : IAsyncLifetime
+public sealed class KeyProtectionTests : IDisposable
 {
     private const string Password = "Pfx-Password-1234";
     private readonly string folder = Directory.CreateTempSubdirectory("tessera-keys-").FullName;
-    private TestDatabase database = null!;
 
-    public Task InitializeAsync()
-    {
-        database = TestDatabase.Create("sqlite");
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync()
-    {
-        await database.DisposeAsync();
-        Directory.Delete(folder, recursive: true);
-    }
+    public void Dispose() => Directory.Delete(folder, recursive: true);
 
     [Fact]
     public async Task A_configured_certificate_encrypts_the_stored_keys_and_the_next_start_reads_them()
     {
+        await using var database = TestDatabase.Create("sqlite");
         var settings = new Dictionary<string, string?>
         {
             [KeyProtection.CertificatePathSetting] = Certificate("keys.pfx"),
@@ -62,6 +52,7 @@ public sealed class KeyProtectionTests : IAsyncLifetime
     [Fact]
     public async Task A_certificate_that_cannot_be_read_stops_the_start()
     {
+        await using var database = TestDatabase.Create("sqlite");
         var missing = new Dictionary<string, string?> { [KeyProtection.CertificatePathSetting] = Path.Combine(folder, "missing.pfx") };
         await using (var app = new TesseraApp(database, missing))
         {
