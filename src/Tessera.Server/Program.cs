@@ -80,6 +80,7 @@ app.MapOpenApi();
 app.MapScalarApiReference("/docs");
 app.MapHealth();
 app.MapSignIn();
+app.MapAuthorization();
 app.MapUsers();
 app.MapRoles();
 app.MapGroups();

@@ -28,6 +28,26 @@ public sealed class TokenOptions
     /// </summary>
     [RegularExpression("^(ES256|RS256)$", ErrorMessage = "Tessera:Tokens:SigningAlgorithm must be ES256 or RS256.")]
     public string SigningAlgorithm { get; set; } = "ES256";
+
+    /// <summary>
+    /// Public clients (no secret) through which BackOffice users obtain access tokens with the authorization
+    /// code flow and PKCE (S256). None by default: the authorization endpoint refuses every client until one is
+    /// registered here.
+    /// </summary>
+    public List<PublicClient> Clients { get; set; } = [];
+}
+
+/// <summary>`Tessera:Tokens:Clients:N`: a public client of the authorization code flow.</summary>
+public sealed class PublicClient
+{
+    /// <summary>The client_id the application sends.</summary>
+    public string ClientId { get; set; } = "";
+
+    /// <summary>
+    /// The exact redirect URIs codes may be sent to: https, http on a loopback address (RFC 8252 §7.3), or a
+    /// private-use scheme with a dot in its name (RFC 8252 §7.1). Compared as strings, without a fragment.
+    /// </summary>
+    public List<string> RedirectUris { get; set; } = [];
 }
 
 /// <summary>`Tessera:Sessions`: BackOffice cookie sessions.</summary>

@@ -25,6 +25,8 @@ public static class TokenServer
 {
     /// <summary>The scheme API endpoints authenticate with: OpenIddict validation behind a cache of verified tokens.</summary>
     public const string BearerScheme = VerifiedBearerTokens.Scheme;
+    /// <summary>The one scope Tessera's API knows.</summary>
+    public const string ApiScope = "api";
     internal const string UserIdProperty = "tessera:user_id";
     internal const string StampProperty = "tessera:security_stamp";
 
@@ -40,29 +42,41 @@ public static class TokenServer
         services.AddScoped<PasswordSignIn>();
         services.AddScoped<TokenStanding>();
         services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>, ConfigureServerFromStore>();
+        services.AddSingleton<IValidateOptions<TokenOptions>, AuthorizationCode.ValidateOptions>();
+        services.AddSingleton<ExpiredRevocations>();
 
         services.AddOpenIddict()
             .AddServer(o =>
             {
-                o.SetTokenEndpointUris("connect/token")
+                o.SetAuthorizationEndpointUris("connect/authorize")
+                 .SetTokenEndpointUris("connect/token")
                  .SetIntrospectionEndpointUris("connect/introspect")
                  .SetRevocationEndpointUris("connect/revoke")
                  .SetJsonWebKeySetEndpointUris(".well-known/jwks")
                  .SetConfigurationEndpointUris(".well-known/openid-configuration");
                 o.AllowClientCredentialsFlow();
+                o.AllowAuthorizationCodeFlow().RequireProofKeyForCodeExchange();
+                o.Configure(s =>
+                {
+                    // PKCE with S256 only: "plain" would hand the verifier to anyone who sees the authorization request.
+                    s.CodeChallengeMethods.Clear();
+                    s.CodeChallengeMethods.Add(CodeChallengeMethods.Sha256);
+                });
                 o.AllowTokenExchangeFlow();
                 o.EnableDegradedMode();
                 o.DisableAccessTokenEncryption();
-                o.RegisterScopes("api");
+                o.RegisterScopes(ApiScope);
                 o.Configure(s => s.ClientAuthenticationMethods.Remove(ClientAuthenticationMethods.PrivateKeyJwt));
 
-                var aspnet = o.UseAspNetCore();
+                var aspnet = o.UseAspNetCore().EnableAuthorizationEndpointPassthrough();
                 if (configuration["Tessera:PublicUrl"]?.StartsWith("http://", StringComparison.OrdinalIgnoreCase) != false)
                 {
                     // The operator chose a plain-http public address (a laptop, or TLS ended at a proxy).
                     aspnet.DisableTransportSecurityRequirement();
                 }
 
+                o.AddEventHandler<ValidateAuthorizationRequestContext>(b => b.UseSingletonHandler<AuthorizationCode.ValidateClient>()
+                    .SetOrder(OpenIddictServerHandlers.Authentication.ValidateClientRedirectUri.Descriptor.Order));
                 o.AddEventHandler<ValidateTokenRequestContext>(b => b.UseScopedHandler<AgentAssist.TokenExchange>().SetOrder(AgentAssist.TokenExchange.Order));
                 o.AddEventHandler<ValidateTokenRequestContext>(b => b.UseScopedHandler<AuthenticateClient<ValidateTokenRequestContext>>());
                 o.AddEventHandler<ValidateIntrospectionRequestContext>(b => b.UseScopedHandler<AuthenticateClient<ValidateIntrospectionRequestContext>>());
@@ -106,12 +120,25 @@ public static class TokenServer
         }
     }
 
-    /// <summary>Client authentication: the client is an active API user whose password matches.</summary>
-    private sealed class AuthenticateClient<TContext>(PasswordSignIn signIn) : IOpenIddictServerHandler<TContext>
+    /// <summary>
+    /// Client authentication: the client is an active API user whose password matches; or, redeeming an
+    /// authorization code, a registered public client, which has no secret to present.
+    /// </summary>
+    private sealed class AuthenticateClient<TContext>(PasswordSignIn signIn, IOptions<TokenOptions> tokens) : IOpenIddictServerHandler<TContext>
         where TContext : BaseValidatingClientContext
     {
         public async ValueTask HandleAsync(TContext context)
         {
+            if (context is ValidateTokenRequestContext { Request: var request } && request.IsAuthorizationCodeGrantType())
+            {
+                if (AuthorizationCode.Find(tokens.Value, context.ClientId) is null || !string.IsNullOrEmpty(context.ClientSecret))
+                {
+                    context.Reject(Errors.InvalidClient, "The client is not a registered public client: it must send its client_id and no secret.");
+                }
+
+                return;
+            }
+
             var ct = context.CancellationToken;
             var check = await signIn.CheckAsync(context.ClientId, context.ClientSecret, SignInChannel.Token, ct);
             if (!check.Succeeded)
@@ -125,10 +152,37 @@ public static class TokenServer
         }
     }
 
-    private sealed class IssueAccessToken(TesseraDbContext db, CallerDirectory callers, IOptions<TokenOptions> tokens) : IOpenIddictServerHandler<HandleTokenRequestContext>
+    /// <summary>The principal of an access token for Tessera's API: the user, their stamp digest, roles and privileges.</summary>
+    internal static ClaimsPrincipal AccessPrincipal(CallerState caller, IEnumerable<string> scopes, string audience)
+    {
+        var identity = new ClaimsIdentity(OpenIddict.Server.AspNetCore.OpenIddictServerAspNetCoreDefaults.AuthenticationScheme, Claims.Name, Claims.Role);
+        identity.SetClaim(Claims.Subject, caller.Id.ToString())
+            .SetClaim(Claims.PreferredUsername, caller.Username)
+            .SetClaim(TesseraClaims.UserType, caller.Type.ToWire())
+            .SetClaim(TesseraClaims.Stamp, caller.StampDigest)
+            .SetClaims(Claims.Role, [.. caller.Roles])
+            .SetClaims(TesseraClaims.Privilege, [.. caller.Privileges.Order(StringComparer.Ordinal)]);
+        identity.SetScopes(scopes);
+        identity.SetAudiences(audience);
+        identity.SetDestinations(static _ => [Destinations.AccessToken]);
+        return new ClaimsPrincipal(identity);
+    }
+
+    private sealed class IssueAccessToken(TesseraDbContext db, CallerDirectory callers, AuditLog audit, ExpiredRevocations purge, IOptions<TokenOptions> tokens, TimeProvider clock)
+        : IOpenIddictServerHandler<HandleTokenRequestContext>
     {
         public async ValueTask HandleAsync(HandleTokenRequestContext context)
         {
+            if (context.Request.IsAuthorizationCodeGrantType())
+            {
+                if (await AuthorizationCode.RedeemAsync(context, db, audit, purge, tokens, clock) is { } principal)
+                {
+                    context.SignIn(principal);
+                }
+
+                return;
+            }
+
             if (!context.Request.IsClientCredentialsGrantType() || !context.Transaction.Properties.TryGetValue(UserIdProperty, out var id))
             {
                 return;
@@ -147,22 +201,13 @@ public static class TokenServer
                 return;
             }
 
-            var identity = new ClaimsIdentity(OpenIddict.Server.AspNetCore.OpenIddictServerAspNetCoreDefaults.AuthenticationScheme, Claims.Name, Claims.Role);
-            identity.SetClaim(Claims.Subject, caller.Id.ToString())
-                .SetClaim(Claims.PreferredUsername, caller.Username)
-                .SetClaim(TesseraClaims.UserType, caller.Type.ToWire())
-                .SetClaim(TesseraClaims.Stamp, caller.StampDigest)
-                .SetClaims(Claims.Role, [.. caller.Roles])
-                .SetClaims(TesseraClaims.Privilege, [.. caller.Privileges.Order(StringComparer.Ordinal)]);
-            identity.SetScopes(context.Request.GetScopes());
-            identity.SetAudiences(tokens.Value.Audience);
-            identity.SetDestinations(static _ => [Destinations.AccessToken]);
-            context.SignIn(new ClaimsPrincipal(identity));
+            context.SignIn(AccessPrincipal(caller, context.Request.GetScopes(), tokens.Value.Audience));
         }
     }
 
     /// <summary>RFC 7009: a client revokes its own tokens; holders of MANAGE_USERS may revoke anyone's.</summary>
-    private sealed class RevokeToken(TesseraDbContext db, CallerDirectory callers, AuditLog audit, TimeProvider clock) : IOpenIddictServerHandler<HandleRevocationRequestContext>
+    private sealed class RevokeToken(TesseraDbContext db, CallerDirectory callers, AuditLog audit, ExpiredRevocations purge, TimeProvider clock)
+        : IOpenIddictServerHandler<HandleRevocationRequestContext>
     {
         public async ValueTask HandleAsync(HandleRevocationRequestContext context)
         {
@@ -191,6 +236,7 @@ public static class TokenServer
                 db.RevokedTokens.Add(new RevokedToken { TokenId = tokenId, ExpiresAt = expires });
                 audit.Record(db, "token.revoked", "user", owner, principal.GetClaim(Claims.PreferredUsername), new { tokenId });
                 await db.SaveChangesAsync(context.CancellationToken);
+                await purge.IfDueAsync(db, clock.GetUtcNow().UtcDateTime, context.CancellationToken);
             }
 
             TokenStanding.Forget(tokenId);

@@ -470,35 +470,8 @@ public abstract class AgentAssistTests<THost>(THost host) : IClassFixture<THost>
         return await Seed.UserAsync(App, UserType.BackOffice, Password, "Agent");
     }
 
-    /// <summary>
-    /// A Tessera access token for a BackOffice user, signed with the server's key. No grant issues
-    /// BackOffice users access tokens today; this stands for the one that will (see the README).
-    /// </summary>
-    private async Task<string> AccessTokenOfAsync(User user)
-    {
-        await using var scope = App.Scope(out var db);
-        var stamp = await db.Users.Where(u => u.Id == user.Id).Select(u => u.SecurityStamp).SingleAsync();
-        var server = scope.ServiceProvider.GetRequiredService<IOptionsMonitor<OpenIddict.Server.OpenIddictServerOptions>>().CurrentValue;
-        var now = App.Clock.GetUtcNow().UtcDateTime;
-        return new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler().CreateToken(new Microsoft.IdentityModel.Tokens.SecurityTokenDescriptor
-        {
-            Issuer = server.Issuer!.AbsoluteUri,
-            Audience = "tessera-api",
-            IssuedAt = now,
-            NotBefore = now,
-            Expires = now.AddMinutes(15),
-            TokenType = "at+jwt",
-            SigningCredentials = server.SigningCredentials.First(),
-            Claims = new Dictionary<string, object>
-            {
-                ["sub"] = user.Id.ToString(),
-                ["preferred_username"] = user.Username,
-                ["user_type"] = "backoffice",
-                [TesseraClaims.Stamp] = CallerDirectory.Digest(stamp),
-                ["jti"] = Guid.NewGuid().ToString(),
-            },
-        });
-    }
+    /// <summary>The BackOffice user's own access token, through the authorization code flow of a registered public client.</summary>
+    private Task<string> AccessTokenOfAsync(User user) => AuthorizationCodeClient.TokenForAsync(App, user.Username, Password);
 
     private static async Task AssignAsync(HttpClient api, User agent, params JsonElement[] customers)
         => await ExpectAsync(await api.PutAsJsonAsync($"/api/v1/users/{agent.Id}/customers", new { scope = "assigned", customerIds = customers.Select(c => c.GetProperty("id").GetGuid()) }), HttpStatusCode.OK);

@@ -18,6 +18,12 @@ public sealed class TesseraApp : WebApplicationFactory<Program>
     public const string ApiClientId = "bootstrap-api";
     public const string ApiClientSecret = "Api-Client-Secret-1234";
 
+    /// <summary>A public client of the authorization code flow, and a second one to tell codes apart by client.</summary>
+    public const string ConsoleClientId = "backoffice-console";
+    public const string ConsoleRedirectUri = "http://127.0.0.1:9/callback";
+    public const string OtherClientId = "other-console";
+    public const string OtherRedirectUri = "https://other.example/callback";
+
     private readonly IReadOnlyDictionary<string, string?> _settings;
 
     /// <param name="kestrel">Serve on a real loopback port (for peers that call back, like an SSO provider).</param>
@@ -56,6 +62,11 @@ public sealed class TesseraApp : WebApplicationFactory<Program>
             ["Tessera:Bootstrap:ApiClientId"] = ApiClientId,
             ["Tessera:Bootstrap:ApiClientSecret"] = ApiClientSecret,
             ["Tessera:Mail:OutboxPath"] = Path.Combine(Path.GetTempPath(), "tessera-test-outbox"),
+            ["Tessera:Tokens:Clients:0:ClientId"] = ConsoleClientId,
+            ["Tessera:Tokens:Clients:0:RedirectUris:0"] = ConsoleRedirectUri,
+            ["Tessera:Tokens:Clients:0:RedirectUris:1"] = "com.example.console:/callback",
+            ["Tessera:Tokens:Clients:1:ClientId"] = OtherClientId,
+            ["Tessera:Tokens:Clients:1:RedirectUris:0"] = OtherRedirectUri,
         };
         foreach (var (key, value) in _settings)
         {
