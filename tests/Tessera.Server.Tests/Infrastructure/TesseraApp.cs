@@ -20,7 +20,7 @@ public sealed class TesseraApp : WebApplicationFactory<Program>
 
     /// <summary>A public client of the authorization code flow, and a second one to tell codes apart by client.</summary>
     public const string ConsoleClientId = "backoffice-console";
-    public const string ConsoleRedirectUri = "http://127.0.0.1:9/callback";
+    public const string ConsoleRedirectUri = "http://127.0.0.1:47999/callback";
     public const string OtherClientId = "other-console";
     public const string OtherRedirectUri = "https://other.example/callback";
 

@@ -179,6 +179,9 @@ public abstract class WebSessionTests<THost>(THost host) : IClassFixture<THost> 
         Assert.Contains("frame-ancestors 'none'", csp, StringComparison.Ordinal);
         Assert.Contains("script-src 'self'", csp, StringComparison.Ordinal);
         Assert.DoesNotContain("unsafe-inline", csp, StringComparison.Ordinal);
+
+        // Forms post to Tessera itself; the redirects that follow may also reach the registered clients' redirect URIs.
+        Assert.Contains("form-action 'self' http://127.0.0.1:47999 com.example.console: https://other.example;", csp, StringComparison.Ordinal);
         Assert.True(response.Headers.Contains("Referrer-Policy"));
     }
 }
