@@ -48,27 +48,39 @@ public static class AuthorizationCode
         var caller = session.Succeeded && Guid.TryParse(session.Principal.FindFirstValue(TesseraClaims.Subject), out var id)
             ? await callers.GetAsync(id, http.RequestAborted)
             : null;
-        if (caller is null || caller.Type != UserType.BackOffice || !caller.MayAct(clock.GetUtcNow().UtcDateTime))
+        var signedIn = caller is not null && caller.Type == UserType.BackOffice && caller.MayAct(clock.GetUtcNow().UtcDateTime);
+        if (signedIn && !request.HasPromptValue(PromptValues.Login))
         {
-            if (request.HasPromptValue(PromptValues.None))
-            {
-                return Results.Forbid(new AuthenticationProperties(new Dictionary<string, string?>
-                {
-                    [OpenIddictServerAspNetCoreConstants.Properties.Error] = Errors.LoginRequired,
-                    [OpenIddictServerAspNetCoreConstants.Properties.ErrorDescription] = "The user is not signed in.",
-                }), [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
-            }
-
-            // Back here once signed in: the sign-in page accepts only local return addresses, as this one is.
-            var back = http.Request.PathBase + http.Request.Path + QueryString.Create(
-                request.GetParameters().Select(p => KeyValuePair.Create(p.Key, (string?)p.Value)));
-            return Results.Challenge(new AuthenticationProperties { RedirectUri = back }, [WebSessions.Scheme]);
+            // Only Tessera's own scope: no identity token (openid) and no refresh token (offline_access) come from here.
+            var principal = TokenServer.AccessPrincipal(caller!, request.GetScopes().Intersect([TokenServer.ApiScope], StringComparer.Ordinal), tokens.Value.Audience);
+            principal.SetClaim(CodeIdClaim, Guid.NewGuid().ToString("N"));
+            return Results.SignIn(principal, properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
         }
 
-        // Only Tessera's own scope: no identity token (openid) and no refresh token (offline_access) come from here.
-        var principal = TokenServer.AccessPrincipal(caller, request.GetScopes().Intersect([TokenServer.ApiScope], StringComparer.Ordinal), tokens.Value.Audience);
-        principal.SetClaim(CodeIdClaim, Guid.NewGuid().ToString("N"));
-        return Results.SignIn(principal, properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+        if (!signedIn && request.HasPromptValue(PromptValues.None))
+        {
+            return Results.Forbid(new AuthenticationProperties(new Dictionary<string, string?>
+            {
+                [OpenIddictServerAspNetCoreConstants.Properties.Error] = Errors.LoginRequired,
+                [OpenIddictServerAspNetCoreConstants.Properties.ErrorDescription] = "The user is not signed in.",
+            }), [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+        }
+
+        // prompt=login asks for the user's credentials now: the session ends, and the way back no longer asks for it
+        // (else the return would end the new session too).
+        if (signedIn)
+        {
+            await http.SignOutAsync(WebSessions.Scheme);
+        }
+
+        var prompt = string.Join(' ', request.GetPromptValues().Remove(PromptValues.Login));
+        var back = http.Request.PathBase + http.Request.Path + QueryString.Create(request.GetParameters()
+            .Where(p => p.Key != Parameters.Prompt)
+            .Select(p => KeyValuePair.Create(p.Key, (string?)p.Value))
+            .Concat(prompt.Length > 0 ? [KeyValuePair.Create(Parameters.Prompt, (string?)prompt)] : []));
+
+        // Back here once signed in: the sign-in page accepts only local return addresses, as this one is.
+        return Results.Challenge(new AuthenticationProperties { RedirectUri = back }, [WebSessions.Scheme]);
     }
 
     /// <summary>

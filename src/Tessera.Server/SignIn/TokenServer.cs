@@ -25,6 +25,7 @@ public static class TokenServer
 {
     /// <summary>The scheme API endpoints authenticate with: OpenIddict validation behind a cache of verified tokens.</summary>
     public const string BearerScheme = VerifiedBearerTokens.Scheme;
+
     /// <summary>The one scope Tessera's API knows.</summary>
     public const string ApiScope = "api";
     internal const string UserIdProperty = "tessera:user_id";

@@ -80,12 +80,38 @@ public abstract class AuthorizationCodeTests<THost>(THost host) : IClassFixture<
         using var browser = App.Client(cookies: true);
         var flow = new AuthorizationCodeClient();
 
-        var toSignIn = await browser.GetAsync(flow.AuthorizeUrl());
+        var code = flow.CodeFrom(await SignInOnTheWayAsync(browser, await browser.GetAsync(flow.AuthorizeUrl()), user));
+        using var client = App.Client();
+        Assert.Equal(HttpStatusCode.OK, (await flow.RedeemAsync(client, code)).StatusCode);
+    }
+
+    [Fact]
+    public async Task With_prompt_login_a_signed_in_user_enters_their_credentials_again_before_a_code_is_issued()
+    {
+        var user = await Seed.UserAsync(App, UserType.BackOffice, Password);
+        using var browser = await SignedInBrowserAsync(user);
+        Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync("/profile")).StatusCode);
+        var flow = new AuthorizationCodeClient();
+
+        var toSignIn = await browser.GetAsync(flow.AuthorizeUrl(prompt: "login"));
+        Assert.Equal(HttpStatusCode.Redirect, (await browser.GetAsync("/profile")).StatusCode);
+        var code = flow.CodeFrom(await SignInOnTheWayAsync(browser, toSignIn, user));
+        using var client = App.Client();
+        Assert.Equal(HttpStatusCode.OK, (await flow.RedeemAsync(client, code)).StatusCode);
+    }
+
+    /// <summary>
+    /// Follows a redirect to the sign-in page, signs in there and follows the way back; returns the answer of the
+    /// authorization endpoint it leads to. The way back never asks for a new sign-in again (no prompt=login).
+    /// </summary>
+    private async Task<HttpResponseMessage> SignInOnTheWayAsync(HttpClient browser, HttpResponseMessage toSignIn, User user)
+    {
         Assert.Equal(HttpStatusCode.Redirect, toSignIn.StatusCode);
         var signInUrl = new Uri(new Uri(App.BaseUrl), toSignIn.Headers.Location!);
         Assert.Equal("/signin", signInUrl.AbsolutePath);
         var returnUrl = QueryHelpers.ParseQuery(signInUrl.Query)["ReturnUrl"].ToString();
         Assert.StartsWith("/connect/authorize?", returnUrl, StringComparison.Ordinal);
+        Assert.DoesNotContain("prompt", returnUrl, StringComparison.Ordinal);
 
         var page = await browser.GetStringAsync(signInUrl.PathAndQuery);
         var signedIn = await browser.PostAsync("/signin", new FormUrlEncodedContent(new Dictionary<string, string>
@@ -97,10 +123,7 @@ public abstract class AuthorizationCodeTests<THost>(THost host) : IClassFixture<
         }));
         Assert.Equal(HttpStatusCode.Redirect, signedIn.StatusCode);
         Assert.Equal(returnUrl, signedIn.Headers.Location!.OriginalString);
-
-        var code = flow.CodeFrom(await browser.GetAsync(returnUrl));
-        using var client = App.Client();
-        Assert.Equal(HttpStatusCode.OK, (await flow.RedeemAsync(client, code)).StatusCode);
+        return await browser.GetAsync(returnUrl);
     }
 
     [Fact]
