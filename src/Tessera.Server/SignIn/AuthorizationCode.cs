@@ -35,7 +35,7 @@ public static class AuthorizationCode
         return app;
     }
 
-    private static async Task<IResult> AuthorizeAsync(HttpContext http, CallerDirectory callers, IOptions<TokenOptions> tokens, TimeProvider clock)
+    private static async Task<IResult> AuthorizeAsync(HttpContext http, CallerDirectory callers, IOptions<TokenOptions> tokens)
     {
         var request = http.GetOpenIddictServerRequest();
         if (request is null)
@@ -43,12 +43,13 @@ public static class AuthorizationCode
             return Http.Problems.Of(StatusCodes.Status400BadRequest, "invalid_request", "Not an OAuth 2.0 authorization request.");
         }
 
-        // The session cookie is validated as on every page: a changed stamp, a disabled or locked user has none.
+        // The session cookie is validated as on every page (WebSessions): only an active BackOffice user whose stamp
+        // is current has one, so the caller read here (from the cache that check has just filled) may act.
         var session = await http.AuthenticateAsync(WebSessions.Scheme);
         var caller = session.Succeeded && Guid.TryParse(session.Principal.FindFirstValue(TesseraClaims.Subject), out var id)
             ? await callers.GetAsync(id, http.RequestAborted)
             : null;
-        var signedIn = caller is not null && caller.Type == UserType.BackOffice && caller.MayAct(clock.GetUtcNow().UtcDateTime);
+        var signedIn = caller is not null;
         if (signedIn && !request.HasPromptValue(PromptValues.Login))
         {
             // Only Tessera's own scope: no identity token (openid) and no refresh token (offline_access) come from here.
@@ -124,18 +125,19 @@ public static class AuthorizationCode
         var codeId = code.GetClaim(CodeIdClaim);
         var caller = userId == Guid.Empty ? null : await CallerDirectory.LoadAsync(db, userId, ct);
         var actor = audit.CurrentActor() with { Id = caller?.Id, Name = caller?.Username ?? code.GetClaim(Claims.PreferredUsername) ?? "anonymous" };
-        var details = new { client = context.ClientId };
-        if (caller is null || codeId is null || caller.Type != UserType.BackOffice || !caller.MayAct(now)
-            || code.GetClaim(TesseraClaims.Stamp) != caller.StampDigest)
+        void Record(string outcome, string? reason) => audit.Record(db, "token.authorization_code", "user", userId.ToString(), caller?.Username,
+            reason is null ? new { client = context.ClientId } : new { client = context.ClientId, reason }, outcome, actor);
+
+        if (caller is null || codeId is null || caller.Type != UserType.BackOffice || !caller.Honours(code, now))
         {
-            audit.Record(db, "token.authorization_code", "user", userId.ToString(), caller?.Username, new { details.client, reason = "user_no_longer_stands" }, "failure", actor);
+            Record("failure", "user_no_longer_stands");
             await db.SaveChangesAsync(ct);
             context.Reject(Errors.InvalidGrant, "The authorization code is no longer valid.");
             return null;
         }
 
         db.RevokedTokens.Add(new RevokedToken { TokenId = "code:" + codeId, ExpiresAt = code.GetExpirationDate()?.UtcDateTime ?? now.AddHours(1) });
-        audit.Record(db, "token.authorization_code", "user", caller.Id.ToString(), caller.Username, details, "success", actor);
+        Record("success", null);
         try
         {
             await db.SaveChangesAsync(ct);
@@ -143,7 +145,7 @@ public static class AuthorizationCode
         catch (DbUpdateException e) when (e.IsUniqueViolation(out _))
         {
             db.ChangeTracker.Clear();
-            audit.Record(db, "token.authorization_code", "user", caller.Id.ToString(), caller.Username, new { details.client, reason = "code_reused" }, "failure", actor);
+            Record("failure", "code_reused");
             await db.SaveChangesAsync(ct);
             context.Reject(Errors.InvalidGrant, "The authorization code has already been used.");
             return null;

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
@@ -31,6 +32,9 @@ public sealed record CallerState(
     public string StampDigest => CallerDirectory.Digest(SecurityStamp);
 
     public bool IsLocked(DateTime now) => Status == UserStatus.Locked && (LockedUntil is null || LockedUntil > now);
+
+    /// <summary>Whether a token, code or session that carries this stamp digest still stands for this user right now.</summary>
+    public bool Honours(ClaimsPrincipal principal, DateTime now) => MayAct(now) && principal.FindFirst(TesseraClaims.Stamp)?.Value == StampDigest;
 
     /// <summary>Whether this user may act at all right now: exists, active (or past a lockout), not reserved.</summary>
     public bool MayAct(DateTime now) => !Usernames.IsReserved(Username)

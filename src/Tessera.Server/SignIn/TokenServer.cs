@@ -281,7 +281,7 @@ public sealed class TokenStanding(CallerDirectory callers, TesseraDbContext db, 
         }
 
         var caller = await callers.GetAsync(userId, ct);
-        if (caller is null || !caller.MayAct(now) || principal.GetClaim(TesseraClaims.Stamp) != caller.StampDigest)
+        if (caller is null || !caller.Honours(principal, now))
         {
             return "The token is no longer valid.";
         }

@@ -73,8 +73,7 @@ public static class WebSessions
             caller = await services.GetRequiredService<CallerDirectory>().GetAsync(id, context.HttpContext.RequestAborted);
         }
 
-        if (caller is null || !caller.MayAct(now) || caller.Type != Core.Users.UserType.BackOffice
-            || principal.FindFirstValue(TesseraClaims.Stamp) != caller.StampDigest || now - started > absolute)
+        if (caller is null || caller.Type != Core.Users.UserType.BackOffice || !caller.Honours(principal, now) || now - started > absolute)
         {
             context.RejectPrincipal();
             await context.HttpContext.SignOutAsync(Scheme);
