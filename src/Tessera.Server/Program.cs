@@ -36,6 +36,7 @@ builder.Services.AddScoped<Bootstrapper>();
 builder.Services.AddSingleton<BootstrapGate>();
 builder.Services.AddSingleton<Tessera.Core.Credentials.ICommonPasswords, Tessera.Core.Credentials.CommonPasswords>();
 builder.Services.AddTesseraCredentials();
+builder.Services.AddScoped<Tessera.Server.Changes.DirectoryPipeline>();
 builder.Services.AddScoped<UserService>();
 builder.Services.AddScoped<UserSearch>();
 builder.Services.AddScoped<RoleService>();

@@ -1,7 +1,8 @@
 using Microsoft.EntityFrameworkCore;
 using Tessera.Core.Common;
 using Tessera.Core.Users;
-using Tessera.Server.Audit;
+using Tessera.Core.Access;
+using Tessera.Server.Changes;
 using Tessera.Server.Customers;
 using Tessera.Server.Storage;
 using Tessera.Server.Users;
@@ -9,7 +10,7 @@ using Tessera.Server.Users;
 namespace Tessera.Server.AgentAssist;
 
 /// <summary>Which customers an agent may assist: the administrator's assignment, and the agent's own search within it.</summary>
-public sealed class AgentScopeService(TesseraDbContext db, AuditLog audit)
+public sealed class AgentScopeService(TesseraDbContext db, DirectoryPipeline pipeline)
 {
     public async Task<Outcome<AgentCustomersResponse>> GetAsync(Guid userId, CancellationToken ct)
     {
@@ -30,63 +31,66 @@ public sealed class AgentScopeService(TesseraDbContext db, AuditLog audit)
         }
 
         var wanted = (request.CustomerIds ?? []).Distinct().ToList();
-        await using var tx = await db.BeginDirectoryChangeAsync(ct);
-        var user = await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Id == userId, ct);
-        if (user is null)
+        return await pipeline.RunAsync(new SetAgentScope(pipeline.ActorId(), userId, request), async change =>
         {
-            return Failure.NotFound($"No user has the id {userId}.");
-        }
+            var found = await UserService.TargetAsync(change, userId, ct);
+            if (!found.Succeeded)
+            {
+                return found.Failure;
+            }
 
-        if (Usernames.IsReserved(user.Username))
-        {
-            return DirectoryGuard.Reserved();
-        }
+            var user = found.Value!;
+            if (change.Authorize(new ChangeImpact { Accounts = [await change.AccountAsync(user.Id, user.Username, ct)] }) is { } refused)
+            {
+                return refused;
+            }
 
-        if (user.Type != UserType.BackOffice)
-        {
-            return Failure.Conflict("not_a_backoffice_user", $"{user.Username} is an API user; only BackOffice users can be agents.");
-        }
+            if (user.Type != UserType.BackOffice)
+            {
+                return Failure.Conflict("not_a_backoffice_user", $"{user.Username} is an API user; only BackOffice users can be agents.");
+            }
 
-        var known = new HashSet<Guid>();
-        foreach (var chunk in wanted.Chunk(1_000))
-        {
-            known.UnionWith(await db.Customers.Where(c => chunk.Contains(c.Id)).Select(c => c.Id).ToListAsync(ct));
-        }
+            var known = new HashSet<Guid>();
+            foreach (var chunk in wanted.Chunk(1_000))
+            {
+                known.UnionWith(await db.Customers.Where(c => chunk.Contains(c.Id)).Select(c => c.Id).ToListAsync(ct));
+            }
 
-        if (wanted.FirstOrDefault(id => !known.Contains(id)) is var unknown && unknown != Guid.Empty)
-        {
-            return Invalid("customerIds", $"No customer has the id {unknown}.");
-        }
+            if (wanted.FirstOrDefault(id => !known.Contains(id)) is var unknown && unknown != Guid.Empty)
+            {
+                return Invalid("customerIds", $"No customer has the id {unknown}.");
+            }
 
-        var before = await LoadAsync(userId, ct);
-        var stored = await db.AgentScopes.SingleOrDefaultAsync(s => s.UserId == userId, ct);
-        if (stored is null)
-        {
-            db.AgentScopes.Add(new AgentScope { UserId = userId, Scope = scope });
-        }
-        else
-        {
-            stored.Scope = scope;
-        }
+            var before = await LoadAsync(userId, ct);
+            var stored = await db.AgentScopes.SingleOrDefaultAsync(s => s.UserId == userId, ct);
+            if (stored is null)
+            {
+                db.AgentScopes.Add(new AgentScope { UserId = userId, Scope = scope });
+            }
+            else
+            {
+                stored.Scope = scope;
+            }
 
-        var current = await db.AgentCustomers.Where(a => a.UserId == userId).ToListAsync(ct);
-        var removed = current.Where(a => !known.Contains(a.CustomerId)).ToList();
-        var added = wanted.Where(id => current.All(a => a.CustomerId != id)).ToList();
-        db.AgentCustomers.RemoveRange(removed);
-        db.AgentCustomers.AddRange(added.Select(id => new AgentCustomer { UserId = userId, CustomerId = id }));
-        if (before.Scope != scope || removed.Count > 0 || added.Count > 0 || stored is null)
-        {
-            audit.Record(db, "user.agent_customers_changed", "user", user.Id.ToString(), user.Username, new
+            var current = await db.AgentCustomers.Where(a => a.UserId == userId).ToListAsync(ct);
+            var removed = current.Where(a => !known.Contains(a.CustomerId)).ToList();
+            var added = wanted.Where(id => current.All(a => a.CustomerId != id)).ToList();
+            db.AgentCustomers.RemoveRange(removed);
+            db.AgentCustomers.AddRange(added.Select(id => new AgentCustomer { UserId = userId, CustomerId = id }));
+            if (before.Scope == scope && removed.Count == 0 && added.Count == 0 && stored is not null)
+            {
+                change.NothingChanged();
+                return null;
+            }
+
+            change.Audit(new
             {
                 scope = new { from = before.Scope, to = scope },
                 added,
                 removed = removed.Select(a => a.CustomerId),
             });
-        }
-
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
-        return Outcome<AgentCustomersResponse>.Ok(await LoadAsync(userId, ct));
+            return null;
+        }, ct => LoadAsync(userId, ct), ct);
     }
 
     /// <summary>The agent's search: the customers in their scope only. Anyone but a BackOffice user is refused.</summary>

@@ -5,7 +5,9 @@ using Microsoft.Extensions.Options;
 using Tessera.Core.Common;
 using Tessera.Core.Credentials;
 using Tessera.Core.Users;
+using Tessera.Core.Access;
 using Tessera.Server.Audit;
+using Tessera.Server.Changes;
 using Tessera.Server.SignIn;
 using Tessera.Server.Storage;
 using Tessera.Server.Users;
@@ -37,6 +39,7 @@ public sealed class CredentialService(
     PasswordService passwords,
     CredentialTokens tokens,
     ICredentialMail mail,
+    DirectoryPipeline pipeline,
     IPasswordHasher<User> hasher,
     AuditLog audit,
     CallerDirectory callers,
@@ -93,26 +96,26 @@ public sealed class CredentialService(
     }
 
     public async Task<Failure?> SendInvitationAsync(Guid userId, CancellationToken ct)
-    {
-        var (user, refusal) = await PasswordUserAsync(userId, ct);
-        if (refusal is not null)
+        => await pipeline.RunAsync(new SendInvitation(pipeline.ActorId(), userId), async scope =>
         {
-            return refusal;
-        }
+            var (user, refusal) = await PasswordUserAsync(scope, userId, AccountAction.Change, ct);
+            if (refusal is not null)
+            {
+                return refusal;
+            }
 
-        if (user.Type != UserType.BackOffice)
-        {
-            return Failure.Conflict("api_user", "API users get no invitation; set their password with POST /api/v1/users/{id}/password.");
-        }
+            if (user.Type != UserType.BackOffice)
+            {
+                return Failure.Conflict("api_user", "API users get no invitation; set their password with POST /api/v1/users/{id}/password.");
+            }
 
-        var policy = await PasswordPolicyStore.GetAsync(db, ct);
-        await tokens.VoidAllAsync(db, user.Id, ct);
-        var secret = tokens.Issue(db, user.Id, TokenPurposes.Invitation, TimeSpan.FromHours(policy.InvitationLifetimeHours));
-        mail.Invitation(db, user, tessera.Value.Link("/set-password?token=" + secret), policy.InvitationLifetimeHours);
-        audit.Record(db, "user.invitation_sent", "user", user.Id.ToString(), user.Username);
-        await db.SaveChangesAsync(ct);
-        return null;
-    }
+            var policy = await PasswordPolicyStore.GetAsync(db, ct);
+            await tokens.VoidAllAsync(db, user.Id, ct);
+            var secret = tokens.Issue(db, user.Id, TokenPurposes.Invitation, TimeSpan.FromHours(policy.InvitationLifetimeHours));
+            mail.Invitation(db, user, tessera.Value.Link("/set-password?token=" + secret), policy.InvitationLifetimeHours);
+            scope.Audit();
+            return null;
+        }, ct);
 
     /// <summary>Answers the same whether or not the email is known; only an eligible user gets a reset link.</summary>
     public async Task ForgotAsync(string? email, CancellationToken ct)
@@ -171,25 +174,22 @@ public sealed class CredentialService(
     }
 
     public async Task<Failure?> AdminSetAsync(Guid userId, PasswordRequest request, CancellationToken ct)
-    {
-        await using var tx = await db.BeginDirectoryChangeAsync(ct);
-        var (user, refusal) = await PasswordUserAsync(userId, ct);
-        if (refusal is not null)
+        => await pipeline.RunAsync(new SetPassword(pipeline.ActorId(), userId) { Secret = request }, async scope =>
         {
-            return refusal;
-        }
+            var (user, refusal) = await PasswordUserAsync(scope, userId, AccountAction.SetPassword, ct);
+            if (refusal is not null)
+            {
+                return refusal;
+            }
 
-        if (await passwords.SetAsync(db, user, request.NewPassword, request.ConfirmPassword ?? "", ct) is { } failure)
-        {
-            return failure;
-        }
+            if (await passwords.SetAsync(db, user, request.NewPassword, request.ConfirmPassword ?? "", ct) is { } failure)
+            {
+                return failure;
+            }
 
-        audit.Record(db, "user.password_set", "user", user.Id.ToString(), user.Username);
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
-        callers.Invalidate();
-        return null;
-    }
+            scope.Audit();
+            return null;
+        }, ct);
 
     public async Task<Failure?> ChangeOwnAsync(Guid userId, ChangeOwnPasswordRequest request, CancellationToken ct)
     {
@@ -223,39 +223,63 @@ public sealed class CredentialService(
     }
 
     public async Task<Failure?> UnlockAsync(Guid userId, CancellationToken ct)
+        => await pipeline.RunAsync(new Unlock(pipeline.ActorId(), userId), async scope =>
+        {
+            var found = await AccountAsync(scope, userId, AccountAction.Change, ct);
+            if (!found.Succeeded)
+            {
+                return found.Failure;
+            }
+
+            var user = found.Value!;
+            var wasLocked = user.Status == UserStatus.Locked;
+            user.Status = wasLocked ? UserStatus.Active : user.Status;
+            user.LockedUntil = null;
+            user.FailedSignInCount = 0;
+            user.UpdatedAt = clock.GetUtcNow().UtcDateTime;
+            scope.Audit(new { wasLocked });
+            return null;
+        }, ct);
+
+    /// <summary>A new security stamp: every token and session that carries the old one stops working.</summary>
+    public async Task<Failure?> RevokeTokensAsync(Guid userId, CancellationToken ct)
+        => await pipeline.RunAsync(new RevokeTokens(pipeline.ActorId(), userId), async scope =>
+        {
+            var found = await AccountAsync(scope, userId, AccountAction.Change, ct);
+            if (!found.Succeeded)
+            {
+                return found.Failure;
+            }
+
+            found.Value!.SecurityStamp = User.NewStamp();
+            scope.Audit();
+            return null;
+        }, ct);
+
+    /// <summary>The user a change acts on, once the delegation rules allow the actor to act on their account.</summary>
+    private static async Task<Outcome<User>> AccountAsync(ChangeScope scope, Guid userId, AccountAction action, CancellationToken ct)
     {
-        var user = await db.Users.SingleOrDefaultAsync(u => u.Id == userId, ct);
-        if (user is null)
+        var found = await UserService.TargetAsync(scope, userId, ct);
+        if (!found.Succeeded)
         {
-            return Failure.NotFound($"No user has the id {userId}.");
+            return found;
         }
 
-        if (Usernames.IsReserved(user.Username))
-        {
-            return DirectoryGuard.Reserved();
-        }
-
-        var wasLocked = user.Status == UserStatus.Locked;
-        user.Status = wasLocked ? UserStatus.Active : user.Status;
-        user.LockedUntil = null;
-        user.FailedSignInCount = 0;
-        user.UpdatedAt = clock.GetUtcNow().UtcDateTime;
-        audit.Record(db, "user.unlocked", "user", user.Id.ToString(), user.Username, new { wasLocked });
-        await db.SaveChangesAsync(ct);
-        callers.Invalidate();
-        return null;
+        var user = found.Value!;
+        return scope.Authorize(new ChangeImpact { Accounts = [await scope.AccountAsync(user.Id, user.Username, ct)], AccountAction = action }) is { } refused
+            ? refused
+            : found;
     }
 
-    /// <summary>A user whose password an administrator may manage: exists, not reserved, not in SSO mode.</summary>
-    private async Task<(User User, Failure? Refusal)> PasswordUserAsync(Guid userId, CancellationToken ct)
+    /// <summary>A user whose password an administrator may manage: exists, not reserved, within the actor's reach, not in SSO mode.</summary>
+    private static async Task<(User User, Failure? Refusal)> PasswordUserAsync(ChangeScope scope, Guid userId, AccountAction action, CancellationToken ct)
     {
-        var user = await db.Users.SingleOrDefaultAsync(u => u.Id == userId, ct);
-        return user switch
+        var found = await AccountAsync(scope, userId, action, ct);
+        return found switch
         {
-            null => (null!, Failure.NotFound($"No user has the id {userId}.")),
-            _ when Usernames.IsReserved(user.Username) => (user, DirectoryGuard.Reserved()),
-            _ when user.CredentialMode == CredentialMode.Sso => (user, SsoUser()),
-            _ => (user, null),
+            { Failure: { } failure } => (null!, failure),
+            _ when found.Value!.CredentialMode == CredentialMode.Sso => (found.Value, SsoUser()),
+            _ => (found.Value!, null),
         };
     }
 

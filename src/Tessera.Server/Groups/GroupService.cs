@@ -2,7 +2,7 @@ using Microsoft.EntityFrameworkCore;
 using Tessera.Core.Access;
 using Tessera.Core.Common;
 using Tessera.Core.Users;
-using Tessera.Server.Audit;
+using Tessera.Server.Changes;
 using Tessera.Server.Http;
 using Tessera.Server.SignIn;
 using Tessera.Server.Storage;
@@ -22,13 +22,15 @@ public sealed record GroupRolesRequest(List<string>? Roles);
 public sealed record GroupMembersRequest(List<Guid>? UserIds);
 
 /// <summary>The use cases of groups; every change to roles or members passes the directory's invariants.</summary>
-public sealed class GroupService(TesseraDbContext db, AuditLog audit, CallerDirectory callers, TimeProvider clock)
+public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline, TimeProvider clock)
 {
     public async Task<List<GroupResponse>> ListAsync(CancellationToken ct)
-        => [.. (await Query().OrderBy(g => g.NormalizedName).ToListAsync(ct)).Select(ToResponse)];
+        => await ToResponsesAsync(await Query().OrderBy(g => g.NormalizedName).ToListAsync(ct), ct);
 
     public async Task<Outcome<GroupResponse>> GetAsync(Guid id, CancellationToken ct)
-        => await Query().SingleOrDefaultAsync(g => g.Id == id, ct) is { } group ? Outcome<GroupResponse>.Ok(ToResponse(group)) : NotFound(id);
+        => await Query().SingleOrDefaultAsync(g => g.Id == id, ct) is { } group ? Outcome<GroupResponse>.Ok((await ToResponsesAsync([group], ct))[0]) : NotFound(id);
+
+    private async Task<GroupResponse> GetValueAsync(Guid id, CancellationToken ct) => (await GetAsync(id, ct)).Value!;
 
     public async Task<Outcome<GroupResponse>> CreateAsync(GroupRequest request, CancellationToken ct)
     {
@@ -37,91 +39,94 @@ public sealed class GroupService(TesseraDbContext db, AuditLog audit, CallerDire
             return invalid;
         }
 
-        await using var tx = await db.BeginDirectoryChangeAsync(ct);
-        var name = request.Name!.Trim();
-        if (await db.Groups.AnyAsync(g => g.NormalizedName == name.ToUpperInvariant(), ct))
+        var group = new Group { Name = "", NormalizedName = "", Description = "" };
+        return await pipeline.RunAsync(new CreateGroup(pipeline.ActorId(), request), async scope =>
         {
-            return Failure.Conflict("group_name_taken", $"A group named '{name}' exists.");
-        }
+            var name = request.Name!.Trim();
+            if (await db.Groups.AnyAsync(g => g.NormalizedName == name.ToUpperInvariant(), ct))
+            {
+                return Failure.Conflict("group_name_taken", $"A group named '{name}' exists.");
+            }
 
-        var now = clock.GetUtcNow().UtcDateTime;
-        var group = new Group { Name = name, NormalizedName = name.ToUpperInvariant(), Description = request.Description?.Trim() ?? "", CreatedAt = now, UpdatedAt = now };
-        db.Groups.Add(group);
-        var affected = new List<Guid>();
-        if (await SetRolesAsync(group, request.Roles ?? [], ct) is { } roleFailure)
-        {
-            return roleFailure;
-        }
+            var now = clock.GetUtcNow().UtcDateTime;
+            group = new Group { Name = name, NormalizedName = name.ToUpperInvariant(), Description = request.Description?.Trim() ?? "", CreatedAt = now, UpdatedAt = now };
+            db.Groups.Add(group);
+            scope.Target = ChangeTarget.Group(group.Id, group.Name);
+            scope.UniqueViolation = _ => Failure.Conflict("group_name_taken", $"A group named '{name}' exists.");
+            var roles = await SetRolesAsync(group, request.Roles ?? [], ct);
+            if (!roles.Succeeded)
+            {
+                return roles.Failure;
+            }
 
-        if (await SetMembersAsync(group, request.UserIds ?? [], affected, ct) is { } memberFailure)
-        {
-            return memberFailure;
-        }
+            var members = await SetMembersAsync(group, request.UserIds ?? [], ct);
+            if (!members.Succeeded)
+            {
+                return members.Failure;
+            }
 
-        if (await SaveCheckedAsync(affected, ct) is { } failure)
-        {
-            return failure;
-        }
+            if (await AuthorizeAsync(scope, group, roles.Value!, members.Value!, ct) is { } refused)
+            {
+                return refused;
+            }
 
-        audit.Record(db, "group.created", "group", group.Id.ToString(), group.Name, new { group.Name, group.Description, roles = request.Roles ?? [], members = request.UserIds ?? [] });
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
-        callers.Invalidate();
-        return await GetAsync(group.Id, ct);
+            scope.Audit(new { group.Name, group.Description, roles = request.Roles ?? [], members = request.UserIds ?? [] });
+            return null;
+        }, ct => GetValueAsync(group.Id, ct), ct);
     }
 
     public async Task<Outcome<GroupResponse>> UpdateAsync(Guid id, GroupRequest request, CancellationToken ct)
-    {
-        await using var tx = await db.BeginDirectoryChangeAsync(ct);
-        var group = await db.Groups.SingleOrDefaultAsync(g => g.Id == id, ct);
-        if (group is null)
+        => await pipeline.RunAsync(new UpdateGroup(pipeline.ActorId(), id, request), async scope =>
         {
-            return NotFound(id);
-        }
+            var group = await db.Groups.SingleOrDefaultAsync(g => g.Id == id, ct);
+            if (group is null)
+            {
+                return NotFound(id).Failure;
+            }
 
-        var name = request.Name?.Trim() ?? group.Name;
-        if (Validate(name, request.Description) is { } invalid)
-        {
-            return invalid;
-        }
+            scope.Target = ChangeTarget.Group(group.Id, group.Name);
+            var name = request.Name?.Trim() ?? group.Name;
+            if (Validate(name, request.Description) is { } invalid)
+            {
+                return invalid;
+            }
 
-        if (await db.Groups.AnyAsync(g => g.NormalizedName == name.ToUpperInvariant() && g.Id != id, ct))
-        {
-            return Failure.Conflict("group_name_taken", $"A group named '{name}' exists.");
-        }
+            if (await db.Groups.AnyAsync(g => g.NormalizedName == name.ToUpperInvariant() && g.Id != id, ct))
+            {
+                return Failure.Conflict("group_name_taken", $"A group named '{name}' exists.");
+            }
 
-        var before = new { group.Name, group.Description };
-        group.Name = name;
-        group.NormalizedName = name.ToUpperInvariant();
-        group.Description = request.Description?.Trim() ?? group.Description;
-        group.UpdatedAt = clock.GetUtcNow().UtcDateTime;
-        var affected = new List<Guid>();
-        if (request.Roles is not null && await SetRolesAsync(group, request.Roles, ct) is { } roleFailure)
-        {
-            return roleFailure;
-        }
+            var before = new { group.Name, group.Description };
+            group.Name = name;
+            group.NormalizedName = name.ToUpperInvariant();
+            group.Description = request.Description?.Trim() ?? group.Description;
+            group.UpdatedAt = clock.GetUtcNow().UtcDateTime;
+            scope.UniqueViolation = _ => Failure.Conflict("group_name_taken", $"A group named '{name}' exists.");
+            var roles = request.Roles is null ? Outcome<List<Guid>>.Ok([]) : await SetRolesAsync(group, request.Roles, ct);
+            if (!roles.Succeeded)
+            {
+                return roles.Failure;
+            }
 
-        if (request.UserIds is not null && await SetMembersAsync(group, request.UserIds, affected, ct) is { } memberFailure)
-        {
-            return memberFailure;
-        }
+            var members = request.UserIds is null ? Outcome<MemberChange>.Ok(MemberChange.None) : await SetMembersAsync(group, request.UserIds, ct);
+            if (!members.Succeeded)
+            {
+                return members.Failure;
+            }
 
-        if (request.Roles is not null)
-        {
-            affected.AddRange(await db.GroupMembers.Where(m => m.GroupId == id).Select(m => m.UserId).ToListAsync(ct));
-        }
+            if (await AuthorizeAsync(scope, group, roles.Value!, members.Value!, ct) is { } refused)
+            {
+                return refused;
+            }
 
-        if (await SaveCheckedAsync(affected, ct) is { } failure)
-        {
-            return failure;
-        }
+            if (request.Roles is not null)
+            {
+                scope.Affected.AddRange(await db.GroupMembers.Where(m => m.GroupId == id).Select(m => m.UserId).ToListAsync(ct));
+            }
 
-        audit.Record(db, "group.updated", "group", group.Id.ToString(), group.Name, new { before, after = new { group.Name, group.Description }, roles = request.Roles, members = request.UserIds });
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
-        callers.Invalidate();
-        return await GetAsync(group.Id, ct);
-    }
+            scope.Audit(new { before, after = new { group.Name, group.Description }, roles = request.Roles, members = request.UserIds });
+            return null;
+        }, ct => GetValueAsync(id, ct), ct);
 
     public async Task<Outcome<GroupResponse>> ChangeRolesAsync(Guid id, GroupRolesRequest request, CancellationToken ct)
     {
@@ -130,31 +135,36 @@ public sealed class GroupService(TesseraDbContext db, AuditLog audit, CallerDire
             return Failure.Invalid("validation_failed", "roles is required.", new Dictionary<string, string[]> { ["roles"] = ["required"] });
         }
 
-        await using var tx = await db.BeginDirectoryChangeAsync(ct);
-        var group = await db.Groups.Include(g => g.Roles).ThenInclude(r => r.Role).SingleOrDefaultAsync(g => g.Id == id, ct);
-        if (group is null)
+        return await pipeline.RunAsync(new SetGroupRoles(pipeline.ActorId(), id, request.Roles), async scope =>
         {
-            return NotFound(id);
-        }
+            var group = await db.Groups.SingleOrDefaultAsync(g => g.Id == id, ct);
+            if (group is null)
+            {
+                return NotFound(id).Failure;
+            }
 
-        var before = group.Roles.Select(r => r.Role!.Name).Order(StringComparer.Ordinal).ToList();
-        if (await SetRolesAsync(group, request.Roles, ct) is { } roleFailure)
-        {
-            return roleFailure;
-        }
+            scope.Target = ChangeTarget.Group(group.Id, group.Name);
+            var before = await db.GroupRoles.Where(r => r.GroupId == id).Select(r => r.Role!.Name).ToListAsync(ct);
+            var roles = await SetRolesAsync(group, request.Roles, ct);
+            if (!roles.Succeeded)
+            {
+                return roles.Failure;
+            }
 
-        var members = await db.GroupMembers.Where(m => m.GroupId == id).Select(m => m.UserId).ToListAsync(ct);
-        if (await SaveCheckedAsync(members, ct) is { } failure)
-        {
-            return failure;
-        }
+            if (await AuthorizeAsync(scope, group, roles.Value!, MemberChange.None, ct) is { } refused)
+            {
+                return refused;
+            }
 
-        var after = await db.GroupRoles.Where(r => r.GroupId == id).Select(r => r.Role!.Name).ToListAsync(ct);
-        audit.Record(db, "group.roles_changed", "group", group.Id.ToString(), group.Name, new { from = before, to = after.Order(StringComparer.Ordinal) });
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
-        callers.Invalidate();
-        return await GetAsync(id, ct);
+            scope.Affected.AddRange(await db.GroupMembers.Where(m => m.GroupId == id).Select(m => m.UserId).ToListAsync(ct));
+            var names = db.ChangeTracker.Entries<GroupRole>().Where(e => e.Entity.GroupId == id && e.State != EntityState.Deleted).Select(e => e.Entity.RoleId).ToHashSet();
+            scope.Audit(new
+            {
+                from = before.Order(StringComparer.Ordinal),
+                to = (await db.Roles.Where(r => names.Contains(r.Id)).Select(r => r.Name).ToListAsync(ct)).Order(StringComparer.Ordinal),
+            });
+            return null;
+        }, ct => GetValueAsync(id, ct), ct);
     }
 
     public async Task<Outcome<GroupResponse>> ChangeMembersAsync(Guid id, GroupMembersRequest request, CancellationToken ct)
@@ -164,74 +174,96 @@ public sealed class GroupService(TesseraDbContext db, AuditLog audit, CallerDire
             return Failure.Invalid("validation_failed", "userIds is required.", new Dictionary<string, string[]> { ["userIds"] = ["required"] });
         }
 
-        await using var tx = await db.BeginDirectoryChangeAsync(ct);
-        var group = await db.Groups.SingleOrDefaultAsync(g => g.Id == id, ct);
-        if (group is null)
+        return await pipeline.RunAsync(new SetGroupMembers(pipeline.ActorId(), id, request.UserIds), async scope =>
         {
-            return NotFound(id);
-        }
+            var group = await db.Groups.SingleOrDefaultAsync(g => g.Id == id, ct);
+            if (group is null)
+            {
+                return NotFound(id).Failure;
+            }
 
-        var before = await db.GroupMembers.Where(m => m.GroupId == id).Select(m => m.UserId).ToListAsync(ct);
-        var affected = new List<Guid>();
-        if (await SetMembersAsync(group, request.UserIds, affected, ct) is { } memberFailure)
-        {
-            return memberFailure;
-        }
+            scope.Target = ChangeTarget.Group(group.Id, group.Name);
+            var members = await SetMembersAsync(group, request.UserIds, ct);
+            if (!members.Succeeded)
+            {
+                return members.Failure;
+            }
 
-        if (await SaveCheckedAsync(affected, ct) is { } failure)
-        {
-            return failure;
-        }
+            if (await AuthorizeAsync(scope, group, [], members.Value!, ct) is { } refused)
+            {
+                return refused;
+            }
 
-        audit.Record(db, "group.members_changed", "group", group.Id.ToString(), group.Name, new
-        {
-            added = request.UserIds.Except(before).ToList(),
-            removed = before.Except(request.UserIds).ToList(),
-        });
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
-        callers.Invalidate();
-        return await GetAsync(id, ct);
+            scope.Audit(new { added = members.Value!.Added.Select(m => m.Id), removed = members.Value.Removed.Select(m => m.Id) });
+            return null;
+        }, ct => GetValueAsync(id, ct), ct);
     }
 
     public async Task<Failure?> DeleteAsync(Guid id, CancellationToken ct)
+        => await pipeline.RunAsync(new DeleteGroup(pipeline.ActorId(), id), async scope =>
+        {
+            var group = await db.Groups.SingleOrDefaultAsync(g => g.Id == id, ct);
+            if (group is null)
+            {
+                return NotFound(id).Failure;
+            }
+
+            // Taking access away hands nothing out; the pipeline still refuses it if it took the actor's own MANAGE_USERS.
+            scope.Target = ChangeTarget.Group(group.Id, group.Name);
+            scope.Affected.AddRange(await db.GroupMembers.Where(m => m.GroupId == id).Select(m => m.UserId).ToListAsync(ct));
+            db.Groups.Remove(group);
+            scope.Audit();
+            return null;
+        }, ct);
+
+    /// <summary>
+    /// Judges the group change by the delegation rules, before anything is saved: the roles newly given hand
+    /// out their privileges, a user who joins gains every role of the group, and each user added or removed
+    /// is an account acted on.
+    /// </summary>
+    private static async Task<Failure?> AuthorizeAsync(ChangeScope scope, Group group, List<Guid> addedRoles, MemberChange members, CancellationToken ct)
     {
-        await using var tx = await db.BeginDirectoryChangeAsync(ct);
-        var group = await db.Groups.SingleOrDefaultAsync(g => g.Id == id, ct);
-        if (group is null)
+        var handedOut = (await scope.PrivilegesOfRolesAsync(addedRoles, ct)).ToList();
+        if (members.Added.Count > 0)
         {
-            return NotFound(id).Failure;
+            var roles = scope.Db.ChangeTracker.Entries<GroupRole>().Where(e => e.Entity.GroupId == group.Id && e.State != EntityState.Deleted).Select(e => e.Entity.RoleId);
+            handedOut.AddRange(await scope.PrivilegesOfRolesAsync(roles, ct));
         }
 
-        var members = await db.GroupMembers.Where(m => m.GroupId == id).Select(m => m.UserId).ToListAsync(ct);
-        db.Groups.Remove(group);
-        if (await SaveCheckedAsync(members, ct) is { } failure)
+        var accounts = new List<AccountTarget>();
+        foreach (var (userId, username) in members.Added.Concat(members.Removed))
         {
-            return failure;
+            accounts.Add(await scope.AccountAsync(userId, username, ct));
         }
 
-        audit.Record(db, "group.deleted", "group", group.Id.ToString(), group.Name);
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
-        callers.Invalidate();
-        return null;
+        scope.Affected.AddRange(accounts.Select(a => a.Id));
+        return scope.Authorize(new ChangeImpact { HandedOut = handedOut, Accounts = accounts });
     }
 
-    private async Task<Failure?> SetRolesAsync(Group group, List<string> names, CancellationToken ct)
+    /// <summary>Replaces the group's roles in the unit of work; the ids of the roles newly given.</summary>
+    private async Task<Outcome<List<Guid>>> SetRolesAsync(Group group, List<string> names, CancellationToken ct)
     {
         var roles = await DirectoryGuard.ResolveRolesAsync(db, names, ct);
         if (!roles.Succeeded)
         {
-            return roles.Failure;
+            return roles.Failure!;
         }
 
         var current = await db.GroupRoles.Where(r => r.GroupId == group.Id).ToListAsync(ct);
+        var added = roles.Value!.Where(n => current.All(r => r.RoleId != n.Id)).Select(n => n.Id).ToList();
         db.GroupRoles.RemoveRange(current.Where(r => roles.Value!.All(n => n.Id != r.RoleId)));
-        db.GroupRoles.AddRange(roles.Value!.Where(n => current.All(r => r.RoleId != n.Id)).Select(n => new GroupRole { GroupId = group.Id, RoleId = n.Id }));
-        return null;
+        db.GroupRoles.AddRange(added.Select(roleId => new GroupRole { GroupId = group.Id, RoleId = roleId }));
+        return Outcome<List<Guid>>.Ok(added);
     }
 
-    private async Task<Failure?> SetMembersAsync(Group group, List<Guid> userIds, List<Guid> affected, CancellationToken ct)
+    /// <summary>Who joins and who leaves a group.</summary>
+    private sealed record MemberChange(List<(Guid Id, string Username)> Added, List<(Guid Id, string Username)> Removed)
+    {
+        public static readonly MemberChange None = new([], []);
+    }
+
+    /// <summary>Replaces the group's members in the unit of work.</summary>
+    private async Task<Outcome<MemberChange>> SetMembersAsync(Group group, List<Guid> userIds, CancellationToken ct)
     {
         var wanted = userIds.Distinct().ToList();
         var users = await db.Users.Where(u => wanted.Contains(u.Id)).Select(u => new { u.Id, u.Username }).ToListAsync(ct);
@@ -245,20 +277,13 @@ public sealed class GroupService(TesseraDbContext db, AuditLog audit, CallerDire
             return DirectoryGuard.Reserved();
         }
 
-        var current = await db.GroupMembers.Where(m => m.GroupId == group.Id).ToListAsync(ct);
-        var removed = current.Where(m => !wanted.Contains(m.UserId)).ToList();
-        db.GroupMembers.RemoveRange(removed);
-        var added = wanted.Where(id => current.All(m => m.UserId != id)).ToList();
-        db.GroupMembers.AddRange(added.Select(id => new GroupMember { GroupId = group.Id, UserId = id }));
-        affected.AddRange(removed.Select(m => m.UserId));
-        affected.AddRange(added);
-        return null;
-    }
-
-    private async Task<Failure?> SaveCheckedAsync(List<Guid> affected, CancellationToken ct)
-    {
-        await db.SaveChangesAsync(ct);
-        return await DirectoryGuard.CheckAsync(db, affected.Distinct().ToList(), ct);
+        var current = await db.GroupMembers.Where(m => m.GroupId == group.Id)
+            .Join(db.Users, m => m.UserId, u => u.Id, (m, u) => new { Member = m, u.Username }).ToListAsync(ct);
+        var removed = current.Where(m => !wanted.Contains(m.Member.UserId)).ToList();
+        db.GroupMembers.RemoveRange(removed.Select(m => m.Member));
+        var added = users.Where(u => current.All(m => m.Member.UserId != u.Id)).ToList();
+        db.GroupMembers.AddRange(added.Select(u => new GroupMember { GroupId = group.Id, UserId = u.Id }));
+        return Outcome<MemberChange>.Ok(new MemberChange([.. added.Select(u => (u.Id, u.Username))], [.. removed.Select(m => (m.Member.UserId, m.Username))]));
     }
 
     private static Failure? Validate(string? name, string? description)
@@ -281,14 +306,17 @@ public sealed class GroupService(TesseraDbContext db, AuditLog audit, CallerDire
         .Include(g => g.Roles).ThenInclude(r => r.Role)
         .Include(g => g.Members).AsSplitQuery();
 
-    private GroupResponse ToResponse(Group group)
+    /// <summary>Groups as the API shows them, with their members' names read in one query for all of them.</summary>
+    private async Task<List<GroupResponse>> ToResponsesAsync(List<Group> groups, CancellationToken ct)
     {
-        var ids = group.Members.Select(m => m.UserId).ToList();
-        var users = db.Users.AsNoTracking().Where(u => ids.Contains(u.Id)).Select(u => new { u.Id, u.Username, u.Type }).ToList();
-        return new GroupResponse(group.Id, group.Name, group.Description,
+        var ids = groups.SelectMany(g => g.Members.Select(m => m.UserId)).Distinct().ToList();
+        var users = ids.Count == 0 ? [] : await db.Users.AsNoTracking().Where(u => ids.Contains(u.Id))
+            .Select(u => new { u.Id, u.Username, u.Type }).ToDictionaryAsync(u => u.Id, ct);
+        return [.. groups.Select(group => new GroupResponse(group.Id, group.Name, group.Description,
             [.. group.Roles.Select(r => r.Role!.Name).Order(StringComparer.Ordinal)],
-            [.. users.OrderBy(u => u.Username, StringComparer.Ordinal).Select(u => new GroupMemberResponse(u.Id, u.Username, u.Type.ToWire()))],
-            group.CreatedAt, group.UpdatedAt);
+            [.. group.Members.Where(m => users.ContainsKey(m.UserId)).Select(m => users[m.UserId]).OrderBy(u => u.Username, StringComparer.Ordinal)
+                .Select(u => new GroupMemberResponse(u.Id, u.Username, u.Type.ToWire()))],
+            group.CreatedAt, group.UpdatedAt))];
     }
 
     private static Outcome<GroupResponse> NotFound(Guid id) => Failure.NotFound($"No group has the id {id}.");

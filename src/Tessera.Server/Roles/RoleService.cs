@@ -2,6 +2,7 @@ using Microsoft.EntityFrameworkCore;
 using Tessera.Core.Access;
 using Tessera.Core.Common;
 using Tessera.Server.Audit;
+using Tessera.Server.Changes;
 using Tessera.Server.SignIn;
 using Tessera.Server.Storage;
 using Tessera.Server.Users;
@@ -9,7 +10,7 @@ using Tessera.Server.Users;
 namespace Tessera.Server.Roles;
 
 /// <summary>The use cases of roles, the privilege catalog, the resource catalog, and role import and export.</summary>
-public sealed class RoleService(TesseraDbContext db, AuditLog audit, CallerDirectory callers, TimeProvider clock)
+public sealed class RoleService(TesseraDbContext db, DirectoryPipeline pipeline, AuditLog audit, TimeProvider clock)
 {
     public async Task<List<RoleResponse>> ListAsync(CancellationToken ct)
         => (await Query().OrderBy(r => r.NormalizedName).ToListAsync(ct)).Select(ToResponse).ToList();
@@ -22,104 +23,106 @@ public sealed class RoleService(TesseraDbContext db, AuditLog audit, CallerDirec
 
     public async Task<Outcome<RoleResponse>> CreateAsync(RoleRequest request, CancellationToken ct)
     {
-        await using var tx = await db.BeginDirectoryChangeAsync(ct);
-        var parsed = await ParseAsync(request.Name, request.Description, request.Privileges, request.Rules, ct);
-        if (!parsed.Succeeded)
+        Role role = null!;
+        return await pipeline.RunAsync(new CreateRole(pipeline.ActorId(), request), async scope =>
         {
-            return parsed.Failure!;
-        }
+            var parsed = await ParseAsync(request.Name, request.Description, request.Privileges, request.Rules, ct);
+            if (!parsed.Succeeded)
+            {
+                return parsed.Failure!;
+            }
 
-        var (name, description, privileges, rules) = parsed.Value!;
-        if (await db.Roles.AnyAsync(r => r.NormalizedName == name.ToUpperInvariant(), ct))
-        {
-            return Failure.Conflict("role_name_taken", $"A role named '{name}' exists.");
-        }
+            var (name, description, privileges, rules) = parsed.Value!;
+            if (await db.Roles.AnyAsync(r => r.NormalizedName == name.ToUpperInvariant(), ct))
+            {
+                return Failure.Conflict("role_name_taken", $"A role named '{name}' exists.");
+            }
 
-        var now = clock.GetUtcNow().UtcDateTime;
-        var role = new Role { Name = name, NormalizedName = name.ToUpperInvariant(), Description = description, CreatedAt = now, UpdatedAt = now };
-        Apply(role, privileges, rules);
-        db.Roles.Add(role);
-        await db.SaveChangesAsync(ct);
-        audit.Record(db, "role.created", "role", role.Id.ToString(), role.Name, Describe(role));
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
-        return Outcome<RoleResponse>.Ok(ToResponse(role));
+            if (scope.Authorize(new ChangeImpact { HandedOut = privileges }) is { } refused)
+            {
+                return refused;
+            }
+
+            var now = clock.GetUtcNow().UtcDateTime;
+            role = new Role { Name = name, NormalizedName = name.ToUpperInvariant(), Description = description, CreatedAt = now, UpdatedAt = now };
+            Apply(role, privileges, rules);
+            db.Roles.Add(role);
+            scope.Target = ChangeTarget.Role(role.Id, role.Name);
+            scope.UniqueViolation = _ => Failure.Conflict("role_name_taken", $"A role named '{name}' exists.");
+            scope.Audit(Describe(role));
+            return null;
+        }, _ => Task.FromResult(ToResponse(role)), ct);
     }
 
     public async Task<Outcome<RoleResponse>> UpdateAsync(Guid id, RoleRequest request, CancellationToken ct)
     {
-        await using var tx = await db.BeginDirectoryChangeAsync(ct);
-        var role = await Query(tracking: true).SingleOrDefaultAsync(r => r.Id == id, ct);
-        if (role is null)
+        Role role = null!;
+        return await pipeline.RunAsync(new UpdateRole(pipeline.ActorId(), id, request), async scope =>
         {
-            return NotFound(id);
-        }
+            var found = await Query(tracking: true).SingleOrDefaultAsync(r => r.Id == id, ct);
+            if (found is null)
+            {
+                return NotFound(id).Failure;
+            }
 
-        var parsed = await ParseAsync(request.Name ?? role.Name, request.Description ?? role.Description,
-            request.Privileges ?? [.. role.Privileges.Select(p => p.Privilege)],
-            request.Rules ?? [.. role.Permissions.Select(p => new RuleDto(p.Resource, p.Action, p.Effect))], ct);
-        if (!parsed.Succeeded)
-        {
-            return parsed.Failure!;
-        }
+            role = found;
+            scope.Target = ChangeTarget.Role(role.Id, role.Name);
+            var parsed = await ParseAsync(request.Name ?? role.Name, request.Description ?? role.Description,
+                request.Privileges ?? [.. role.Privileges.Select(p => p.Privilege)],
+                request.Rules ?? [.. role.Permissions.Select(p => new RuleDto(p.Resource, p.Action, p.Effect))], ct);
+            if (!parsed.Succeeded)
+            {
+                return parsed.Failure!;
+            }
 
-        var (name, description, privileges, rules) = parsed.Value!;
-        var before = Describe(role);
-        if (role.IsBuiltIn && (!string.Equals(name, role.Name, StringComparison.Ordinal) || !SameDefinition(role, privileges, rules)))
-        {
-            return Failure.Conflict("builtin_role", $"{role.Name} is built in: it cannot be renamed, and its privileges and rules are fixed.");
-        }
+            var (name, description, privileges, rules) = parsed.Value!;
+            var before = Describe(role);
+            if (role.IsBuiltIn && (!string.Equals(name, role.Name, StringComparison.Ordinal) || !SameDefinition(role, privileges, rules)))
+            {
+                return Failure.Conflict("builtin_role", $"{role.Name} is built in: it cannot be renamed, and its privileges and rules are fixed.");
+            }
 
-        if (!string.Equals(name, role.Name, StringComparison.OrdinalIgnoreCase) && await db.Roles.AnyAsync(r => r.NormalizedName == name.ToUpperInvariant() && r.Id != id, ct))
-        {
-            return Failure.Conflict("role_name_taken", $"A role named '{name}' exists.");
-        }
+            if (!string.Equals(name, role.Name, StringComparison.OrdinalIgnoreCase) && await db.Roles.AnyAsync(r => r.NormalizedName == name.ToUpperInvariant() && r.Id != id, ct))
+            {
+                return Failure.Conflict("role_name_taken", $"A role named '{name}' exists.");
+            }
 
-        role.Name = name;
-        role.NormalizedName = name.ToUpperInvariant();
-        role.Description = description;
-        Apply(role, privileges, rules);
-        role.UpdatedAt = clock.GetUtcNow().UtcDateTime;
-        await db.SaveChangesAsync(ct);
-        if (await DirectoryGuard.CheckLastAdministratorAsync(db, ct) is { } failure)
-        {
-            return failure;
-        }
+            if (scope.Authorize(new ChangeImpact { HandedOut = Added(role, privileges) }) is { } refused)
+            {
+                return refused;
+            }
 
-        audit.Record(db, "role.updated", "role", role.Id.ToString(), role.Name, new { before, after = Describe(role) });
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
-        callers.Invalidate();
-        return Outcome<RoleResponse>.Ok(ToResponse(role));
+            role.Name = name;
+            role.NormalizedName = name.ToUpperInvariant();
+            role.Description = description;
+            Apply(role, privileges, rules);
+            role.UpdatedAt = clock.GetUtcNow().UtcDateTime;
+            scope.UniqueViolation = _ => Failure.Conflict("role_name_taken", $"A role named '{name}' exists.");
+            scope.Audit(new { before, after = Describe(role) });
+            return null;
+        }, _ => Task.FromResult(ToResponse(role)), ct);
     }
 
     public async Task<Failure?> DeleteAsync(Guid id, CancellationToken ct)
-    {
-        await using var tx = await db.BeginDirectoryChangeAsync(ct);
-        var role = await db.Roles.SingleOrDefaultAsync(r => r.Id == id, ct);
-        if (role is null)
+        => await pipeline.RunAsync(new DeleteRole(pipeline.ActorId(), id), async scope =>
         {
-            return NotFound(id).Failure;
-        }
+            var role = await db.Roles.SingleOrDefaultAsync(r => r.Id == id, ct);
+            if (role is null)
+            {
+                return NotFound(id).Failure;
+            }
 
-        if (role.IsBuiltIn)
-        {
-            return Failure.Conflict("builtin_role", $"{role.Name} is built in and cannot be deleted.");
-        }
+            scope.Target = ChangeTarget.Role(role.Id, role.Name);
+            if (role.IsBuiltIn)
+            {
+                return Failure.Conflict("builtin_role", $"{role.Name} is built in and cannot be deleted.");
+            }
 
-        db.Roles.Remove(role);
-        await db.SaveChangesAsync(ct);
-        if (await DirectoryGuard.CheckLastAdministratorAsync(db, ct) is { } failure)
-        {
-            return failure;
-        }
-
-        audit.Record(db, "role.deleted", "role", role.Id.ToString(), role.Name);
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
-        callers.Invalidate();
-        return null;
-    }
+            // Taking access away hands nothing out; the pipeline still refuses it if it took the actor's own MANAGE_USERS.
+            db.Roles.Remove(role);
+            scope.Audit();
+            return null;
+        }, ct);
 
     public async Task<RoleDocument> ExportAsync(string? names, CancellationToken ct)
     {
@@ -147,67 +150,74 @@ public sealed class RoleService(TesseraDbContext db, AuditLog audit, CallerDirec
             return Failure.Invalid("validation_failed", "The document needs a 'roles' array.", new Dictionary<string, string[]> { ["roles"] = ["required"] });
         }
 
-        await using var tx = await db.BeginDirectoryChangeAsync(ct);
-        var existing = await Query(tracking: true).ToListAsync(ct);
-        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        List<string> created = [], updated = [], deleted = [], unchanged = [];
-        var now = clock.GetUtcNow().UtcDateTime;
-        foreach (var definition in document.Roles)
+        ImportResult result = null!;
+        return await pipeline.RunAsync(new ImportRoles(pipeline.ActorId(), mode, document), async scope =>
         {
-            var parsed = await ParseAsync(definition.Name, definition.Description, definition.Privileges, definition.Rules, ct);
-            if (!parsed.Succeeded)
+            var existing = await Query(tracking: true).ToListAsync(ct);
+            var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            List<string> created = [], updated = [], deleted = [], unchanged = [];
+            var handedOut = new List<string>();
+            var now = clock.GetUtcNow().UtcDateTime;
+            foreach (var definition in document.Roles)
             {
-                return parsed.Failure! with { Detail = $"Role '{definition.Name}': {parsed.Failure!.Detail}" };
+                if (definition is null)
+                {
+                    return Failure.Invalid("validation_failed", "Every entry of 'roles' must be a role definition, not null.");
+                }
+
+                var parsed = await ParseAsync(definition.Name, definition.Description, definition.Privileges, definition.Rules, ct);
+                if (!parsed.Succeeded)
+                {
+                    return parsed.Failure! with { Detail = $"Role '{definition.Name}': {parsed.Failure!.Detail}" };
+                }
+
+                var (name, description, privileges, rules) = parsed.Value!;
+                if (!seen.Add(name))
+                {
+                    return Failure.Invalid("validation_failed", $"The document names the role '{name}' twice.");
+                }
+
+                var role = existing.FirstOrDefault(r => string.Equals(r.NormalizedName, name, StringComparison.OrdinalIgnoreCase));
+                if (role is null)
+                {
+                    role = new Role { Name = name, NormalizedName = name.ToUpperInvariant(), Description = description, CreatedAt = now, UpdatedAt = now };
+                    handedOut.AddRange(privileges);
+                    Apply(role, privileges, rules);
+                    db.Roles.Add(role);
+                    created.Add(name);
+                }
+                else if (role.IsBuiltIn || (SameDefinition(role, privileges, rules) && role.Description == description))
+                {
+                    unchanged.Add(role.Name);
+                }
+                else
+                {
+                    handedOut.AddRange(Added(role, privileges));
+                    role.Description = description;
+                    Apply(role, privileges, rules);
+                    role.UpdatedAt = now;
+                    updated.Add(role.Name);
+                }
             }
 
-            var (name, description, privileges, rules) = parsed.Value!;
-            if (!seen.Add(name))
+            if (scope.Authorize(new ChangeImpact { HandedOut = handedOut }) is { } refused)
             {
-                return Failure.Invalid("validation_failed", $"The document names the role '{name}' twice.");
+                return refused;
             }
 
-            var role = existing.FirstOrDefault(r => string.Equals(r.NormalizedName, name, StringComparison.OrdinalIgnoreCase));
-            if (role is null)
+            if (mode == "replace")
             {
-                role = new Role { Name = name, NormalizedName = name.ToUpperInvariant(), Description = description, CreatedAt = now, UpdatedAt = now };
-                Apply(role, privileges, rules);
-                db.Roles.Add(role);
-                created.Add(name);
+                foreach (var role in existing.Where(r => !r.IsBuiltIn && !seen.Contains(r.Name)))
+                {
+                    db.Roles.Remove(role);
+                    deleted.Add(role.Name);
+                }
             }
-            else if (role.IsBuiltIn || (SameDefinition(role, privileges, rules) && role.Description == description))
-            {
-                unchanged.Add(role.Name);
-            }
-            else
-            {
-                role.Description = description;
-                Apply(role, privileges, rules);
-                role.UpdatedAt = now;
-                updated.Add(role.Name);
-            }
-        }
 
-        if (mode == "replace")
-        {
-            foreach (var role in existing.Where(r => !r.IsBuiltIn && !seen.Contains(r.Name)))
-            {
-                db.Roles.Remove(role);
-                deleted.Add(role.Name);
-            }
-        }
-
-        await db.SaveChangesAsync(ct);
-        if (await DirectoryGuard.CheckLastAdministratorAsync(db, ct) is { } failure)
-        {
-            return failure;
-        }
-
-        var result = new ImportResult(mode, created, updated, deleted, unchanged);
-        audit.Record(db, "roles.imported", "role", null, null, new { mode, created, updated, deleted });
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
-        callers.Invalidate();
-        return Outcome<ImportResult>.Ok(result);
+            result = new ImportResult(mode, created, updated, deleted, unchanged);
+            scope.Audit(new { mode, created, updated, deleted });
+            return null;
+        }, _ => Task.FromResult(result), ct);
     }
 
     public async Task<ResourceCatalog> ResourcesAsync(CancellationToken ct)
@@ -349,6 +359,10 @@ public sealed class RoleService(TesseraDbContext db, AuditLog audit, CallerDirec
             role.Permissions.Add(new RolePermission { RoleId = role.Id, Resource = rule.Resource, Action = rule.Action, Effect = rule.Effect.ToWire() });
         }
     }
+
+    /// <summary>The privileges a new definition adds to a role: what editing it hands out to its holders.</summary>
+    private static List<string> Added(Role role, List<string> privileges)
+        => [.. privileges.Where(p => role.Privileges.All(x => !string.Equals(x.Privilege, p, StringComparison.OrdinalIgnoreCase)))];
 
     private static bool SameDefinition(Role role, List<string> privileges, List<PermissionRule> rules)
         => role.Privileges.Select(p => p.Privilege).Order(StringComparer.Ordinal).SequenceEqual(privileges.Order(StringComparer.Ordinal))

@@ -81,36 +81,11 @@ public static class SignInEndpoints
                     caller.Roles, caller.Groups, [.. caller.Privileges.Order(StringComparer.Ordinal)]));
         }).RequireCaller().WithSummary("The caller: id, names, type, roles, groups and effective privileges.");
 
-        api.MapPost("/users/{id:guid}/revoke-tokens", async (Guid id, TesseraDbContext db, AuditLog audit, CallerDirectory callers, CancellationToken ct) =>
-        {
-            var outcome = await RevokeAllAsync(db, audit, callers, id, ct);
-            return outcome.Succeeded ? Results.NoContent() : Problems.From(outcome.Failure!);
-        }).RequirePrivilege(Privileges.ManageUsers).WithSummary("Ends every token and session of the user at once.");
+        api.MapPost("/users/{id:guid}/revoke-tokens", async (Guid id, Credentials.CredentialService credentials, CancellationToken ct) =>
+            (await credentials.RevokeTokensAsync(id, ct)).ToNoContent())
+            .RequirePrivilege(Privileges.ManageUsers).WithSummary("Ends every token and session of the user at once.");
 
         return app;
-    }
-
-    /// <summary>A new security stamp: every token and session that carries the old one stops working.</summary>
-    public static async Task<Outcome<bool>> RevokeAllAsync(TesseraDbContext db, AuditLog audit, CallerDirectory callers, Guid id, CancellationToken ct)
-    {
-        await using var tx = await db.BeginDirectoryChangeAsync(ct);
-        var user = await db.Users.SingleOrDefaultAsync(u => u.Id == id, ct);
-        if (user is null)
-        {
-            return Failure.NotFound($"No user has the id {id}.");
-        }
-
-        if (Usernames.IsReserved(user.Username))
-        {
-            return Failure.Conflict("reserved_user", $"{Usernames.Reserved} is reserved and cannot be changed.");
-        }
-
-        user.SecurityStamp = User.NewStamp();
-        audit.Record(db, "user.tokens_revoked", "user", user.Id.ToString(), user.Username);
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
-        callers.Invalidate();
-        return Outcome<bool>.Ok(true);
     }
 
     public static string LocalOnly(string? returnUrl)

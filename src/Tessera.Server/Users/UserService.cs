@@ -3,7 +3,7 @@ using Tessera.Core.Access;
 using Tessera.Core.Common;
 using Tessera.Core.Users;
 using Tessera.Server.Access;
-using Tessera.Server.Audit;
+using Tessera.Server.Changes;
 using Tessera.Server.Credentials;
 using Tessera.Server.SignIn;
 using Tessera.Server.Storage;
@@ -13,8 +13,7 @@ namespace Tessera.Server.Users;
 /// <summary>The use cases of users: create, read, change, delete, change roles, explain permissions.</summary>
 public sealed class UserService(
     TesseraDbContext db,
-    AuditLog audit,
-    CallerDirectory callers,
+    DirectoryPipeline pipeline,
     PasswordService passwords,
     IEnumerable<IUserCreatedListener> listeners,
     TimeProvider clock)
@@ -69,76 +68,83 @@ public sealed class UserService(
             return DirectoryGuard.Reserved();
         }
 
-        await using var tx = await db.BeginDirectoryChangeAsync(ct);
-        if (await TakenAsync(request.Username!, request.Email!, null, ct) is { } taken)
+        var change = CreateUser.Of(pipeline.ActorId(), request);
+        User user = null!;
+        return await pipeline.RunAsync(change, async scope =>
         {
-            return taken;
-        }
+            if (await TakenAsync(request.Username!, request.Email!, null, ct) is { } taken)
+            {
+                return taken;
+            }
 
-        var roles = await DirectoryGuard.ResolveRolesAsync(db, request.Roles, ct);
-        if (!roles.Succeeded)
-        {
-            return roles.Failure!;
-        }
+            var roles = await DirectoryGuard.ResolveRolesAsync(db, request.Roles, ct);
+            if (!roles.Succeeded)
+            {
+                return roles.Failure!;
+            }
 
-        var groups = await DirectoryGuard.ResolveGroupsAsync(db, request.Groups, ct);
-        if (!groups.Succeeded)
-        {
-            return groups.Failure!;
-        }
+            var groups = await DirectoryGuard.ResolveGroupsAsync(db, request.Groups, ct);
+            if (!groups.Succeeded)
+            {
+                return groups.Failure!;
+            }
 
-        var now = clock.GetUtcNow().UtcDateTime;
-        var user = new User
-        {
-            Username = "", NormalizedUsername = "", Email = "", NormalizedEmail = "",
-            Type = type, CredentialMode = mode, Status = UserStatus.Invited, CreatedAt = now, UpdatedAt = now,
-        };
-        user.SetUsername(request.Username!);
-        user.SetEmail(request.Email!);
-        user.SetNames(request.FirstName, request.LastName);
-        var roleList = roles.Value!;
-        if (type == UserType.Api && roleList.All(r => !r.IsBuiltIn || r.Name != Core.Access.BuiltInRoles.System))
-        {
-            var system = await DirectoryGuard.SystemRoleIdAsync(db, ct);
-            roleList.Add(await db.Roles.SingleAsync(r => r.Id == system, ct));
-        }
+            // A new user gains every privilege of the roles and groups given: all of it is handed out.
+            var handedOut = (await scope.PrivilegesOfRolesAsync(roles.Value!.Select(r => r.Id), ct))
+                .Concat(await scope.PrivilegesOfGroupsAsync(groups.Value!.Select(g => g.Id), ct)).ToList();
+            if (scope.Authorize(new ChangeImpact { HandedOut = handedOut }) is { } refused)
+            {
+                return refused;
+            }
 
-        foreach (var role in roleList)
-        {
-            user.Roles.Add(new UserRole { RoleId = role.Id });
-        }
+            var now = clock.GetUtcNow().UtcDateTime;
+            user = new User
+            {
+                Username = "", NormalizedUsername = "", Email = "", NormalizedEmail = "",
+                Type = type, CredentialMode = mode, Status = UserStatus.Invited, CreatedAt = now, UpdatedAt = now,
+            };
+            user.SetUsername(request.Username!);
+            user.SetEmail(request.Email!);
+            user.SetNames(request.FirstName, request.LastName);
+            var roleList = roles.Value!;
+            if (type == UserType.Api && roleList.All(r => !r.IsBuiltIn || r.Name != BuiltInRoles.System))
+            {
+                var system = await DirectoryGuard.SystemRoleIdAsync(db, ct);
+                roleList.Add(await db.Roles.SingleAsync(r => r.Id == system, ct));
+            }
 
-        foreach (var group in groups.Value!)
-        {
-            user.Groups.Add(new GroupMember { GroupId = group.Id });
-        }
+            foreach (var role in roleList)
+            {
+                user.Roles.Add(new UserRole { RoleId = role.Id });
+            }
 
-        db.Users.Add(user);
-        if (request.Password is not null && await passwords.SetAsync(db, user, request.Password, null, ct) is { } weak)
-        {
-            return weak;
-        }
+            foreach (var group in groups.Value!)
+            {
+                user.Groups.Add(new GroupMember { GroupId = group.Id });
+            }
 
-        if (await SaveCheckedAsync([user.Id], ct) is { } failure)
-        {
-            return failure;
-        }
+            db.Users.Add(user);
+            if (change.Password is not null && await passwords.SetAsync(db, user, change.Password, null, ct) is { } weak)
+            {
+                return weak;
+            }
 
-        audit.Record(db, "user.created", "user", user.Id.ToString(), user.Username, new
-        {
-            user.Username, user.Email, user.FirstName, user.LastName, type = type.ToWire(), credentialMode = mode.ToWire(),
-            roles = roleList.Select(r => r.Name).Order(StringComparer.Ordinal), groups = groups.Value!.Select(g => g.Name).Order(StringComparer.Ordinal),
-            passwordSet = request.Password is not null,
-        });
-        foreach (var listener in listeners)
-        {
-            await listener.UserCreatedAsync(db, user, ct);
-        }
+            scope.Target = new ChangeTarget("user", user.Id, user.Username);
+            scope.Affected.Add(user.Id);
+            scope.UniqueViolation = UniqueViolation;
+            scope.Audit(new
+            {
+                user.Username, user.Email, user.FirstName, user.LastName, type = type.ToWire(), credentialMode = mode.ToWire(),
+                roles = roleList.Select(r => r.Name).Order(StringComparer.Ordinal), groups = groups.Value!.Select(g => g.Name).Order(StringComparer.Ordinal),
+                passwordSet = change.Password is not null,
+            });
+            foreach (var listener in listeners)
+            {
+                await listener.UserCreatedAsync(db, user, ct);
+            }
 
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
-        callers.Invalidate();
-        return Outcome<UserResponse>.Ok((await ToResponsesAsync(db, [user], clock, ct))[0]);
+            return null;
+        }, async ct => (await ToResponsesAsync(db, [user], clock, ct))[0], ct);
     }
 
     public async Task<Outcome<UserResponse>> UpdateAsync(Guid id, UpdateUserRequest request, CancellationToken ct)
@@ -177,129 +183,133 @@ public sealed class UserService(
             return Invalid(errors);
         }
 
-        await using var tx = await db.BeginDirectoryChangeAsync(ct);
-        var user = await db.Users.SingleOrDefaultAsync(u => u.Id == id, ct);
-        if (user is null)
+        User user = null!;
+        return await pipeline.RunAsync(new UpdateUser(pipeline.ActorId(), id, request), async scope =>
         {
-            return NotFound(id);
-        }
-
-        if (Usernames.IsReserved(user.Username) || (request.Username is not null && Usernames.IsReserved(request.Username)))
-        {
-            return DirectoryGuard.Reserved();
-        }
-
-        if (request.CredentialMode is not null && user.Type == UserType.Api && mode == CredentialMode.Sso)
-        {
-            return Invalid(new Dictionary<string, string[]> { ["credentialMode"] = ["API users authenticate with a password (client secret), not SSO."] });
-        }
-
-        if (await TakenAsync(request.Username, request.Email, id, ct) is { } taken)
-        {
-            return taken;
-        }
-
-        var changes = new Dictionary<string, object?>();
-        void Track(string field, object? from, object? to)
-        {
-            if (!Equals(from, to))
+            var found = await TargetAsync(scope, id, ct);
+            if (found.Failure is { } missing)
             {
-                changes[field] = new { from, to };
+                return missing;
             }
-        }
 
-        if (request.Username is not null)
-        {
-            Track("username", user.Username, request.Username.Trim());
-            user.SetUsername(request.Username);
-        }
-
-        if (request.Email is not null)
-        {
-            Track("email", user.Email, request.Email.Trim());
-            user.SetEmail(request.Email);
-        }
-
-        if (request.FirstName is not null || request.LastName is not null)
-        {
-            Track("firstName", user.FirstName, request.FirstName?.Trim() ?? user.FirstName);
-            Track("lastName", user.LastName, request.LastName?.Trim() ?? user.LastName);
-            user.SetNames(request.FirstName ?? user.FirstName, request.LastName ?? user.LastName);
-        }
-
-        if (request.CredentialMode is not null && mode != user.CredentialMode)
-        {
-            Track("credentialMode", user.CredentialMode.ToWire(), mode.ToWire());
-            user.CredentialMode = mode;
-            user.SecurityStamp = User.NewStamp();
-        }
-
-        if (request.Status is not null)
-        {
-            var before = user.Status.ToWire();
-            if (status == UserStatus.Disabled && user.Status != UserStatus.Disabled)
+            user = found.Value!;
+            if (request.Username is not null && Usernames.IsReserved(request.Username))
             {
-                user.Status = UserStatus.Disabled;
+                return DirectoryGuard.Reserved();
+            }
+
+            if (request.CredentialMode is not null && user.Type == UserType.Api && mode == CredentialMode.Sso)
+            {
+                return Invalid(new Dictionary<string, string[]> { ["credentialMode"] = ["API users authenticate with a password (client secret), not SSO."] });
+            }
+
+            var disabling = request.Status is not null && status == UserStatus.Disabled;
+            if (scope.Authorize(new ChangeImpact
+            {
+                Accounts = [await scope.AccountAsync(user.Id, user.Username, ct)],
+                AccountAction = disabling ? AccountAction.Disable : AccountAction.Change,
+            }) is { } refused)
+            {
+                return refused;
+            }
+
+            if (await TakenAsync(request.Username, request.Email, id, ct) is { } taken)
+            {
+                return taken;
+            }
+
+            var changes = new Dictionary<string, object?>();
+            void Track(string field, object? from, object? to)
+            {
+                if (!Equals(from, to))
+                {
+                    changes[field] = new { from, to };
+                }
+            }
+
+            if (request.Username is not null)
+            {
+                Track("username", user.Username, request.Username.Trim());
+                user.SetUsername(request.Username);
+            }
+
+            if (request.Email is not null)
+            {
+                Track("email", user.Email, request.Email.Trim());
+                user.SetEmail(request.Email);
+            }
+
+            if (request.FirstName is not null || request.LastName is not null)
+            {
+                Track("firstName", user.FirstName, request.FirstName?.Trim() ?? user.FirstName);
+                Track("lastName", user.LastName, request.LastName?.Trim() ?? user.LastName);
+                user.SetNames(request.FirstName ?? user.FirstName, request.LastName ?? user.LastName);
+            }
+
+            if (request.CredentialMode is not null && mode != user.CredentialMode)
+            {
+                Track("credentialMode", user.CredentialMode.ToWire(), mode.ToWire());
+                user.CredentialMode = mode;
                 user.SecurityStamp = User.NewStamp();
             }
-            else if (status == UserStatus.Active && user.Status == UserStatus.Invited && user.CredentialMode == CredentialMode.Sso)
+
+            if (request.Status is not null)
             {
-                // An SSO user (an auto-provisioned one, say) needs no password: activating lets them sign in.
-                user.Status = UserStatus.Active;
+                var before = user.Status.ToWire();
+                if (status == UserStatus.Disabled && user.Status != UserStatus.Disabled)
+                {
+                    user.Status = UserStatus.Disabled;
+                    user.SecurityStamp = User.NewStamp();
+                }
+                else if (status == UserStatus.Active && user.Status == UserStatus.Invited && user.CredentialMode == CredentialMode.Sso)
+                {
+                    // An SSO user (an auto-provisioned one, say) needs no password: activating lets them sign in.
+                    user.Status = UserStatus.Active;
+                }
+                else if (status == UserStatus.Active && user.Status is UserStatus.Disabled or UserStatus.Locked)
+                {
+                    user.Status = user.PasswordHash is null && user.LastSignInAt is null ? UserStatus.Invited : UserStatus.Active;
+                    user.LockedUntil = null;
+                    user.FailedSignInCount = 0;
+                }
+
+                Track("status", before, user.Status.ToWire());
             }
-            else if (status == UserStatus.Active && user.Status is UserStatus.Disabled or UserStatus.Locked)
+
+            if (changes.Count == 0)
             {
-                user.Status = user.PasswordHash is null && user.LastSignInAt is null ? UserStatus.Invited : UserStatus.Active;
-                user.LockedUntil = null;
-                user.FailedSignInCount = 0;
+                scope.NothingChanged();
+                return null;
             }
 
-            Track("status", before, user.Status.ToWire());
-        }
-
-        if (changes.Count == 0)
-        {
-            return Outcome<UserResponse>.Ok((await ToResponsesAsync(db, [user], clock, ct))[0]);
-        }
-
-        user.UpdatedAt = clock.GetUtcNow().UtcDateTime;
-        if (await SaveCheckedAsync([user.Id], ct) is { } failure)
-        {
-            return failure;
-        }
-
-        audit.Record(db, "user.updated", "user", user.Id.ToString(), user.Username, changes);
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
-        callers.Invalidate();
-        return Outcome<UserResponse>.Ok((await ToResponsesAsync(db, [user], clock, ct))[0]);
+            user.UpdatedAt = clock.GetUtcNow().UtcDateTime;
+            scope.Affected.Add(user.Id);
+            scope.UniqueViolation = UniqueViolation;
+            scope.Audit(changes);
+            return null;
+        }, async ct => (await ToResponsesAsync(db, [user], clock, ct))[0], ct);
     }
 
     public async Task<Failure?> DeleteAsync(Guid id, CancellationToken ct)
     {
-        await using var tx = await db.BeginDirectoryChangeAsync(ct);
-        var user = await db.Users.SingleOrDefaultAsync(u => u.Id == id, ct);
-        if (user is null)
+        return await pipeline.RunAsync(new DeleteUser(pipeline.ActorId(), id), async scope =>
         {
-            return NotFound(id).Failure;
-        }
+            var found = await TargetAsync(scope, id, ct);
+            if (found.Failure is { } missing)
+            {
+                return missing;
+            }
 
-        if (Usernames.IsReserved(user.Username))
-        {
-            return DirectoryGuard.Reserved();
-        }
+            var user = found.Value!;
+            if (scope.Authorize(new ChangeImpact { Accounts = [await scope.AccountAsync(user.Id, user.Username, ct)], AccountAction = AccountAction.Delete }) is { } refused)
+            {
+                return refused;
+            }
 
-        db.Users.Remove(user);
-        if (await SaveCheckedAsync([], ct) is { } failure)
-        {
-            return failure;
-        }
-
-        audit.Record(db, "user.deleted", "user", user.Id.ToString(), user.Username, new { user.Username, user.Email, type = user.Type.ToWire() });
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
-        callers.Invalidate();
-        return null;
+            db.Users.Remove(user);
+            scope.Audit(new { user.Username, user.Email, type = user.Type.ToWire() });
+            return null;
+        }, ct);
     }
 
     public async Task<Outcome<UserResponse>> ChangeRolesAsync(Guid id, ChangeRolesRequest request, CancellationToken ct)
@@ -309,48 +319,51 @@ public sealed class UserService(
             return Invalid(new Dictionary<string, string[]> { ["roles"] = ["roles is required (an empty list removes every direct role)."] });
         }
 
-        await using var tx = await db.BeginDirectoryChangeAsync(ct);
-        var user = await db.Users.Include(u => u.Roles).ThenInclude(r => r.Role).SingleOrDefaultAsync(u => u.Id == id, ct);
-        if (user is null)
+        User user = null!;
+        return await pipeline.RunAsync(new SetUserRoles(pipeline.ActorId(), id, request.Roles), async scope =>
         {
-            return NotFound(id);
-        }
+            var found = await TargetAsync(scope, id, ct, withRoles: true);
+            if (found.Failure is { } missing)
+            {
+                return missing;
+            }
 
-        if (Usernames.IsReserved(user.Username))
-        {
-            return DirectoryGuard.Reserved();
-        }
+            user = found.Value!;
+            var roles = await DirectoryGuard.ResolveRolesAsync(db, request.Roles, ct);
+            if (!roles.Succeeded)
+            {
+                return roles.Failure!;
+            }
 
-        var roles = await DirectoryGuard.ResolveRolesAsync(db, request.Roles, ct);
-        if (!roles.Succeeded)
-        {
-            return roles.Failure!;
-        }
+            var added = roles.Value!.Where(n => user.Roles.All(r => r.RoleId != n.Id)).ToList();
+            if (scope.Authorize(new ChangeImpact
+            {
+                Accounts = [await scope.AccountAsync(user.Id, user.Username, ct)],
+                HandedOut = await scope.PrivilegesOfRolesAsync(added.Select(r => r.Id), ct),
+            }) is { } refused)
+            {
+                return refused;
+            }
 
-        var before = user.Roles.Select(r => r.Role!.Name).Order(StringComparer.Ordinal).ToList();
-        var after = roles.Value!.Select(r => r.Name).Order(StringComparer.Ordinal).ToList();
-        if (before.SequenceEqual(after, StringComparer.Ordinal))
-        {
-            return Outcome<UserResponse>.Ok((await ToResponsesAsync(db, [user], clock, ct))[0]);
-        }
+            var before = user.Roles.Select(r => r.Role!.Name).Order(StringComparer.Ordinal).ToList();
+            var after = roles.Value!.Select(r => r.Name).Order(StringComparer.Ordinal).ToList();
+            if (before.SequenceEqual(after, StringComparer.Ordinal))
+            {
+                scope.NothingChanged();
+                return null;
+            }
 
-        user.Roles.RemoveAll(r => roles.Value!.All(n => n.Id != r.RoleId));
-        foreach (var role in roles.Value!.Where(n => user.Roles.All(r => r.RoleId != n.Id)))
-        {
-            user.Roles.Add(new UserRole { UserId = user.Id, RoleId = role.Id });
-        }
+            user.Roles.RemoveAll(r => roles.Value!.All(n => n.Id != r.RoleId));
+            foreach (var role in added)
+            {
+                user.Roles.Add(new UserRole { UserId = user.Id, RoleId = role.Id });
+            }
 
-        user.UpdatedAt = clock.GetUtcNow().UtcDateTime;
-        if (await SaveCheckedAsync([user.Id], ct) is { } failure)
-        {
-            return failure;
-        }
-
-        audit.Record(db, "user.roles_changed", "user", user.Id.ToString(), user.Username, new { from = before, to = after });
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
-        callers.Invalidate();
-        return Outcome<UserResponse>.Ok((await ToResponsesAsync(db, [user], clock, ct))[0]);
+            user.UpdatedAt = clock.GetUtcNow().UtcDateTime;
+            scope.Affected.Add(user.Id);
+            scope.Audit(new { from = before, to = after });
+            return null;
+        }, async ct => (await ToResponsesAsync(db, [user], clock, ct))[0], ct);
     }
 
     public async Task<Outcome<PermissionsResponse>> PermissionsAsync(Guid id, CancellationToken ct)
@@ -367,21 +380,24 @@ public sealed class UserService(
         return Outcome<PermissionsResponse>.Ok(new PermissionsResponse(id, privileges, rules));
     }
 
-    /// <summary>Saves inside the open directory transaction and checks the invariants against what was saved.</summary>
-    private async Task<Failure?> SaveCheckedAsync(IReadOnlyCollection<Guid> affected, CancellationToken ct)
+    /// <summary>A unique index refused the save: someone took the username or email meanwhile.</summary>
+    private static Failure UniqueViolation(string? constraint)
+        => constraint?.Contains("Email", StringComparison.OrdinalIgnoreCase) == true
+            ? Failure.Conflict("email_taken", "Another user has this email address.")
+            : Failure.Conflict("username_taken", "Another user has this username.");
+
+    /// <summary>The user a change is aimed at, tracked, named in the scope's audit target; not found, or reserved, fails.</summary>
+    public static async Task<Outcome<User>> TargetAsync(ChangeScope scope, Guid id, CancellationToken ct, bool withRoles = false)
     {
-        try
+        IQueryable<User> users = withRoles ? scope.Db.Users.Include(u => u.Roles).ThenInclude(r => r.Role) : scope.Db.Users;
+        var user = await users.SingleOrDefaultAsync(u => u.Id == id, ct);
+        if (user is null)
         {
-            await db.SaveChangesAsync(ct);
-        }
-        catch (DbUpdateException e) when (e.IsUniqueViolation(out var constraint))
-        {
-            return constraint?.Contains("Email", StringComparison.OrdinalIgnoreCase) == true
-                ? Failure.Conflict("email_taken", "Another user has this email address.")
-                : Failure.Conflict("username_taken", "Another user has this username.");
+            return Failure.NotFound($"No user has the id {id}.");
         }
 
-        return await DirectoryGuard.CheckAsync(db, affected, ct);
+        scope.Target = new ChangeTarget("user", user.Id, user.Username);
+        return Usernames.IsReserved(user.Username) ? DirectoryGuard.Reserved() : Outcome<User>.Ok(user);
     }
 
     private async Task<Failure?> TakenAsync(string? username, string? email, Guid? except, CancellationToken ct)

@@ -1,0 +1,197 @@
+using Microsoft.EntityFrameworkCore;
+using Tessera.Core.Access;
+using Tessera.Core.Common;
+using Tessera.Server.Access;
+using Tessera.Server.Audit;
+using Tessera.Server.SignIn;
+using Tessera.Server.Storage;
+using Tessera.Server.Users;
+
+namespace Tessera.Server.Changes;
+
+/// <summary>
+/// The one way a <see cref="DirectoryChange"/> reaches the store:
+/// <list type="number">
+/// <item>authorize: the use case works out the change's <see cref="ChangeImpact"/> and asks
+/// <see cref="ChangeScope.AuthorizeAsync"/>, which applies <see cref="Delegation"/> to the actor's access
+/// as read inside the transaction (so a privilege removed a moment ago no longer counts);</item>
+/// <item>apply: the use case changes the entities;</item>
+/// <item>guard: the change is saved (unique indexes answer), the actor must keep its own MANAGE_USERS,
+/// and <see cref="DirectoryGuard"/> checks the directory's invariants against the saved state;</item>
+/// <item>audit: the events the use case named join the same transaction;</item>
+/// <item>commit;</item>
+/// <item>invalidate the cached standing of callers.</item>
+/// </list>
+/// A refused or failed change rolls back whole. A refusal by the delegation rules then writes one
+/// <c>access.denied</c> event of its own: the one failed request that is audited, since a security team
+/// watches for them.
+/// </summary>
+public sealed class DirectoryPipeline(TesseraDbContext db, AuditLog audit, CallerDirectory callers, IHttpContextAccessor http)
+{
+    /// <summary>
+    /// The user acting in the current request; null only outside a request (the service itself).
+    /// A request without a signed-in user acts as <see cref="Guid.Empty"/>, who holds nothing.
+    /// </summary>
+    public Guid? ActorId()
+    {
+        if (http.HttpContext is not { } context)
+        {
+            return null;
+        }
+
+        return Guid.TryParse(context.User.FindFirst(TesseraClaims.Subject)?.Value, out var id) ? id : Guid.Empty;
+    }
+
+    /// <summary>Runs a change through the pipeline, then reads the result (after the commit).</summary>
+    public async Task<Outcome<T>> RunAsync<T>(DirectoryChange change, Func<ChangeScope, Task<Failure?>> apply, Func<CancellationToken, Task<T>> result, CancellationToken ct)
+        => await RunAsync(change, apply, ct) is { } failure ? failure : Outcome<T>.Ok(await result(ct));
+
+    /// <summary>Runs a change through the pipeline; null when it applied (or changed nothing).</summary>
+    public async Task<Failure?> RunAsync(DirectoryChange change, Func<ChangeScope, Task<Failure?>> apply, CancellationToken ct)
+    {
+        ChangeScope scope;
+        Failure? failure;
+        await using (var tx = await db.BeginDirectoryChangeAsync(ct))
+        {
+            var actorAccess = change.ActorId is { } actorId ? await AccessLoader.LoadAsync(db, actorId, ct) : null;
+            scope = new ChangeScope(db, change, actorAccess);
+            failure = await apply(scope) ?? await GuardAsync(scope, ct);
+            if (failure is null && scope.Changed)
+            {
+                foreach (var entry in scope.Events)
+                {
+                    audit.Record(db, entry.Action, entry.Target.Type, entry.Target.Id?.ToString(), entry.Target.Name, entry.Details);
+                }
+
+                await db.SaveChangesAsync(ct);
+                await tx.CommitAsync(ct);
+            }
+        }
+
+        if (failure is not null)
+        {
+            // The transaction rolled back; what the use case tracked must not be saved with the refusal.
+            db.ChangeTracker.Clear();
+            if (scope.Refusal is { } refusal)
+            {
+                await RecordRefusalAsync(scope, refusal, ct);
+            }
+
+            return failure;
+        }
+
+        if (scope.Changed)
+        {
+            callers.Invalidate();
+        }
+
+        return null;
+    }
+
+    private async Task<Failure?> GuardAsync(ChangeScope scope, CancellationToken ct)
+    {
+        if (!scope.Changed)
+        {
+            return null;
+        }
+
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException e) when (e.IsUniqueViolation(out var constraint))
+        {
+            return scope.UniqueViolation?.Invoke(constraint)
+                ?? Failure.Conflict("conflict", "Another change made the same name or key meanwhile; reload and try again.");
+        }
+
+        // Checked before the directory's own invariants: "you would lock yourself out" says more than "no one would be left".
+        if (scope.Change.ActorId is { } actorId && scope.ActorAccess is { } before
+            && Delegation.LosesOwnAccess(before.Privileges, (await AccessLoader.LoadAsync(db, actorId, ct)).Privileges) is { } lockout)
+        {
+            return scope.Refuse(lockout);
+        }
+
+        return await DirectoryGuard.CheckAsync(db, scope.Affected.Distinct().ToList(), ct);
+    }
+
+    private async Task RecordRefusalAsync(ChangeScope scope, DelegationRefusal refusal, CancellationToken ct)
+    {
+        var target = scope.Target;
+        audit.Record(db, "access.denied", target.Type, target.Id?.ToString(), target.Name, new
+        {
+            attempted = scope.Change.Action,
+            reason = refusal.Code,
+            privileges = refusal.Privileges,
+            account = refusal.Target is { } account && account.Id != target.Id ? new { account.Id, account.Username } : null,
+        }, "failure");
+        await db.SaveChangesAsync(ct);
+    }
+}
+
+/// <summary>One change on its way through <see cref="DirectoryPipeline"/>: what the use case reads and tells the pipeline.</summary>
+public sealed class ChangeScope(TesseraDbContext db, DirectoryChange change, EffectiveAccess? actorAccess)
+{
+    public TesseraDbContext Db => db;
+
+    public DirectoryChange Change => change;
+
+    /// <summary>The actor's access as read in the transaction; null when the service itself acts.</summary>
+    public EffectiveAccess? ActorAccess => actorAccess;
+
+    /// <summary>The target as the audit log names it; the use case adds the name (or the id of something new) once it knows it.</summary>
+    public ChangeTarget Target { get; set; } = change.Target;
+
+    /// <summary>Users whose roles, groups or type the change touches, for the invariants.</summary>
+    public List<Guid> Affected { get; } = [];
+
+    /// <summary>False when the change turned out to change nothing: no save, no audit, no invalidation.</summary>
+    public bool Changed { get; private set; } = true;
+
+    /// <summary>What a unique-index violation at save means for this change (taken username, say).</summary>
+    public Func<string?, Failure>? UniqueViolation { get; set; }
+
+    internal DelegationRefusal? Refusal { get; private set; }
+
+    internal List<(string Action, ChangeTarget Target, object? Details)> Events { get; } = [];
+
+    public void NothingChanged() => Changed = false;
+
+    /// <summary>The change's own audit event, on its target.</summary>
+    public void Audit(object? details = null) => Events.Add((change.Action, Target, details));
+
+    public void Audit(string action, ChangeTarget target, object? details = null) => Events.Add((action, target, details));
+
+    /// <summary>Judges the change by the delegation rules; the failure to return when refused.</summary>
+    public Failure? Authorize(ChangeImpact impact)
+        => change.ActorId is { } actorId && actorAccess is not null && Delegation.Authorize(actorId, actorAccess.Privileges, impact) is { } refusal
+            ? Refuse(refusal)
+            : null;
+
+    /// <summary>Every privilege the given roles carry.</summary>
+    public async Task<IReadOnlyCollection<string>> PrivilegesOfRolesAsync(IEnumerable<Guid> roleIds, CancellationToken ct)
+    {
+        var ids = roleIds.Distinct().ToList();
+        return ids.Count == 0 ? [] : await db.RolePrivileges.Where(p => ids.Contains(p.RoleId)).Select(p => p.Privilege).Distinct().ToListAsync(ct);
+    }
+
+    /// <summary>The privileges the given groups' roles carry: what a new member gains.</summary>
+    public async Task<IReadOnlyCollection<string>> PrivilegesOfGroupsAsync(IEnumerable<Guid> groupIds, CancellationToken ct)
+    {
+        var ids = groupIds.Distinct().ToList();
+        return ids.Count == 0 ? [] : await PrivilegesOfRolesAsync(await db.GroupRoles.Where(r => ids.Contains(r.GroupId)).Select(r => r.RoleId).ToListAsync(ct), ct);
+    }
+
+    /// <summary>An account as the delegation rules see it: its effective privileges now, before the change.</summary>
+    public async Task<AccountTarget> AccountAsync(Guid userId, string username, CancellationToken ct)
+        => new(userId, username, (await AccessLoader.LoadAsync(db, userId, ct)).Privileges);
+
+    internal Failure Refuse(DelegationRefusal refusal)
+    {
+        Refusal = refusal;
+        return new Failure(refusal.Code == DelegationCodes.SelfLockout ? FailureKind.Conflict : FailureKind.Forbidden, refusal.Code, refusal.Detail)
+        {
+            Extensions = new Dictionary<string, object?> { ["privileges"] = refusal.Privileges },
+        };
+    }
+}
