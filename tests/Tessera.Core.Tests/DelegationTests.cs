@@ -309,4 +309,12 @@ public class DelegationTests
         Assert.Contains(ManageUsers, refusal.Detail, StringComparison.Ordinal);
         Assert.Null(refusal.Target);
     }
+
+    [Fact]
+    public void Losing_ones_own_manage_users_compares_ignoring_case_whatever_the_sets_comparer()
+    {
+        // Plain (case-sensitive) sets: a lower-case name held before and gone after is a loss, and kept under another case is not.
+        Assert.Equal(DelegationCodes.SelfLockout, Delegation.LosesOwnAccess(new HashSet<string> { "manage_users" }, new HashSet<string>())?.Code);
+        Assert.Null(Delegation.LosesOwnAccess(new HashSet<string> { ManageUsers }, new HashSet<string> { "manage_users" }));
+    }
 }

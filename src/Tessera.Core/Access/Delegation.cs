@@ -115,7 +115,7 @@ public static class Delegation
     /// not after (a role left, a group left, a role or group edited). Null when it keeps it or never had it.
     /// </summary>
     public static DelegationRefusal? LosesOwnAccess(IReadOnlySet<string> before, IReadOnlySet<string> after)
-        => before.Contains(KeptPrivilege) && !after.Contains(KeptPrivilege)
+        => Holds(before, KeptPrivilege) && !Holds(after, KeptPrivilege)
             ? new DelegationRefusal(DelegationCodes.SelfLockout,
                 $"This would take {KeptPrivilege} from your own account, and you could not undo it; ask another user manager.",
                 [KeptPrivilege])
@@ -127,7 +127,7 @@ public static class Delegation
         List<string>? beyond = null;
         foreach (var privilege in wanted)
         {
-            if (!actorPrivileges.Contains(privilege) && !Contains(actorPrivileges, privilege))
+            if (!Holds(actorPrivileges, privilege))
             {
                 beyond ??= [];
                 if (!beyond.Contains(privilege, StringComparer.OrdinalIgnoreCase))
@@ -149,8 +149,8 @@ public static class Delegation
         => new(DelegationCodes.PrivilegeCeiling, $"This would hand out {Join(beyond)}, beyond your own privileges.", beyond);
 
     // A set built with another comparer (a plain HashSet, say) still compares ignoring case here.
-    private static bool Contains(IReadOnlySet<string> set, string privilege)
-        => set.Any(p => string.Equals(p, privilege, StringComparison.OrdinalIgnoreCase));
+    private static bool Holds(IReadOnlySet<string> set, string privilege)
+        => set.Contains(privilege) || set.Any(p => string.Equals(p, privilege, StringComparison.OrdinalIgnoreCase));
 
     private static string Join(IReadOnlyList<string> privileges)
         => privileges.Count == 1 ? privileges[0] : string.Join(", ", privileges.Take(privileges.Count - 1)) + " and " + privileges[^1];

@@ -226,7 +226,11 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
         var handedOut = (await scope.PrivilegesOfRolesAsync(addedRoles, ct)).ToList();
         if (members.Added.Count > 0)
         {
-            var roles = scope.Db.ChangeTracker.Entries<GroupRole>().Where(e => e.Entity.GroupId == group.Id && e.State != EntityState.Deleted).Select(e => e.Entity.RoleId);
+            // The group's roles as they will be: those stored, less those this change removes, plus those it adds.
+            var tracked = scope.Db.ChangeTracker.Entries<GroupRole>().Where(e => e.Entity.GroupId == group.Id).ToList();
+            var stored = await scope.Db.GroupRoles.Where(r => r.GroupId == group.Id).Select(r => r.RoleId).ToListAsync(ct);
+            var roles = stored.Where(id => !tracked.Any(e => e.Entity.RoleId == id && e.State == EntityState.Deleted))
+                .Concat(tracked.Where(e => e.State == EntityState.Added).Select(e => e.Entity.RoleId));
             handedOut.AddRange(await scope.PrivilegesOfRolesAsync(roles, ct));
         }
 
