@@ -116,6 +116,58 @@ public sealed class DelegationTests(BrowserHost host) : IClassFixture<BrowserHos
         await Expect(page.Locator("#notice")).ToContainTextAsync("details were saved");
     }
 
+    [Fact]
+    public async Task A_role_and_group_manager_cannot_add_privileges_beyond_their_own_but_may_take_them_away()
+    {
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var curators = $"Curators-{suffix}";
+        var userManagers = $"Managers-{suffix}";
+        using (var api = await Seed.AdminApiAsync(App))
+        {
+            foreach (var (name, privileges) in new[]
+            {
+                (curators, new[] { Privileges.ManageRoles, Privileges.ViewRoles, Privileges.ManageGroups, Privileges.ViewUsers }),
+                (userManagers, new[] { Privileges.ManageUsers, Privileges.ViewUsers }),
+            })
+            {
+                var created = await api.PostAsJsonAsync("/api/v1/roles", new { name, description = "", privileges, rules = Array.Empty<object>() });
+                Assert.True(created.IsSuccessStatusCode, $"{(int)created.StatusCode} {await created.Content.ReadAsStringAsync()}");
+            }
+        }
+
+        var curator = await Seed.UserAsync(App, UserType.BackOffice, ManagerPassword, curators);
+        var page = await host.NewPageAsync();
+        await SignInAsync(page, curator.Username, ManagerPassword);
+
+        // A new role: a privilege the curator does not hold is disabled with the reason, one they hold is not.
+        await page.GotoAsync("/admin/roles/new");
+        var manageUsers = page.Locator($"#privileges input[value={Privileges.ManageUsers}]");
+        await Expect(manageUsers).ToBeDisabledAsync();
+        await Expect(manageUsers).ToHaveAttributeAsync("aria-describedby", $"privilege-reason-{Privileges.ManageUsers}");
+        await Expect(page.Locator($"#privilege-reason-{Privileges.ManageUsers}")).ToHaveTextAsync("beyond your own privileges");
+        await Expect(page.Locator($"#privileges input[value={Privileges.ViewRoles}]")).ToBeEnabledAsync();
+
+        // A role that has MANAGE_USERS already keeps it ticked, and the curator may take it away.
+        await page.GotoAsync("/admin/roles");
+        await page.ClickAsync($"#roles tr[data-role='{userManagers}'] a");
+        await Expect(manageUsers).ToBeCheckedAsync();
+        await Expect(manageUsers).ToBeEnabledAsync();
+        await Expect(page.Locator($"#privilege-reason-{Privileges.ManageUsers}")).ToHaveCountAsync(0);
+        await Expect(page.Locator($"#privileges input[value={Privileges.AgentAssist}]")).ToBeDisabledAsync();
+
+        // Saving without a change keeps MANAGE_USERS: the enabled box is posted.
+        await page.FillAsync("#description", "Manage users");
+        await page.ClickAsync("#save-role");
+        await Expect(page.Locator("#notice")).ToContainTextAsync("was saved");
+        await Expect(manageUsers).ToBeCheckedAsync();
+
+        // A new group: a role beyond the curator is disabled with its reason.
+        await page.GotoAsync("/admin/groups/new");
+        await Expect(page.Locator($"#group-roles label[data-role='{userManagers}'] input")).ToBeDisabledAsync();
+        await Expect(page.Locator($"#role-reason-{userManagers}")).ToContainTextAsync(Privileges.ManageUsers);
+        await Expect(page.Locator($"#group-roles label[data-role='{curators}'] input")).ToBeEnabledAsync();
+    }
+
     private async Task<Guid> AdminIdAsync()
     {
         await using var scope = App.Scope(out var db);

@@ -61,22 +61,23 @@ public static class Toggles
     }
 
     /// <summary>
-    /// A name as part of an element id: letters, digits and '-' stay, every other character becomes
-    /// '_' and its hex code, so that "Sales Team" and "Sales-Team" get different ids, neither with a space
-    /// (aria-describedby is a list of ids separated by spaces).
+    /// A name as part of an element id. Letters, digits, '_' and '-' stay, so that MANAGE_USERS and
+    /// "Sales-Team" read as themselves; any other character becomes its hex code between two '·' (U+00B7),
+    /// so "Sales Team" gives "Sales·20·Team". No two names give the same id, none has a space
+    /// (aria-describedby is a list of ids separated by spaces), and each is a CSS identifier.
     /// </summary>
     public static string DomId(string name)
     {
         var id = new StringBuilder(name.Length);
         foreach (var c in name)
         {
-            if (char.IsAsciiLetterOrDigit(c) || c == '-')
+            if (char.IsAsciiLetterOrDigit(c) || c is '_' or '-')
             {
                 id.Append(c);
             }
             else
             {
-                id.Append('_').Append(((int)c).ToString("x", CultureInfo.InvariantCulture));
+                id.Append('·').Append(((int)c).ToString("x", CultureInfo.InvariantCulture)).Append('·');
             }
         }
 
