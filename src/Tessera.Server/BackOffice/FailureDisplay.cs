@@ -14,6 +14,17 @@ public static class FailureDisplay
         ["group_name_taken"] = "name",
     };
 
+    /// <summary>
+    /// The status of a page that shows a failed form again: 403 when the delegation rules refuse the change,
+    /// 409 when it conflicts with the directory (a taken name, one's own access), 400 otherwise.
+    /// </summary>
+    public static int FormStatus(this Failure failure) => failure.Kind switch
+    {
+        FailureKind.Forbidden => StatusCodes.Status403Forbidden,
+        FailureKind.Conflict => StatusCodes.Status409Conflict,
+        _ => StatusCodes.Status400BadRequest,
+    };
+
     /// <param name="renames">Service field names (camelCase) that the form calls otherwise.</param>
     public static void AddTo(this Failure failure, ModelStateDictionary state, params (string Field, string Input)[] renames)
         => failure.AddTo(state, "", renames);

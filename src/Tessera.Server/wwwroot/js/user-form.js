@@ -10,7 +10,7 @@
     form.querySelectorAll("[data-api-only]").forEach(function (el) { el.hidden = !api; });
     form.querySelectorAll("label[data-system=true]").forEach(function (label) {
       var box = label.querySelector("input");
-      label.hidden = !api;
+      (label.closest(".toggle") || label).hidden = !api;
       box.checked = api;
       box.disabled = api; // a locked toggle; the server adds System to every API user anyway
     });

@@ -13,6 +13,9 @@ namespace Tessera.Server.BackOffice.Pages.Admin.Groups;
 [RequiresPrivilege(Core.Access.Privileges.ManageGroups, OnlyFor = "POST")]
 public sealed class GroupModel(GroupService groups, RoleService roles, UserSearch search) : PageModel
 {
+    /// <summary>The signed-in user's privileges: the most that a group they change may give its members.</summary>
+    private IReadOnlySet<string> _ceiling = new HashSet<string>();
+
     [BindProperty(SupportsGet = true)] public string Id { get; set; } = "new";
 
     [BindProperty] public string? Name { get; set; }
@@ -31,6 +34,12 @@ public sealed class GroupModel(GroupService groups, RoleService roles, UserSearc
     public IReadOnlyList<RoleResponse> AllRoles { get; private set; } = [];
 
     public bool MayManage { get; private set; }
+
+    /// <summary>
+    /// The role checkboxes. A role the group does not have and whose privileges go beyond the signed-in
+    /// user's own is disabled, with the reason: every member would get them.
+    /// </summary>
+    public IReadOnlyList<RoleToggle> RoleToggles => Toggles.Roles(AllRoles, Roles, Existing?.Roles ?? [], MayManage ? _ceiling : null);
 
     public bool IsNew => Existing is null;
 
@@ -80,7 +89,7 @@ public sealed class GroupModel(GroupService groups, RoleService roles, UserSearc
         if (!outcome.Succeeded)
         {
             outcome.Failure!.AddTo(ModelState, ("userIds", nameof(AddMembers)));
-            Response.StatusCode = outcome.Failure!.Kind == FailureKind.Conflict ? StatusCodes.Status409Conflict : StatusCodes.Status400BadRequest;
+            Response.StatusCode = outcome.Failure!.FormStatus();
             return Page();
         }
 
@@ -106,7 +115,7 @@ public sealed class GroupModel(GroupService groups, RoleService roles, UserSearc
         if (await groups.DeleteAsync(Existing.Id, HttpContext.RequestAborted) is { } failure)
         {
             failure.AddTo(ModelState);
-            Response.StatusCode = StatusCodes.Status409Conflict;
+            Response.StatusCode = failure.Kind == FailureKind.Forbidden ? StatusCodes.Status403Forbidden : StatusCodes.Status409Conflict;
             return Page();
         }
 
@@ -139,7 +148,8 @@ public sealed class GroupModel(GroupService groups, RoleService roles, UserSearc
         }
 
         AllRoles = await roles.ListAsync(ct);
-        MayManage = await HttpContext.HoldsAsync(Core.Access.Privileges.ManageGroups);
+        _ceiling = (await HttpContext.CallerAsync())?.Privileges ?? new HashSet<string>();
+        MayManage = _ceiling.Contains(Core.Access.Privileges.ManageGroups);
         return true;
     }
 }

@@ -11,6 +11,9 @@ namespace Tessera.Server.BackOffice.Pages.Admin.Roles;
 [RequiresPrivilege(Core.Access.Privileges.ManageRoles, OnlyFor = "POST")]
 public sealed class RoleModel(RoleService roles) : PageModel
 {
+    /// <summary>The signed-in user's privileges: the most that a role they change may hand out.</summary>
+    private IReadOnlySet<string> _ceiling = new HashSet<string>();
+
     [BindProperty(SupportsGet = true)] public string Id { get; set; } = "new";
 
     [BindProperty] public string? Name { get; set; }
@@ -28,6 +31,14 @@ public sealed class RoleModel(RoleService roles) : PageModel
     public ResourceCatalog Resources { get; private set; } = new([]);
 
     public bool MayManage { get; private set; }
+
+    /// <summary>
+    /// The privilege checkboxes. One the signed-in user does not hold is disabled, unless the role has it
+    /// already: then it stays ticked and may be unticked, since taking away is not capped (a disabled box
+    /// would not be posted, and saving would drop it).
+    /// </summary>
+    public IReadOnlyList<PrivilegeToggle> PrivilegeToggles
+        => Toggles.Privileges(Catalog, Privileges, Existing?.Privileges ?? [], MayManage && Existing?.BuiltIn != true ? _ceiling : null);
 
     public bool IsNew => Existing is null;
 
@@ -71,7 +82,7 @@ public sealed class RoleModel(RoleService roles) : PageModel
         if (!outcome.Succeeded)
         {
             outcome.Failure!.AddTo(ModelState);
-            Response.StatusCode = outcome.Failure!.Kind == FailureKind.Conflict ? StatusCodes.Status409Conflict : StatusCodes.Status400BadRequest;
+            Response.StatusCode = outcome.Failure!.FormStatus();
             return Page();
         }
 
@@ -100,7 +111,7 @@ public sealed class RoleModel(RoleService roles) : PageModel
         if (await roles.DeleteAsync(Existing.Id, HttpContext.RequestAborted) is { } failure)
         {
             failure.AddTo(ModelState);
-            Response.StatusCode = StatusCodes.Status409Conflict;
+            Response.StatusCode = failure.Kind == FailureKind.Forbidden ? StatusCodes.Status403Forbidden : StatusCodes.Status409Conflict;
             return Page();
         }
 
@@ -125,7 +136,8 @@ public sealed class RoleModel(RoleService roles) : PageModel
 
         Catalog = await roles.PrivilegesAsync(ct);
         Resources = await roles.ResourcesAsync(ct);
-        MayManage = await HttpContext.HoldsAsync(Core.Access.Privileges.ManageRoles);
+        _ceiling = (await HttpContext.CallerAsync())?.Privileges ?? new HashSet<string>();
+        MayManage = _ceiling.Contains(Core.Access.Privileges.ManageRoles);
         return true;
     }
 }

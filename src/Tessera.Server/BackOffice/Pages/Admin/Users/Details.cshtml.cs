@@ -11,7 +11,11 @@ using Tessera.Server.Users;
 
 namespace Tessera.Server.BackOffice.Pages.Admin.Users;
 
-/// <summary>One user: edit details, change roles, set a password, invite, unlock, delete, and why they may do what they may.</summary>
+/// <summary>
+/// One user: edit details, change roles, set a password, invite, unlock, delete, and why they may do what they may.
+/// The page offers only what the delegation rules let the signed-in user do (<see cref="Delegation"/>); the
+/// services judge every change again and their refusals show beside the form.
+/// </summary>
 [RequiresPrivilege(Privileges.ViewUsers)]
 [RequiresPrivilege(Privileges.ManageUsers, OnlyFor = "POST")]
 public sealed class DetailsModel(UserService users, RoleService roles, CredentialService credentials, AgentScopeService agentScopes, CustomerService customers, CustomerSearch customerSearch) : PageModel
@@ -37,7 +41,20 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
 
     public PermissionsResponse? Permissions { get; private set; }
 
+    /// <summary>The signed-in user holds MANAGE_USERS.</summary>
     public bool MayManage { get; private set; }
+
+    /// <summary>The subject is the signed-in user: no delete, no disabling, no administrator's password form.</summary>
+    public bool IsSelf { get; private set; }
+
+    /// <summary>The privileges the subject holds and the signed-in user does not; any at all and the account is out of reach.</summary>
+    public IReadOnlyList<string> Outranking { get; private set; } = [];
+
+    /// <summary>The signed-in user may change this account: a user manager whose privileges cover the subject's.</summary>
+    public bool MayChange => MayManage && Outranking.Count == 0;
+
+    /// <summary>The role checkboxes, with the ones beyond the signed-in user's privileges disabled.</summary>
+    public IReadOnlyList<RoleToggle> RoleToggles { get; private set; } = [];
 
     /// <summary>The agent's assigned customers (id and reference), for BackOffice users.</summary>
     public IReadOnlyList<(Guid Id, string Reference, string Name)> Assigned { get; private set; } = [];
@@ -55,12 +72,14 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
             return NotFound();
         }
 
+        // One's own Enabled box is not offered (a disabled checkbox is never posted): it leaves the status alone.
+        var self = await HttpContext.CallerAsync() is { } caller && caller.Id == Id;
         string? status = null;
-        if (!Enabled && current.Value!.Status != "disabled")
+        if (!self && !Enabled && current.Value!.Status != "disabled")
         {
             status = "disabled";
         }
-        else if (Enabled && current.Value!.Status == "disabled")
+        else if (!self && Enabled && current.Value!.Status == "disabled")
         {
             status = "active";
         }
@@ -110,7 +129,7 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
         {
             failure.AddTo(ModelState, ("scope", nameof(AgentScope)), ("customerIds", nameof(AddCustomers)));
             FailedForm = "agent";
-            Response.StatusCode = failure.Kind == FailureKind.Conflict ? StatusCodes.Status409Conflict : StatusCodes.Status400BadRequest;
+            Response.StatusCode = failure.FormStatus();
             return await ShowAsync(fillForm: true);
         }
 
@@ -159,7 +178,7 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
 
         failure.AddTo(ModelState);
         FailedForm = form;
-        Response.StatusCode = failure.Kind == FailureKind.Conflict ? StatusCodes.Status409Conflict : StatusCodes.Status400BadRequest;
+        Response.StatusCode = failure.FormStatus();
         return await ShowAsync(fillForm);
     }
 
@@ -185,9 +204,13 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
         }
 
         Subject = user.Value!;
-        MayManage = await HttpContext.HoldsAsync(Privileges.ManageUsers);
+        var caller = await HttpContext.CallerAsync();
+        var ceiling = caller?.Privileges ?? new HashSet<string>();
+        MayManage = ceiling.Contains(Privileges.ManageUsers);
+        IsSelf = caller?.Id == Subject.Id;
         AllRoles = await roles.ListAsync(ct);
         Permissions = (await users.PermissionsAsync(Id, ct)).Value;
+        Outranking = IsSelf ? [] : Delegation.Beyond(ceiling, Permissions?.Privileges.Select(p => p.Name) ?? []);
         if (fillForm)
         {
             Username = Subject.Username;
@@ -201,6 +224,8 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
         {
             Roles = [.. Subject.Roles];
         }
+
+        RoleToggles = Toggles.Roles(AllRoles, Roles, Subject.Roles, MayChange ? ceiling : null);
 
         if (Subject.Type == "backoffice" && (await agentScopes.GetAsync(Id, ct)).Value is { } scope)
         {

@@ -19,9 +19,10 @@ public sealed class NewModel(UserService users, RoleService roles) : PageModel
     [BindProperty] public List<string> Roles { get; set; } = [];
     [BindProperty] public string? Password { get; set; }
 
-    public IReadOnlyList<RoleResponse> AllRoles { get; private set; } = [];
+    /// <summary>The role checkboxes; a role beyond the signed-in user's own privileges is disabled and says why.</summary>
+    public IReadOnlyList<RoleToggle> RoleToggles { get; private set; } = [];
 
-    public async Task OnGetAsync() => AllRoles = await roles.ListAsync(HttpContext.RequestAborted);
+    public async Task OnGetAsync() => await LoadRolesAsync();
 
     public async Task<IActionResult> OnPostAsync()
     {
@@ -36,8 +37,18 @@ public sealed class NewModel(UserService users, RoleService roles) : PageModel
         }
 
         created.Failure!.AddTo(ModelState, ("newPassword", "Password"));
-        AllRoles = await roles.ListAsync(HttpContext.RequestAborted);
-        Response.StatusCode = StatusCodes.Status400BadRequest;
+        await LoadRolesAsync();
+        Response.StatusCode = created.Failure!.FormStatus();
         return Page();
+    }
+
+    private async Task LoadRolesAsync()
+    {
+        var ceiling = (await HttpContext.CallerAsync())?.Privileges ?? new HashSet<string>();
+
+        // System is ticked for an API user: the server gives it to every one, and it holds no privilege.
+        List<string> ticked = Type == "api" ? [.. Roles, BuiltInRoles.System] : Roles;
+        RoleToggles = [.. Toggles.Roles(await roles.ListAsync(HttpContext.RequestAborted), ticked, [], ceiling)
+            .Select(t => t.IsSystem ? t with { Note = "API users only; always on for them" } : t)];
     }
 }
