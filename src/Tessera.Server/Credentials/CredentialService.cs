@@ -98,7 +98,8 @@ public sealed class CredentialService(
     public async Task<Failure?> SendInvitationAsync(Guid userId, CancellationToken ct)
         => await pipeline.RunAsync(new SendInvitation(pipeline.ActorId(), userId), async scope =>
         {
-            var (user, refusal) = await PasswordUserAsync(scope, userId, AccountAction.Change, ct);
+            // Inviting oneself would set a new password without the current one: that goes through /me/password.
+            var (user, refusal) = await PasswordUserAsync(scope, userId, AccountAction.SetPassword, ct);
             if (refusal is not null)
             {
                 return refusal;
