@@ -411,6 +411,21 @@ public abstract class DelegationTests<THost>(THost host) : IClassFixture<THost> 
     }
 
     [Fact]
+    public async Task An_actor_cannot_send_itself_an_invitation()
+    {
+        // An invitation sets a password without the current one: one's own goes through /me/password.
+        using var admin = await Seed.AdminApiAsync(App);
+        using var actor = await ActorAsync(App, admin, [Privileges.ManageUsers]);
+        var tokens = await CredentialTokenCountAsync(actor.Id);
+
+        var response = await actor.Client.PostAsync($"/api/v1/users/{actor.Id}/invitation", null);
+
+        await RefusedAsync(response, HttpStatusCode.Conflict, SelfLockout);
+        Assert.Equal(tokens, await CredentialTokenCountAsync(actor.Id));
+        await AssertOneDeniedAsync(App, actor.Id, "user.invitation_sent", SelfLockout, null, "user", actor.Id, actor.Username);
+    }
+
+    [Fact]
     public async Task An_actor_cannot_drop_the_role_that_gives_it_MANAGE_USERS()
     {
         using var admin = await Seed.AdminApiAsync(App);
