@@ -29,7 +29,7 @@ public static class AgentAssistEndpoints
             .RequirePrivilege(Privileges.ViewUsers).WithSummary("The agent's scope ('all' or 'assigned') and assigned customers.");
         users.MapPut("/{id:guid}/customers", async (Guid id, ChangeAgentCustomersRequest request, AgentScopeService service, CancellationToken ct)
                 => (await service.ChangeAsync(id, request, ct)).ToOk())
-            .RequirePrivilege(Privileges.ManageUsers).WithSummary("Replaces a BackOffice user's agent scope and assigned customers.");
+            .RequirePrivilege(Privileges.ManageUsers).Delegated().WithSummary("Replaces a BackOffice user's agent scope and assigned customers.");
 
         var agent = app.MapGroup("/api/v1/agent").WithTags("Agent assist");
         agent.MapGet("/customers", async ([AsParameters] CustomerQuery query, ClaimsPrincipal caller, AgentScopeService service, CancellationToken ct) =>

@@ -47,12 +47,12 @@ public static class CredentialsEndpoints
 
         api.MapPost("/users/{id:guid}/invitation", async (Guid id, CredentialService service, CancellationToken ct) =>
             await service.SendInvitationAsync(id, ct) is { } failure ? Problems.From(failure) : Results.Accepted())
-            .RequirePrivilege(Privileges.ManageUsers).WithSummary("Sends a new set-password invitation; earlier links stop working.");
+            .RequirePrivilege(Privileges.ManageUsers).Delegated().WithSummary("Sends a new set-password invitation; earlier links stop working.");
         api.MapPost("/users/{id:guid}/password", async (Guid id, PasswordRequest request, CredentialService service, CancellationToken ct) =>
             (await service.AdminSetAsync(id, request, ct)).ToNoContent())
-            .RequirePrivilege(Privileges.ManageUsers).WithSummary("Sets the user's password (new + confirm); how API users' secrets are created and rotated.");
+            .RequirePrivilege(Privileges.ManageUsers).Delegated().WithSummary("Sets the user's password (new + confirm); how API users' secrets are created and rotated.");
         api.MapPost("/users/{id:guid}/unlock", async (Guid id, CredentialService service, CancellationToken ct) => (await service.UnlockAsync(id, ct)).ToNoContent())
-            .RequirePrivilege(Privileges.ManageUsers);
+            .RequirePrivilege(Privileges.ManageUsers).Delegated();
         api.MapPost("/me/password", async (ChangeOwnPasswordRequest request, HttpContext http, CredentialService service, CancellationToken ct) =>
             (await service.ChangeOwnAsync(Guid.Parse(http.User.FindFirst(TesseraClaims.Subject)!.Value), request, ct)).ToNoContent())
             .RequireCaller().WithSummary("Changes the caller's own password (current, new, confirm); ends their tokens and sessions.");

@@ -337,17 +337,17 @@ public static class GroupsEndpoints
         {
             var outcome = await service.CreateAsync(request, ct);
             return outcome.Succeeded ? Results.Created($"/api/v1/groups/{outcome.Value!.Id}", outcome.Value) : Problems.From(outcome.Failure!);
-        }).RequirePrivilege(Privileges.ManageGroups);
+        }).RequirePrivilege(Privileges.ManageGroups).Delegated();
         groups.MapGet("/{id:guid}", async (Guid id, GroupService service, CancellationToken ct) => (await service.GetAsync(id, ct)).ToOk())
             .RequirePrivilege(Privileges.ViewUsers);
         groups.MapPut("/{id:guid}", async (Guid id, GroupRequest request, GroupService service, CancellationToken ct) => (await service.UpdateAsync(id, request, ct)).ToOk())
-            .RequirePrivilege(Privileges.ManageGroups);
+            .RequirePrivilege(Privileges.ManageGroups).Delegated();
         groups.MapDelete("/{id:guid}", async (Guid id, GroupService service, CancellationToken ct) => (await service.DeleteAsync(id, ct)).ToNoContent())
-            .RequirePrivilege(Privileges.ManageGroups);
+            .RequirePrivilege(Privileges.ManageGroups).Delegated();
         groups.MapPut("/{id:guid}/roles", async (Guid id, GroupRolesRequest request, GroupService service, CancellationToken ct) => (await service.ChangeRolesAsync(id, request, ct)).ToOk())
-            .RequirePrivilege(Privileges.ManageGroups);
+            .RequirePrivilege(Privileges.ManageGroups).Delegated();
         groups.MapPut("/{id:guid}/members", async (Guid id, GroupMembersRequest request, GroupService service, CancellationToken ct) => (await service.ChangeMembersAsync(id, request, ct)).ToOk())
-            .RequirePrivilege(Privileges.ManageGroups);
+            .RequirePrivilege(Privileges.ManageGroups).Delegated();
         return app;
     }
 }

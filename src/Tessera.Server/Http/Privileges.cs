@@ -49,3 +49,22 @@ public static class EndpointPrivileges
         return builder.RequireAuthorization(policy => policy.AddAuthenticationSchemes(TokenServer.BearerScheme).RequireAuthenticatedUser());
     }
 }
+
+public static class DelegatedChanges
+{
+    /// <summary>How the OpenAPI document describes the refusals of the delegation rules, on every endpoint that changes the directory.</summary>
+    public const string Description =
+        "Subject to the delegation rules (README, \"Delegated administration\"): 403 `privilege_ceiling` when the change would hand out "
+        + "privileges the caller lacks, 403 `target_outranks_actor` when it acts on an account holding privileges the caller lacks "
+        + "(the problem's `privileges` member names them), 409 `self_lockout` when the caller would disable, delete or set the password of "
+        + "its own account, or lose its own MANAGE_USERS. Each refusal changes nothing and writes one `access.denied` audit event.";
+
+    /// <summary>Marks an endpoint as a directory change judged by the delegation rules, for the OpenAPI document.</summary>
+    public static TBuilder Delegated<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder
+    {
+        builder.WithDescription(Description);
+        builder.WithMetadata(new ProducesResponseTypeMetadata(StatusCodes.Status403Forbidden, typeof(Microsoft.AspNetCore.Mvc.ProblemDetails), ["application/problem+json"]));
+        builder.WithMetadata(new ProducesResponseTypeMetadata(StatusCodes.Status409Conflict, typeof(Microsoft.AspNetCore.Mvc.ProblemDetails), ["application/problem+json"]));
+        return builder;
+    }
+}

@@ -16,17 +16,17 @@ public static class RolesEndpoints
         {
             var outcome = await roles.CreateAsync(request, ct);
             return outcome.Succeeded ? Results.Created($"/api/v1/roles/{outcome.Value!.Id}", outcome.Value) : Problems.From(outcome.Failure!);
-        }).RequirePrivilege(Privileges.ManageRoles);
+        }).RequirePrivilege(Privileges.ManageRoles).Delegated();
         api.MapGet("/roles/export", async (string? names, RoleService roles, CancellationToken ct) => Results.Ok(await roles.ExportAsync(names, ct)))
             .RequirePrivilege(Privileges.ViewRoles).WithSummary("All roles, or ?names=a,b, as one document to import elsewhere.");
         api.MapPost("/roles/import", async (string? mode, RoleDocument document, RoleService roles, CancellationToken ct) => (await roles.ImportAsync(mode, document, ct)).ToOk())
-            .RequirePrivilege(Privileges.ManageRoles).WithSummary("mode=merge (create and update) or replace (also delete custom roles the document lacks).");
+            .RequirePrivilege(Privileges.ManageRoles).Delegated().WithSummary("mode=merge (create and update) or replace (also delete custom roles the document lacks).");
         api.MapGet("/roles/{id:guid}", async (Guid id, RoleService roles, CancellationToken ct) => (await roles.GetAsync(id, ct)).ToOk())
             .RequirePrivilege(Privileges.ViewRoles);
         api.MapPut("/roles/{id:guid}", async (Guid id, RoleRequest request, RoleService roles, CancellationToken ct) => (await roles.UpdateAsync(id, request, ct)).ToOk())
-            .RequirePrivilege(Privileges.ManageRoles);
+            .RequirePrivilege(Privileges.ManageRoles).Delegated();
         api.MapDelete("/roles/{id:guid}", async (Guid id, RoleService roles, CancellationToken ct) => (await roles.DeleteAsync(id, ct)).ToNoContent())
-            .RequirePrivilege(Privileges.ManageRoles);
+            .RequirePrivilege(Privileges.ManageRoles).Delegated();
         api.MapGet("/resources", async (RoleService roles, CancellationToken ct) => Results.Ok(await roles.ResourcesAsync(ct)))
             .RequirePrivilege(Privileges.ViewRoles).WithSummary("The resources and actions that permission rules may name.");
         api.MapPut("/resources", async (ResourceCatalog catalog, RoleService roles, CancellationToken ct) => (await roles.ReplaceResourcesAsync(catalog, ct)).ToOk())

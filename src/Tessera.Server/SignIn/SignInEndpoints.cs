@@ -83,7 +83,7 @@ public static class SignInEndpoints
 
         api.MapPost("/users/{id:guid}/revoke-tokens", async (Guid id, Credentials.CredentialService credentials, CancellationToken ct) =>
             (await credentials.RevokeTokensAsync(id, ct)).ToNoContent())
-            .RequirePrivilege(Privileges.ManageUsers).WithSummary("Ends every token and session of the user at once.");
+            .RequirePrivilege(Privileges.ManageUsers).Delegated().WithSummary("Ends every token and session of the user at once.");
 
         return app;
     }

@@ -17,19 +17,19 @@ public static class UsersEndpoints
         {
             var outcome = await service.CreateAsync(request, ct);
             return outcome.Succeeded ? Results.Created($"/api/v1/users/{outcome.Value!.Id}", outcome.Value) : Problems.From(outcome.Failure!);
-        }).RequirePrivilege(Privileges.ManageUsers).WithSummary("Creates a user; API users get the System role.");
+        }).RequirePrivilege(Privileges.ManageUsers).Delegated().WithSummary("Creates a user; API users get the System role.");
 
         users.MapGet("/{id:guid}", async (Guid id, UserService service, CancellationToken ct) => (await service.GetAsync(id, ct)).ToOk())
             .RequirePrivilege(Privileges.ViewUsers);
 
         users.MapPatch("/{id:guid}", async (Guid id, UpdateUserRequest request, UserService service, CancellationToken ct) => (await service.UpdateAsync(id, request, ct)).ToOk())
-            .RequirePrivilege(Privileges.ManageUsers).WithSummary("Changes the members given; status 'disabled' or 'active' (enable, unlock).");
+            .RequirePrivilege(Privileges.ManageUsers).Delegated().WithSummary("Changes the members given; status 'disabled' or 'active' (enable, unlock).");
 
         users.MapDelete("/{id:guid}", async (Guid id, UserService service, CancellationToken ct) => (await service.DeleteAsync(id, ct)).ToNoContent())
-            .RequirePrivilege(Privileges.ManageUsers);
+            .RequirePrivilege(Privileges.ManageUsers).Delegated();
 
         users.MapPut("/{id:guid}/roles", async (Guid id, ChangeRolesRequest request, UserService service, CancellationToken ct) => (await service.ChangeRolesAsync(id, request, ct)).ToOk())
-            .RequirePrivilege(Privileges.ManageUsers).WithSummary("Replaces the user's direct roles (\"Change roles\").");
+            .RequirePrivilege(Privileges.ManageUsers).Delegated().WithSummary("Replaces the user's direct roles (\"Change roles\").");
 
         users.MapGet("/{id:guid}/permissions", async (Guid id, UserService service, CancellationToken ct) => (await service.PermissionsAsync(id, ct)).ToOk())
             .RequirePrivilege(Privileges.ViewUsers).WithSummary("The user's effective privileges and rules, each with its source.");
