@@ -133,4 +133,8 @@ public readonly record struct AccountStanding(UserStatus Status, DateTime? Locke
     /// with no lock and no count. This is how an operator gets back into a directory nobody can manage.
     /// </summary>
     public AccountStanding Reinstate() => new(UserStatus.Active);
+
+    /// <summary>For logs and test failures, e.g. "locked until 2025-03-14T09:30:00.0000000Z, 2 failures".</summary>
+    public override string ToString()
+        => $"{Status.ToWire()}{(LockedUntil is { } until ? $" until {until:O}" : "")}, {FailedSignInCount} failures";
 }
