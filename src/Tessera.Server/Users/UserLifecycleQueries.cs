@@ -1,4 +1,5 @@
 using System.Linq.Expressions;
+using Microsoft.EntityFrameworkCore;
 using Tessera.Core.Users;
 using Tessera.Server.Storage;
 
@@ -30,4 +31,18 @@ public static class UserLifecycleQueries
         UserStatus.Locked => LockedAt(now),
         _ => u => u.Status == status,
     };
+
+    /// <summary>
+    /// Locks the user in one conditional UPDATE, as <see cref="AccountStanding.SignInFailed"/> does once the threshold
+    /// is reached: only when the user may act at <paramref name="now"/>, so that of two failures reaching the threshold
+    /// together only the first locks, and a user disabled meanwhile is not turned into a lock that later ends as Active.
+    /// The stamp is renewed, which ends the user's sessions and tokens. True when this call locked the user.
+    /// </summary>
+    public static async Task<bool> TryLockAsync(this DbSet<User> users, Guid id, DateTime now, DateTime until, CancellationToken ct)
+        => await users.Where(u => u.Id == id).Where(MayActAt(now))
+            .ExecuteUpdateAsync(s => s
+                .SetProperty(u => u.Status, UserStatus.Locked)
+                .SetProperty(u => u.LockedUntil, until)
+                .SetProperty(u => u.FailedSignInCount, 0)
+                .SetProperty(u => u.SecurityStamp, User.NewStamp()), ct) == 1;
 }

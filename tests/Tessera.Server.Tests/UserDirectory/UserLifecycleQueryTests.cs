@@ -62,6 +62,40 @@ public abstract class UserLifecycleQueryTests<THost>(THost host) : IClassFixture
     }
 
     [Fact]
+    public async Task The_lock_update_locks_exactly_the_users_the_rule_locks()
+    {
+        var (_, users) = await StoreEveryStandingAsync(Now);
+        var until = Now.AddMinutes(15);
+        var before = await StampsAsync(users.Keys);
+        var locked = new Dictionary<Guid, bool>();
+        await using (var scope = App.Scope(out var db))
+        {
+            foreach (var id in users.Keys)
+            {
+                locked[id] = await db.Users.TryLockAsync(id, Now, until, default);
+            }
+        }
+
+        var after = await StandingsAsync(users.Keys);
+        var stamps = await StampsAsync(users.Keys);
+        var disagreements = new List<string>();
+        foreach (var (id, standing) in users)
+        {
+            // The server calls the update once the failure it has just counted reaches the threshold.
+            var expected = standing.SignInFailed(Now, threshold: standing.FailedSignInCount + 1, lockFor: until - Now);
+            var expectLock = expected == new AccountStanding(UserStatus.Locked, until);
+            var seen = after[id];
+            if (expectLock != locked[id] || (expectLock ? expected : standing) != seen || (before[id] != stamps[id]) != expectLock)
+            {
+                disagreements.Add($"{standing}: the rule gives {expected}; the update {(locked[id] ? "locked" : "did not lock")}, stored {seen}, "
+                    + $"{(before[id] == stamps[id] ? "kept" : "renewed")} the stamp");
+            }
+        }
+
+        Assert.True(disagreements.Count == 0, $"{App.Database.Provider}:\n{string.Join('\n', disagreements)}");
+    }
+
+    [Fact]
     public async Task The_status_filter_and_the_status_shown_follow_the_rule()
     {
         // Lock ends around the host's clock, an hour away from any instant the requests run at.
@@ -117,6 +151,21 @@ public abstract class UserLifecycleQueryTests<THost>(THost host) : IClassFixture
 
         await db.SaveChangesAsync();
         return (tag, made);
+    }
+
+    private async Task<Dictionary<Guid, AccountStanding>> StandingsAsync(IEnumerable<Guid> users)
+    {
+        var ids = users.ToList();
+        await using var scope = App.Scope(out var db);
+        return await db.Users.AsNoTracking().Where(u => ids.Contains(u.Id))
+            .ToDictionaryAsync(u => u.Id, u => u.Standing);
+    }
+
+    private async Task<Dictionary<Guid, string>> StampsAsync(IEnumerable<Guid> users)
+    {
+        var ids = users.ToList();
+        await using var scope = App.Scope(out var db);
+        return await db.Users.Where(u => ids.Contains(u.Id)).ToDictionaryAsync(u => u.Id, u => u.SecurityStamp);
     }
 
     private async Task<Dictionary<Guid, string>> NamesAsync(IEnumerable<Guid> users)
