@@ -31,14 +31,17 @@ public sealed record CallerState(
 
     public string StampDigest => CallerDirectory.Digest(SecurityStamp);
 
-    public bool IsLocked(DateTime now) => Status == UserStatus.Locked && (LockedUntil is null || LockedUntil > now);
+    /// <summary>The status and lock end, for the life-cycle rules. The failed sign-ins are not cached (they change
+    /// on every wrong password, without a directory change): no rule about what the caller may do reads them.</summary>
+    public AccountStanding Standing => new(Status, LockedUntil);
+
+    public bool IsLocked(DateTime now) => Standing.IsLockedAt(now);
 
     /// <summary>Whether a token, code or session that carries this stamp digest still stands for this user right now.</summary>
     public bool Honours(ClaimsPrincipal principal, DateTime now) => MayAct(now) && principal.FindFirst(TesseraClaims.Stamp)?.Value == StampDigest;
 
     /// <summary>Whether this user may act at all right now: exists, active (or past a lockout), not reserved.</summary>
-    public bool MayAct(DateTime now) => !Usernames.IsReserved(Username)
-        && (Status == UserStatus.Active || (Status == UserStatus.Locked && !IsLocked(now)));
+    public bool MayAct(DateTime now) => !Usernames.IsReserved(Username) && Standing.MayActAt(now);
 }
 
 /// <summary>

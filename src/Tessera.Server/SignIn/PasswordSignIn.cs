@@ -4,6 +4,7 @@ using Microsoft.EntityFrameworkCore;
 using Tessera.Core.Users;
 using Tessera.Server.Audit;
 using Tessera.Server.Storage;
+using Tessera.Server.Users;
 
 namespace Tessera.Server.SignIn;
 
@@ -75,7 +76,7 @@ public sealed class PasswordSignIn(
             _ when channel == SignInChannel.Token && user.Type != UserType.Api => "backoffice_user_on_token",
             _ when user.CredentialMode == CredentialMode.Sso => "sso_user",
             _ when user.Status == UserStatus.Disabled => "disabled",
-            _ when user.Status == UserStatus.Locked && (user.LockedUntil is null || user.LockedUntil > now) => "locked",
+            _ when user.Standing.IsLockedAt(now) => "locked",
             _ when user.PasswordHash is null => "no_password",
             _ => null,
         };
@@ -113,13 +114,7 @@ public sealed class PasswordSignIn(
             user.PasswordHash = hasher.HashPassword(user, password);
         }
 
-        if (user.Status == UserStatus.Locked)
-        {
-            user.Status = UserStatus.Active;
-            user.LockedUntil = null;
-        }
-
-        user.FailedSignInCount = 0;
+        user.Apply(user.Standing.SignedIn(now));
         var expired = policy.MaxAgeDays > 0 && (user.PasswordChangedAt ?? user.CreatedAt) < now.AddDays(-policy.MaxAgeDays);
         if (expired && channel == SignInChannel.Token)
         {
@@ -154,10 +149,11 @@ public sealed class PasswordSignIn(
     }
 
     /// <summary>
-    /// Adds one failure in the database itself and locks the user at the threshold. Counting in memory
-    /// (read, add one, write) let concurrent wrong attempts overwrite each other's count, so a burst of
-    /// guesses could stay under the threshold for ever. The increment, the lock and the audit events
-    /// commit together; of two attempts that both reach the threshold, only the first locks.
+    /// Adds one failure in the database itself and locks the user at the threshold, as
+    /// <see cref="AccountStanding.SignInFailed"/> says. Counting in memory (read, add one, write) let
+    /// concurrent wrong attempts overwrite each other's count, so a burst of guesses could stay under the
+    /// threshold for ever. The increment, the lock and the audit events commit together; of two attempts
+    /// that both reach the threshold, only the first locks, and a user disabled meanwhile stays disabled.
     /// </summary>
     private async Task CountFailureAsync(string action, string login, User user, LockoutRule lockout, DateTime now, CancellationToken ct)
     {
@@ -170,13 +166,7 @@ public sealed class PasswordSignIn(
         var until = now + lockout.Duration;
         if (failures >= lockout.Threshold)
         {
-            lockedNow = await db.Users
-                .Where(u => u.Id == id && !(u.Status == UserStatus.Locked && (u.LockedUntil == null || u.LockedUntil > now)))
-                .ExecuteUpdateAsync(s => s
-                    .SetProperty(u => u.Status, UserStatus.Locked)
-                    .SetProperty(u => u.LockedUntil, until)
-                    .SetProperty(u => u.FailedSignInCount, 0)
-                    .SetProperty(u => u.SecurityStamp, User.NewStamp()), ct) == 1;
+            lockedNow = await db.Users.TryLockAsync(id, now, until, ct);
         }
 
         RecordFailure(action, login, user, "wrong_password");

@@ -37,6 +37,29 @@ public sealed class User
 
     public static string NewStamp() => Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
 
+    /// <summary>Status, lock end and failed sign-ins as one value, for the life-cycle rules (no column of its own).</summary>
+    public AccountStanding Standing => new(Status, LockedUntil, FailedSignInCount);
+
+    /// <summary>Whether the user ever had a credential: a password set, or a sign-in (SSO users have no password).</summary>
+    public bool HasHadCredential => PasswordHash is not null || LastSignInAt is not null;
+
+    /// <summary>
+    /// Stores a life-cycle transition, as in <c>user.Apply(user.Standing.Disable())</c>. True when the standing changed,
+    /// so that the caller renews the stamp or records the change only then.
+    /// </summary>
+    public bool Apply(AccountStanding standing)
+    {
+        if (standing == Standing)
+        {
+            return false;
+        }
+
+        Status = standing.Status;
+        LockedUntil = standing.LockedUntil;
+        FailedSignInCount = standing.FailedSignInCount;
+        return true;
+    }
+
     public void SetUsername(string username)
     {
         Username = username.Trim();

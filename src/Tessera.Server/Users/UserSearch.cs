@@ -162,12 +162,7 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
         if (query.Status is not null)
         {
             var now = clock.GetUtcNow().UtcDateTime;
-            users = status switch
-            {
-                UserStatus.Locked => users.Where(u => u.Status == UserStatus.Locked && (u.LockedUntil == null || u.LockedUntil > now)),
-                UserStatus.Active => users.Where(u => u.Status == UserStatus.Active || (u.Status == UserStatus.Locked && u.LockedUntil <= now)),
-                _ => users.Where(u => u.Status == status),
-            };
+            users = users.Where(UserLifecycleQueries.EffectiveStatusIs(status, now));
         }
 
         var fewRoleMembers = false;
