@@ -198,7 +198,7 @@ public sealed class Bootstrapper(
         user.PasswordHash = hasher.HashPassword(user, configured);
         user.PasswordChangedAt = now;
         user.SecurityStamp = User.NewStamp();
-        user.Status = UserStatus.Active;
+        user.Apply(user.Standing.Reinstate());
         user.UpdatedAt = now;
         await tokens.VoidAllAsync(db, user.Id, ct);
         if (marker is null)

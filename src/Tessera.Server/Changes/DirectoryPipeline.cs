@@ -26,7 +26,7 @@ namespace Tessera.Server.Changes;
 /// <c>access.denied</c> event of its own: the one failed request that is audited, since a security team
 /// watches for them.
 /// </summary>
-public sealed class DirectoryPipeline(TesseraDbContext db, AuditLog audit, CallerDirectory callers, IHttpContextAccessor http)
+public sealed class DirectoryPipeline(TesseraDbContext db, AuditLog audit, CallerDirectory callers, IHttpContextAccessor http, TimeProvider clock)
 {
     /// <summary>
     /// The user acting in the current request; null only outside a request (the service itself).
@@ -112,7 +112,7 @@ public sealed class DirectoryPipeline(TesseraDbContext db, AuditLog audit, Calle
             return scope.Refuse(lockout);
         }
 
-        return await DirectoryGuard.CheckAsync(db, scope.Affected.Distinct().ToList(), ct);
+        return await DirectoryGuard.CheckAsync(db, scope.Affected.Distinct().ToList(), clock.GetUtcNow().UtcDateTime, ct);
     }
 
     private async Task RecordRefusalAsync(ChangeScope scope, DelegationRefusal refusal, CancellationToken ct)

@@ -129,7 +129,7 @@ public sealed class CredentialService(
         var normalized = Usernames.Normalize(email!);
         var user = await db.Users.SingleOrDefaultAsync(u => u.NormalizedEmail == normalized, ct);
         var eligible = user is not null && user.Type == UserType.BackOffice && user.CredentialMode == CredentialMode.Password
-            && !Usernames.IsReserved(user.Username) && user.Status is UserStatus.Active or UserStatus.Invited or UserStatus.Locked;
+            && !Usernames.IsReserved(user.Username) && user.Standing.MaySetPasswordByLink;
         if (!eligible)
         {
             audit.Record(db, "password.forgot", "user", user?.Id.ToString(), user?.Username, new { eligible = false }, "ignored", audit.CurrentActor() with { Name = "anonymous" });
@@ -156,7 +156,7 @@ public sealed class CredentialService(
         await using var tx = await db.BeginDirectoryChangeAsync(ct);
         var entry = await OpenTokenAsync(request.Token, ct);
         var user = entry is null ? null : await db.Users.SingleOrDefaultAsync(u => u.Id == entry.UserId, ct);
-        if (entry is null || user is null || Usernames.IsReserved(user.Username) || user.CredentialMode == CredentialMode.Sso || user.Status == UserStatus.Disabled)
+        if (entry is null || user is null || Usernames.IsReserved(user.Username) || user.CredentialMode == CredentialMode.Sso || !user.Standing.MaySetPasswordByLink)
         {
             return Failure.Invalid("invalid_token", InvalidLink, new Dictionary<string, string[]> { ["token"] = [InvalidLink] });
         }
@@ -234,9 +234,7 @@ public sealed class CredentialService(
 
             var user = found.Value!;
             var wasLocked = user.Status == UserStatus.Locked;
-            user.Status = wasLocked ? UserStatus.Active : user.Status;
-            user.LockedUntil = null;
-            user.FailedSignInCount = 0;
+            user.Apply(user.Standing.Unlock());
             user.UpdatedAt = clock.GetUtcNow().UtcDateTime;
             scope.Audit(new { wasLocked });
             return null;

@@ -71,12 +71,7 @@ public sealed class PasswordService(IPasswordHasher<User> hasher, ICommonPasswor
         user.PasswordChangedAt = now;
         user.SecurityStamp = User.NewStamp();
         user.UpdatedAt = now;
-        user.FailedSignInCount = 0;
-        if (user.Status is Core.Users.UserStatus.Invited or Core.Users.UserStatus.Locked)
-        {
-            user.Status = Core.Users.UserStatus.Active;
-            user.LockedUntil = null;
-        }
+        user.Apply(user.Standing.CredentialSet());
 
         await tokens.VoidAllAsync(db, user.Id, ct);
         return null;

@@ -209,11 +209,7 @@ public sealed class SsoSignIn(TesseraDbContext db, AuditLog audit, CallerDirecto
             return Refuse(SsoRefusal.Provisioned, provider, email, "awaiting_activation");
         }
 
-        if (user.Status == UserStatus.Invited)
-        {
-            user.Status = UserStatus.Active;
-        }
-
+        user.Apply(user.Standing.SignedIn(now));
         user.LastSignInAt = now;
         audit.Record(db, "signin.sso", "user", user.Id.ToString(), user.Username, new { provider = provider.Name },
             actor: audit.CurrentActor() with { Id = user.Id, Name = user.Username });
@@ -225,8 +221,7 @@ public sealed class SsoSignIn(TesseraDbContext db, AuditLog audit, CallerDirecto
     private static SsoRefusal Standing(User user, DateTime now) => user switch
     {
         _ when Usernames.IsReserved(user.Username) || user.Type != UserType.BackOffice => SsoRefusal.NotBackOffice,
-        _ when user.Status == UserStatus.Disabled => SsoRefusal.Disabled,
-        _ when user.Status == UserStatus.Locked && (user.LockedUntil is null || user.LockedUntil > now) => SsoRefusal.Disabled,
+        _ when !user.Standing.MaySignInAt(now) => SsoRefusal.Disabled,
         _ when user.CredentialMode != CredentialMode.Sso => SsoRefusal.PasswordUser,
         _ => SsoRefusal.None,
     };

@@ -14,7 +14,7 @@ namespace Tessera.Server.Users;
 /// </summary>
 public static class DirectoryGuard
 {
-    public static async Task<Failure?> CheckAsync(TesseraDbContext db, IReadOnlyCollection<Guid> affectedUsers, CancellationToken ct)
+    public static async Task<Failure?> CheckAsync(TesseraDbContext db, IReadOnlyCollection<Guid> affectedUsers, DateTime now, CancellationToken ct)
     {
         if (affectedUsers.Count > 0)
         {
@@ -39,14 +39,17 @@ public static class DirectoryGuard
             }
         }
 
-        return await CheckLastAdministratorAsync(db, ct);
+        return await CheckLastAdministratorAsync(db, now, ct);
     }
 
-    /// <summary>At least one active, non-reserved user must keep MANAGE_USERS, or nobody could ever manage users again.</summary>
-    public static async Task<Failure?> CheckLastAdministratorAsync(TesseraDbContext db, CancellationToken ct)
+    /// <summary>
+    /// At least one non-reserved user who may act now (active, or past a lockout) must keep MANAGE_USERS, or nobody
+    /// could ever manage users again.
+    /// </summary>
+    public static async Task<Failure?> CheckLastAdministratorAsync(TesseraDbContext db, DateTime now, CancellationToken ct)
     {
         var managing = db.RolePrivileges.Where(p => p.Privilege == Privileges.ManageUsers).Select(p => p.RoleId);
-        var any = await db.Users.AnyAsync(u => u.Status == UserStatus.Active && u.NormalizedUsername != Usernames.ReservedNormalized
+        var any = await db.Users.Where(UserLifecycleQueries.MayActAt(now)).AnyAsync(u => u.NormalizedUsername != Usernames.ReservedNormalized
             && (db.UserRoles.Any(r => r.UserId == u.Id && managing.Contains(r.RoleId))
                 || db.GroupMembers.Any(m => m.UserId == u.Id && db.GroupRoles.Any(g => g.GroupId == m.GroupId && managing.Contains(g.RoleId)))), ct);
         return any ? null : Failure.Conflict("last_admin", "This would leave no active user holding MANAGE_USERS.");

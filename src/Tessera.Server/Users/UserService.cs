@@ -256,21 +256,11 @@ public sealed class UserService(
             if (request.Status is not null)
             {
                 var before = user.Status.ToWire();
-                if (status == UserStatus.Disabled && user.Status != UserStatus.Disabled)
+                var next = status == UserStatus.Disabled ? user.Standing.Disable() : user.Standing.Enable(user.HasHadCredential, user.CredentialMode);
+                if (user.Apply(next) && status == UserStatus.Disabled)
                 {
-                    user.Status = UserStatus.Disabled;
+                    // A disabled user's tokens and sessions end at once.
                     user.SecurityStamp = User.NewStamp();
-                }
-                else if (status == UserStatus.Active && user.Status == UserStatus.Invited && user.CredentialMode == CredentialMode.Sso)
-                {
-                    // An SSO user (an auto-provisioned one, say) needs no password: activating lets them sign in.
-                    user.Status = UserStatus.Active;
-                }
-                else if (status == UserStatus.Active && user.Status is UserStatus.Disabled or UserStatus.Locked)
-                {
-                    user.Status = user.PasswordHash is null && user.LastSignInAt is null ? UserStatus.Invited : UserStatus.Active;
-                    user.LockedUntil = null;
-                    user.FailedSignInCount = 0;
                 }
 
                 Track("status", before, user.Status.ToWire());
@@ -451,7 +441,7 @@ public sealed class UserService(
             .ToLookup(m => m.UserId, m => m.Name);
         var now = clock.GetUtcNow().UtcDateTime;
         return users.Select(u => new UserResponse(u.Id, u.Username, u.Email, u.FirstName, u.LastName, u.Type.ToWire(),
-            (u.Status == UserStatus.Locked && u.LockedUntil <= now ? UserStatus.Active : u.Status).ToWire(), u.CredentialMode.ToWire(),
+            u.Standing.EffectiveStatus(now).ToWire(), u.CredentialMode.ToWire(),
             u.CreatedAt, u.UpdatedAt, u.LastSignInAt, u.FailedSignInCount, u.LockedUntil,
             [.. roles[u.Id].Order(StringComparer.Ordinal)], [.. groups[u.Id].Order(StringComparer.Ordinal)])).ToList();
     }
