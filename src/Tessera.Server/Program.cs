@@ -27,7 +27,7 @@ builder.Services.AddTesseraStorage(builder.Configuration);
 builder.Services.AddDataProtection().SetApplicationName("Tessera").PersistKeysToDbContext<TesseraDbContext>().ProtectKeysAtRest(builder.Configuration);
 builder.Services.AddTesseraProblems();
 builder.Services.AddTesseraTrustedProxies(builder.Configuration);
-builder.Services.AddOpenApi();
+builder.Services.AddOpenApi(DelegatedChanges.AddRefusals);
 builder.Services.Configure<PasswordHasherOptions>(o => o.IterationCount = PasswordHashing.Iterations);
 builder.Services.AddSingleton<IPasswordHasher<User>, PasswordHasher<User>>();
 builder.Services.AddSingleton<CredentialTokens>();

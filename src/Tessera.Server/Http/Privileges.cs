@@ -63,8 +63,33 @@ public static class DelegatedChanges
     public static TBuilder Delegated<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder
     {
         builder.WithDescription(Description);
-        builder.WithMetadata(new ProducesResponseTypeMetadata(StatusCodes.Status403Forbidden, typeof(Microsoft.AspNetCore.Mvc.ProblemDetails), ["application/problem+json"]));
-        builder.WithMetadata(new ProducesResponseTypeMetadata(StatusCodes.Status409Conflict, typeof(Microsoft.AspNetCore.Mvc.ProblemDetails), ["application/problem+json"]));
+        builder.WithMetadata(new DelegatedChangeAttribute());
         return builder;
     }
+
+    /// <summary>
+    /// Adds the delegation refusals (403, 409) to the responses of marked operations in the OpenAPI document.
+    /// Done here rather than with Produces metadata, which would drop the success response the document infers.
+    /// </summary>
+    public static void AddRefusals(Microsoft.AspNetCore.OpenApi.OpenApiOptions options)
+        => options.AddOperationTransformer((operation, context, _) =>
+        {
+            if (context.Description.ActionDescriptor.EndpointMetadata.OfType<DelegatedChangeAttribute>().Any())
+            {
+                operation.Responses ??= [];
+                operation.Responses.TryAdd("403", new Microsoft.OpenApi.OpenApiResponse
+                {
+                    Description = "problem+json: `privilege_ceiling` or `target_outranks_actor`, with the `privileges` beyond the caller (or `forbidden` without the endpoint's privilege).",
+                });
+                operation.Responses.TryAdd("409", new Microsoft.OpenApi.OpenApiResponse
+                {
+                    Description = "problem+json: `self_lockout`, or an invariant or conflict of the directory (`last_admin`, a taken name, ...).",
+                });
+            }
+
+            return Task.CompletedTask;
+        });
 }
+
+/// <summary>Endpoint metadata: a directory change judged by the delegation rules.</summary>
+public sealed record DelegatedChangeAttribute;

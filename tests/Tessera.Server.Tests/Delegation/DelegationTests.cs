@@ -31,6 +31,31 @@ public abstract class DelegationTests<THost>(THost host) : IClassFixture<THost> 
     /// <summary>A BackOffice user holding Administrator, like the bootstrap admin, for attacks that would spoil the shared one.</summary>
     private async Task<User> VictimAdministratorAsync() => await Seed.UserAsync(App, UserType.BackOffice, Secret(), BuiltInRoles.Administrator);
 
+    [Fact]
+    public async Task The_OpenAPI_document_names_the_refusals_of_every_directory_change()
+    {
+        using var client = App.Client();
+        var document = await Seed.JsonAsync(await client.GetAsync("/openapi/v1.json"));
+        var changes = new[]
+        {
+            ("/api/v1/users", "post"), ("/api/v1/users/{id}", "patch"), ("/api/v1/users/{id}", "delete"), ("/api/v1/users/{id}/roles", "put"),
+            ("/api/v1/users/{id}/password", "post"), ("/api/v1/users/{id}/invitation", "post"), ("/api/v1/users/{id}/unlock", "post"),
+            ("/api/v1/users/{id}/revoke-tokens", "post"), ("/api/v1/users/{id}/customers", "put"),
+            ("/api/v1/roles", "post"), ("/api/v1/roles/{id}", "put"), ("/api/v1/roles/{id}", "delete"), ("/api/v1/roles/import", "post"),
+            ("/api/v1/groups", "post"), ("/api/v1/groups/{id}", "put"), ("/api/v1/groups/{id}", "delete"),
+            ("/api/v1/groups/{id}/roles", "put"), ("/api/v1/groups/{id}/members", "put"),
+        };
+        foreach (var (path, method) in changes)
+        {
+            var operation = document.GetProperty("paths").GetProperty(path).GetProperty(method);
+            Assert.True(operation.TryGetProperty("description", out var description) && description.GetString()!.Contains(Ceiling, StringComparison.Ordinal),
+                $"{method} {path}: {operation}");
+            var responses = operation.GetProperty("responses");
+            Assert.True(responses.TryGetProperty("403", out _) && responses.TryGetProperty("409", out _), $"{method} {path}: {responses}");
+            Assert.Contains(responses.EnumerateObject(), r => r.Name.StartsWith('2'));
+        }
+    }
+
     // ---- Privilege ceiling and account dominance: an actor holding only MANAGE_USERS ----
 
     [Fact]
