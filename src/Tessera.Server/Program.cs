@@ -19,6 +19,8 @@ using Tessera.Server.Storage;
 
 var builder = WebApplication.CreateBuilder(args);
 
+builder.Services.AddTesseraLogRedaction();
+
 builder.Services.AddOptions<TesseraOptions>().Bind(builder.Configuration.GetSection("Tessera")).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.Configure<BootstrapOptions>(builder.Configuration.GetSection("Tessera:Bootstrap"));
 builder.Services.AddSingleton(TimeProvider.System);
