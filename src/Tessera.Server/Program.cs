@@ -17,7 +17,13 @@ using Tessera.Server.Mail;
 using Tessera.Server.SignIn;
 using Tessera.Server.Storage;
 
-var builder = WebApplication.CreateBuilder(args);
+// The content root is the application's own folder, so its appsettings.json (and wwwroot) apply however
+// and from wherever the service is started; unless one is named (--contentRoot, ASPNETCORE_CONTENTROOT), as
+// the integration tests' host does. Relative paths in settings (the SQLite file, the mail outbox, templates,
+// the certificate) still resolve against the working directory: the folder the service is started from.
+var namedContentRoot = new ConfigurationBuilder().AddEnvironmentVariables("DOTNET_").AddEnvironmentVariables("ASPNETCORE_")
+    .AddCommandLine(args).Build()[WebHostDefaults.ContentRootKey];
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = namedContentRoot is null ? AppContext.BaseDirectory : null });
 
 builder.Services.AddTesseraLogRedaction();
 
