@@ -35,6 +35,7 @@ builder.Services.AddTesseraStorage(builder.Configuration);
 builder.Services.AddDataProtection().SetApplicationName("Tessera").PersistKeysToDbContext<TesseraDbContext>().ProtectKeysAtRest(builder.Configuration);
 builder.Services.AddTesseraProblems();
 builder.Services.AddTesseraTrustedProxies(builder.Configuration);
+builder.Services.AddTesseraTransportSecurity();
 builder.Services.AddOpenApi();
 builder.Services.Configure<PasswordHasherOptions>(o => o.IterationCount = PasswordHashing.Iterations);
 builder.Services.AddSingleton<IPasswordHasher<User>, PasswordHasher<User>>();
@@ -75,6 +76,7 @@ if (args.Contains("migrate"))
 await app.MigrateAndBootstrapAsync(bootstrap: true);
 
 app.UseTesseraTrustedProxies();
+app.UseTesseraTransportSecurity();
 app.UseBootstrapGate();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
