@@ -17,7 +17,15 @@ using Tessera.Server.Mail;
 using Tessera.Server.SignIn;
 using Tessera.Server.Storage;
 
-var builder = WebApplication.CreateBuilder(args);
+// The content root is the application's own folder, so its appsettings.json (and wwwroot) apply however
+// and from wherever the service is started; unless one is named (--contentRoot, ASPNETCORE_CONTENTROOT), as
+// the integration tests' host does. Relative paths in settings (the SQLite file, the mail outbox, templates,
+// the certificate) still resolve against the working directory: the folder the service is started from.
+var namedContentRoot = new ConfigurationBuilder().AddEnvironmentVariables("DOTNET_").AddEnvironmentVariables("ASPNETCORE_")
+    .AddCommandLine(args).Build()[WebHostDefaults.ContentRootKey];
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = namedContentRoot is null ? AppContext.BaseDirectory : null });
+
+builder.Services.AddTesseraLogRedaction();
 
 builder.Services.AddOptions<TesseraOptions>().Bind(builder.Configuration.GetSection("Tessera")).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.Configure<BootstrapOptions>(builder.Configuration.GetSection("Tessera:Bootstrap"));
@@ -27,6 +35,7 @@ builder.Services.AddTesseraStorage(builder.Configuration);
 builder.Services.AddDataProtection().SetApplicationName("Tessera").PersistKeysToDbContext<TesseraDbContext>().ProtectKeysAtRest(builder.Configuration);
 builder.Services.AddTesseraProblems();
 builder.Services.AddTesseraTrustedProxies(builder.Configuration);
+builder.Services.AddTesseraTransportSecurity();
 builder.Services.AddOpenApi(DelegatedChanges.AddRefusals);
 builder.Services.Configure<PasswordHasherOptions>(o => o.IterationCount = PasswordHashing.Iterations);
 builder.Services.AddSingleton<IPasswordHasher<User>, PasswordHasher<User>>();
@@ -67,6 +76,7 @@ if (args.Contains("migrate"))
 await app.MigrateAndBootstrapAsync(bootstrap: true);
 
 app.UseTesseraTrustedProxies();
+app.UseTesseraTransportSecurity();
 app.UseBootstrapGate();
 app.UseExceptionHandler();
 app.UseStatusCodePages();

@@ -2,6 +2,7 @@ using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.OpenIdConnect;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Protocols.OpenIdConnect;
 using Tessera.Core.Users;
 using Tessera.Server.Audit;
@@ -127,6 +128,12 @@ public static class SingleSignOn
                 oidc.ClaimActions.MapUniqueJsonKey("xms_edov", "xms_edov");
                 oidc.Events.OnRedirectToIdentityProvider = context =>
                 {
+                    // The redirect URI from Tessera:PublicUrl, as registered at the provider, rather than from the
+                    // request's scheme and Host header, which a proxy may rewrite and a client may choose. The
+                    // handler keeps it for the code redemption.
+                    var tessera = context.HttpContext.RequestServices.GetRequiredService<IOptions<TesseraOptions>>().Value;
+                    context.ProtocolMessage.RedirectUri = tessera.Link(context.Options.CallbackPath);
+
                     // Set here rather than in the options: it varies per challenge. With PAR the handler
                     // pushes this message afterwards, so the hint travels in the pushed request too.
                     if (context.Properties.GetParameter<string>(OpenIdConnectParameterNames.LoginHint) is { Length: > 0 } hint)

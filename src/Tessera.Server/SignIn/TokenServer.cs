@@ -86,11 +86,18 @@ public static class TokenServer
                 o.AddEventHandler<HandleRevocationRequestContext>(b => b.UseScopedHandler<RevokeToken>());
                 o.AddEventHandler<HandleIntrospectionRequestContext>(b => b.UseInlineHandler(_ => default));
                 o.AddEventHandler<ValidateTokenContext>(b => b.UseScopedHandler<CheckServerTokenStanding>().SetOrder(int.MaxValue - 100_000));
+                o.AddEventHandler<HandleConfigurationRequestContext>(b => b.UseSingletonHandler<DiscoveryFromPublicUrl>()
+                    .SetOrder(OpenIddictServerHandlers.Discovery.AttachEndpoints.Descriptor.Order + 1));
             })
             .AddValidation(o =>
             {
                 o.UseLocalServer();
-                o.UseAspNetCore();
+
+                // A bearer token only in the Authorization header (RFC 6750 §2.1): in a query string it lands in
+                // logs, proxies' access logs and browser history; a form body is no better place for it.
+                o.UseAspNetCore()
+                    .DisableAccessTokenExtractionFromQueryString()
+                    .DisableAccessTokenExtractionFromBodyForm();
                 o.AddEventHandler<OpenIddictValidationEvents.ValidateTokenContext>(b => b.UseScopedHandler<CheckValidationTokenStanding>().SetOrder(int.MaxValue - 100_000));
             });
 
@@ -119,6 +126,36 @@ public static class TokenServer
             options.Issuer = new Uri(tessera.Value.PublicUrl.TrimEnd('/') + "/");
             options.AccessTokenLifetime = TimeSpan.FromMinutes(tokens.Value.AccessTokenMinutes);
         }
+    }
+
+    /// <summary>
+    /// The discovery document names the endpoints under the issuer (<c>Tessera:PublicUrl</c>), as tokens do.
+    /// OpenIddict builds them from the request's scheme and Host header, which a client chooses: with
+    /// <c>Host: evil.example</c> the document would send clients' secrets to another server. The endpoints stay
+    /// relative for routing, so a request reaches them under whatever address a proxy forwards it to.
+    /// </summary>
+    private sealed class DiscoveryFromPublicUrl : IOpenIddictServerHandler<HandleConfigurationRequestContext>
+    {
+        public ValueTask HandleAsync(HandleConfigurationRequestContext context)
+        {
+            var o = context.Options;
+            var issuer = o.Issuer ?? throw new InvalidOperationException("The issuer is set from Tessera:PublicUrl at start.");
+            context.AuthorizationEndpoint = Public(issuer, context.AuthorizationEndpoint, o.AuthorizationEndpointUris);
+            context.DeviceAuthorizationEndpoint = Public(issuer, context.DeviceAuthorizationEndpoint, o.DeviceAuthorizationEndpointUris);
+            context.EndSessionEndpoint = Public(issuer, context.EndSessionEndpoint, o.EndSessionEndpointUris);
+            context.IntrospectionEndpoint = Public(issuer, context.IntrospectionEndpoint, o.IntrospectionEndpointUris);
+            context.JsonWebKeySetEndpoint = Public(issuer, context.JsonWebKeySetEndpoint, o.JsonWebKeySetEndpointUris);
+            context.PushedAuthorizationEndpoint = Public(issuer, context.PushedAuthorizationEndpoint, o.PushedAuthorizationEndpointUris);
+            context.RevocationEndpoint = Public(issuer, context.RevocationEndpoint, o.RevocationEndpointUris);
+            context.TokenEndpoint = Public(issuer, context.TokenEndpoint, o.TokenEndpointUris);
+            context.UserInfoEndpoint = Public(issuer, context.UserInfoEndpoint, o.UserInfoEndpointUris);
+            return default;
+        }
+
+        /// <summary>The endpoint's first configured address under the issuer (which ends with a slash); none stays none.</summary>
+        private static Uri? Public(Uri issuer, Uri? attached, List<Uri> configured) => attached is null || configured.Count == 0
+            ? attached
+            : configured[0].IsAbsoluteUri ? configured[0] : new Uri(issuer, configured[0].OriginalString.TrimStart('/'));
     }
 
     /// <summary>

@@ -32,8 +32,7 @@ public sealed class ServerProcess : IAsyncDisposable
     {
         get
         {
-            var configuration = AppContext.BaseDirectory.Contains("/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
-            var dll = Path.Combine(RepositoryRoot, "src", "Tessera.Server", "bin", configuration, "net10.0", "Tessera.Server.dll");
+            var dll = Path.Combine(RepositoryRoot, "src", "Tessera.Server", "bin", Configuration, "net10.0", "Tessera.Server.dll");
             return File.Exists(dll) ? dll : throw new FileNotFoundException("Build the solution first.", dll);
         }
     }
@@ -53,6 +52,13 @@ public sealed class ServerProcess : IAsyncDisposable
     }
 
     public static ServerProcess Start(string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] args)
+        => StartDotnet(workingDirectory, environment, [ServerDll, .. args]);
+
+    /// <summary>The configuration the tests were built with, which is the one the server was built with.</summary>
+    public static string Configuration => AppContext.BaseDirectory.Contains("/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
+
+    /// <summary><c>dotnet</c> with these arguments (e.g. <c>run --project ...</c>), as a server process.</summary>
+    public static ServerProcess StartDotnet(string workingDirectory, IReadOnlyDictionary<string, string> environment, IEnumerable<string> dotnetArguments)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -61,8 +67,7 @@ public sealed class ServerProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        info.ArgumentList.Add(ServerDll);
-        foreach (var arg in args)
+        foreach (var arg in dotnetArguments)
         {
             info.ArgumentList.Add(arg);
         }

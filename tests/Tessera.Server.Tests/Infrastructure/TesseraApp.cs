@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Tessera.Server.Bootstrap;
 using Tessera.Server.Storage;
 
@@ -48,6 +49,9 @@ public sealed class TesseraApp : WebApplicationFactory<Program>
     /// <summary>The clock every part of the host uses (OpenIddict included); tests move it forward.</summary>
     public ShiftableTimeProvider Clock { get; } = new();
 
+    /// <summary>Changes the host's logging, e.g. to capture it (see <see cref="CapturedLogs"/>).</summary>
+    public Action<ILoggingBuilder>? Logging { get; init; }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");
@@ -76,6 +80,11 @@ public sealed class TesseraApp : WebApplicationFactory<Program>
         foreach (var (key, value) in all)
         {
             builder.UseSetting(key, value);
+        }
+
+        if (Logging is not null)
+        {
+            builder.ConfigureLogging(Logging);
         }
 
         builder.ConfigureTestServices(services => services.AddSingleton<TimeProvider>(Clock));

@@ -57,6 +57,49 @@ public sealed class OperatorTests : IDisposable
     }
 
     [Fact]
+    public async Task Started_from_another_folder_the_service_applies_its_own_appsettings_json_and_keeps_data_in_the_working_directory()
+    {
+        // The shipped appsettings.json holds ASP.NET Core, EF Core and OpenIddict at Warning. Read from a content
+        // root in the working directory (this empty folder), it would be missed: then every request and every SQL
+        // statement would be logged at Information.
+        Assert.False(File.Exists(Path.Combine(_folder.FullName, "appsettings.json")));
+        var port = FreePort();
+        await using var server = ServerProcess.Start(_folder.FullName, Environment(port));
+        await server.WaitUntilStartedAsync(TimeSpan.FromSeconds(120));
+        using var http = new HttpClient();
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"http://127.0.0.1:{port}/healthz")).StatusCode);
+        using var token = await http.PostAsync($"http://127.0.0.1:{port}/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "client_credentials", ["client_id"] = "nobody", ["client_secret"] = "not-a-secret-1234",
+        }));
+        Assert.False(token.IsSuccessStatusCode);
+        server.Terminate();
+        Assert.Equal(0, await server.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+
+        Assert.Contains("Application started", server.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Executed DbCommand", server.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Request starting", server.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("OpenIddict.Server", server.Output, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(_folder.FullName, "data", "tessera.db")), "data/tessera.db lies under the working directory");
+    }
+
+    [Fact]
+    public async Task Dotnet_run_keeps_the_working_directory_so_data_lies_where_it_is_started_from()
+    {
+        // The README's first command, from another folder; --no-build runs what the tests were built against.
+        var port = FreePort();
+        var project = Path.Combine(ServerProcess.RepositoryRoot, "src", "Tessera.Server");
+        var environment = Environment(port);
+        environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
+        await using var server = ServerProcess.StartDotnet(_folder.FullName, environment,
+            ["run", "--project", project, "--no-build", "--no-launch-profile", "-c", ServerProcess.Configuration]);
+        await server.WaitUntilStartedAsync(TimeSpan.FromSeconds(120));
+        using var http = new HttpClient();
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"http://127.0.0.1:{port}/healthz")).StatusCode);
+        Assert.True(File.Exists(Path.Combine(_folder.FullName, "data", "tessera.db")), "data/tessera.db lies under the folder dotnet run was called from\n" + server.Output);
+    }
+
+    [Fact]
     public async Task Migrate_applies_the_schema_and_exits_without_bootstrapping()
     {
         await using var server = ServerProcess.Start(_folder.FullName, Environment(FreePort()), "migrate");
