@@ -48,8 +48,14 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
                 return Failure.Conflict("group_name_taken", $"A group named '{name}' exists.");
             }
 
+            if (await LookAlikes.GroupAsync(db, name, null, ct) is { } lookAlike)
+            {
+                return lookAlike;
+            }
+
             var now = clock.GetUtcNow().UtcDateTime;
-            group = new Group { Name = name, NormalizedName = name.ToUpperInvariant(), Description = request.Description?.Trim() ?? "", CreatedAt = now, UpdatedAt = now };
+            group = new Group { Name = "", NormalizedName = "", Description = request.Description?.Trim() ?? "", CreatedAt = now, UpdatedAt = now };
+            group.SetName(name);
             db.Groups.Add(group);
             scope.Target = ChangeTarget.Group(group.Id, group.Name);
             scope.UniqueViolation = _ => Failure.Conflict("group_name_taken", $"A group named '{name}' exists.");
@@ -96,9 +102,13 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
                 return Failure.Conflict("group_name_taken", $"A group named '{name}' exists.");
             }
 
+            if (!string.Equals(name, group.Name, StringComparison.Ordinal) && await LookAlikes.GroupAsync(db, name, id, ct) is { } lookAlike)
+            {
+                return lookAlike;
+            }
+
             var before = new { group.Name, group.Description };
-            group.Name = name;
-            group.NormalizedName = name.ToUpperInvariant();
+            group.SetName(name);
             group.Description = request.Description?.Trim() ?? group.Description;
             group.UpdatedAt = clock.GetUtcNow().UtcDateTime;
             scope.UniqueViolation = _ => Failure.Conflict("group_name_taken", $"A group named '{name}' exists.");
