@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Text.Json;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
@@ -14,11 +15,11 @@ using Tessera.Server.Users;
 
 namespace Tessera.Server.Credentials;
 
-public sealed record PasswordRequest(string? NewPassword, string? ConfirmPassword);
+public sealed record PasswordRequest([Required] string? NewPassword, string? ConfirmPassword);
 
-public sealed record ChangeOwnPasswordRequest(string? CurrentPassword, string? NewPassword, string? ConfirmPassword);
+public sealed record ChangeOwnPasswordRequest([Required] string? CurrentPassword, [Required] string? NewPassword, string? ConfirmPassword);
 
-public sealed record ResetPasswordRequest(string? Token, string? NewPassword, string? ConfirmPassword);
+public sealed record ResetPasswordRequest([Required] string? Token, [Required] string? NewPassword, string? ConfirmPassword);
 
 public sealed record ForgotPasswordRequest(string? Email);
 

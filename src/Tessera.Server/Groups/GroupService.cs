@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using Microsoft.EntityFrameworkCore;
 using Tessera.Core.Access;
 using Tessera.Core.Common;
@@ -17,9 +18,9 @@ public sealed record GroupMemberResponse(Guid Id, string Username, string Type);
 /// <summary>POST /groups and PUT /groups/{id}: name and description; roles and members optional on create.</summary>
 public sealed record GroupRequest(string? Name, string? Description, List<string>? Roles, List<Guid>? UserIds);
 
-public sealed record GroupRolesRequest(List<string>? Roles);
+public sealed record GroupRolesRequest([Required] List<string>? Roles);
 
-public sealed record GroupMembersRequest(List<Guid>? UserIds);
+public sealed record GroupMembersRequest([Required] List<Guid>? UserIds);
 
 /// <summary>The use cases of groups; every change to roles or members passes the directory's invariants.</summary>
 public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline, TimeProvider clock)
