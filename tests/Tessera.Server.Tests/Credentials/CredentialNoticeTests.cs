@@ -180,6 +180,44 @@ public abstract partial class CredentialTests<THost>
         Assert.Contains("Plain body of an old row", old.Text, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task The_Back_Office_password_forms_show_the_feedback_and_the_policy_page_the_least_strength()
+    {
+        var weak = System.Net.WebUtility.HtmlEncode(Tessera.Core.Credentials.ZxcvbnEstimator.Suggestions.AnotherWord);
+        using var admin = App.Client(cookies: true);
+        Assert.Equal(HttpStatusCode.Redirect, (await Seed.SignInAsync(admin, TesseraApp.AdminUsername, TesseraApp.AdminPassword)).StatusCode);
+        var policy = await admin.GetStringAsync("/admin/password-policy");
+        Assert.Contains("name=\"Policy.MinStrength\"", policy, StringComparison.Ordinal);
+
+        var target = await Seed.UserAsync(App, UserType.BackOffice, Good, "Administrator");
+        var page = await admin.GetStringAsync($"/admin/users/{target.Id}");
+        var posted = await admin.PostAsync($"/admin/users/{target.Id}?handler=Password", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["__RequestVerificationToken"] = Seed.AntiforgeryToken(page),
+            ["NewPassword"] = "Password1234!",
+            ["ConfirmPassword"] = "Password1234!",
+        }));
+        var html = await posted.Content.ReadAsStringAsync();
+        Assert.True(posted.StatusCode == HttpStatusCode.BadRequest, $"{(int)posted.StatusCode}: {html}");
+        Assert.Contains("too easy to guess", html, StringComparison.Ordinal);
+        Assert.Contains(weak, html, StringComparison.Ordinal);
+
+        using var own = App.Client(cookies: true);
+        Assert.Equal(HttpStatusCode.Redirect, (await Seed.SignInAsync(own, target.Username, Good)).StatusCode);
+        var profile = await own.GetStringAsync("/profile");
+        var changed = await own.PostAsync("/profile", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["__RequestVerificationToken"] = Seed.AntiforgeryToken(profile),
+            ["CurrentPassword"] = Good,
+            ["NewPassword"] = "password123456",
+            ["ConfirmPassword"] = "password123456",
+        }));
+        var mine = await changed.Content.ReadAsStringAsync();
+        Assert.True(changed.StatusCode == HttpStatusCode.BadRequest, $"{(int)changed.StatusCode}: {mine}");
+        Assert.Contains("too easy to guess", mine, StringComparison.Ordinal);
+        Assert.Contains(weak, mine, StringComparison.Ordinal);
+    }
+
     private async Task WaitForCountAsync(string email, string subject, int count)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
