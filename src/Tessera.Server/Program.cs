@@ -36,7 +36,11 @@ builder.Services.AddDataProtection().SetApplicationName("Tessera").PersistKeysTo
 builder.Services.AddTesseraProblems();
 builder.Services.AddTesseraTrustedProxies(builder.Configuration);
 builder.Services.AddTesseraTransportSecurity();
-builder.Services.AddOpenApi(DelegatedChanges.AddRefusals);
+builder.Services.AddOpenApi(o =>
+{
+    o.AddTesseraContract();
+    DelegatedChanges.AddRefusals(o);
+});
 builder.Services.Configure<PasswordHasherOptions>(o => o.IterationCount = PasswordHashing.Iterations);
 builder.Services.AddSingleton<IPasswordHasher<User>, PasswordHasher<User>>();
 builder.Services.AddSingleton<CredentialTokens>();
@@ -44,6 +48,7 @@ builder.Services.AddScoped<AuditLog>();
 builder.Services.AddScoped<Bootstrapper>();
 builder.Services.AddSingleton<BootstrapGate>();
 builder.Services.AddSingleton<Tessera.Core.Credentials.ICommonPasswords, Tessera.Core.Credentials.CommonPasswords>();
+builder.Services.AddSingleton<Tessera.Core.Credentials.IPasswordStrengthEstimator, Tessera.Core.Credentials.ZxcvbnEstimator>();
 builder.Services.AddTesseraCredentials();
 builder.Services.AddScoped<Tessera.Server.Changes.DirectoryPipeline>();
 builder.Services.AddScoped<UserService>();

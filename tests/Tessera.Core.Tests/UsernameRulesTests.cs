@@ -43,3 +43,23 @@ public class UsernameRulesTests
     [InlineData("Jane <jane@example.com>", false)]
     public void Emails_are_validated(string email, bool valid) => Assert.Equal(valid, Usernames.ValidateEmail(email) is null);
 }
+
+public class PersonNameRulesTests
+{
+    [Theory]
+    [InlineData("Jane\r\nClick here: http://evil.example")]
+    [InlineData("Jane\n")]
+    [InlineData("Ja\0ne")]
+    [InlineData("Jane\tDoe")]
+    [InlineData("Jane\u2028Doe")]
+    [InlineData("Jane\u0085")]
+    public void Names_with_control_characters_are_refused(string name) => Assert.True(PersonNames.HasControlCharacters(name));
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    [InlineData("Jane")]
+    [InlineData("Zoë O'Brien-Smith")]
+    [InlineData("Владимир")]
+    public void Ordinary_names_pass(string? name) => Assert.False(PersonNames.HasControlCharacters(name));
+}

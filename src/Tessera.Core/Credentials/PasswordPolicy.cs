@@ -24,6 +24,12 @@ public sealed record PasswordPolicy
     /// <summary>Refuse passwords on the shipped list of common passwords.</summary>
     public bool RejectCommon { get; init; } = true;
 
+    /// <summary>
+    /// The least estimated strength a password needs, zxcvbn's score from 0 to 4: 0 checks nothing, 3 (the default)
+    /// asks for a password that resists an offline attack on a slow hash for months, 4 for centuries.
+    /// </summary>
+    public int MinStrength { get; init; } = 3;
+
     /// <summary>How many previous passwords a user may not reuse; 0 allows any.</summary>
     public int HistoryCount { get; init; } = 5;
 
@@ -58,6 +64,7 @@ public sealed record PasswordPolicy
         }
 
         InRange(errors, "maxLength", MaxLength, 64, 1024);
+        InRange(errors, "minStrength", MinStrength, 0, 4);
         InRange(errors, "historyCount", HistoryCount, 0, 24);
         InRange(errors, "maxAgeDays", MaxAgeDays, 0, 3650);
         InRange(errors, "lockoutThreshold", LockoutThreshold, 1, 100);

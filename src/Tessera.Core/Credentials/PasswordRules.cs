@@ -3,7 +3,14 @@ using System.Text;
 namespace Tessera.Core.Credentials;
 
 /// <summary>One way a proposed password fails the policy: a stable code and a message for the person choosing it.</summary>
-public sealed record PasswordViolation(string Code, string Message);
+public sealed record PasswordViolation(string Code, string Message)
+{
+    /// <summary>For <see cref="PasswordViolationCodes.TooWeak"/>: what makes the password easy to guess, when that is known.</summary>
+    public string? Warning { get; init; }
+
+    /// <summary>For <see cref="PasswordViolationCodes.TooWeak"/>: what to do instead.</summary>
+    public IReadOnlyList<string>? Suggestions { get; init; }
+}
 
 /// <summary>The stable codes of password violations, as the API and the UI see them.</summary>
 public static class PasswordViolationCodes
@@ -17,6 +24,9 @@ public static class PasswordViolationCodes
     public const string ContainsUsername = "contains_username";
     public const string ContainsEmail = "contains_email";
     public const string TooCommon = "too_common";
+
+    /// <summary>The estimated strength (zxcvbn's score, 0–4) is below the policy's <see cref="PasswordPolicy.MinStrength"/>.</summary>
+    public const string TooWeak = "too_weak";
 
     /// <summary>The password is one of the user's last passwords; checked against stored hashes, not here.</summary>
     public const string Reused = "reused";
@@ -41,6 +51,21 @@ public static class PasswordRules
         string? username,
         string? email,
         ICommonPasswords common)
+        => Check(password, policy, username, email, common, strength: null);
+
+    /// <summary>
+    /// As above, and, given an estimator, the estimated strength against <see cref="PasswordPolicy.MinStrength"/>, with
+    /// the estimator's warning and suggestions on the violation. Personal data (username, email, names) counts as
+    /// the first thing a guesser tries.
+    /// </summary>
+    public static IReadOnlyList<PasswordViolation> Check(
+        string password,
+        PasswordPolicy policy,
+        string? username,
+        string? email,
+        ICommonPasswords common,
+        IPasswordStrengthEstimator? strength,
+        params IEnumerable<string?> personalData)
     {
         ArgumentNullException.ThrowIfNull(password);
         ArgumentNullException.ThrowIfNull(policy);
@@ -109,6 +134,23 @@ public static class PasswordRules
         if (policy.RejectCommon && common.Contains(normalized))
         {
             violations.Add(new(PasswordViolationCodes.TooCommon, "This password is one of the most common ones; choose one that is harder to guess."));
+        }
+
+        // Strength is judged last, and only of a password of acceptable length: a short or overlong one is refused
+        // already, and zxcvbn's cost grows with length.
+        if (strength is not null && policy.MinStrength > 0 && violations.All(v => v.Code is not (PasswordViolationCodes.TooShort or PasswordViolationCodes.TooLong)))
+        {
+            string?[] personal = [username, email, LocalPart(email), .. personalData];
+            var estimate = strength.Estimate(normalized, personal.OfType<string>());
+            if (estimate.Score < policy.MinStrength)
+            {
+                violations.Add(new(PasswordViolationCodes.TooWeak,
+                    $"This password is too easy to guess (strength {estimate.Score} of 4; the policy asks for at least {policy.MinStrength}).")
+                {
+                    Warning = estimate.Warning,
+                    Suggestions = estimate.Suggestions,
+                });
+            }
         }
 
         return violations;

@@ -1,4 +1,5 @@
 using System.Net.Mail;
+using System.Text;
 
 namespace Tessera.Core.Users;
 
@@ -14,8 +15,29 @@ public static class Usernames
 
     public static readonly string ReservedNormalized = Normalize(Reserved);
 
-    /// <summary>The form under which uniqueness is decided: case and surrounding space do not count.</summary>
-    public static string Normalize(string value) => value.Trim().ToUpperInvariant();
+    /// <summary>
+    /// The form under which uniqueness is decided: case, surrounding space and compatibility forms do not count
+    /// (<see cref="Canonical"/>). Look-alikes are a separate question: <see cref="Common.Confusables"/>.
+    /// </summary>
+    public static string Normalize(string value) => Canonical(value).ToUpperInvariant();
+
+    /// <summary>
+    /// A name or email address as Tessera stores it: trimmed, in Unicode normalization form KC, so that a
+    /// fullwidth "ａ" or a ligature "ﬁ" is the letter or letters it stands for. A string that cannot be
+    /// normalised (a lone surrogate) is kept as typed; validation refuses it.
+    /// </summary>
+    public static string Canonical(string value)
+    {
+        var trimmed = value.Trim();
+        try
+        {
+            return trimmed.Normalize(NormalizationForm.FormKC);
+        }
+        catch (ArgumentException)
+        {
+            return trimmed;
+        }
+    }
 
     public static bool IsReserved(string username) => Normalize(username) == ReservedNormalized;
 

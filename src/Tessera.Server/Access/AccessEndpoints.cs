@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using Microsoft.EntityFrameworkCore;
 using Tessera.Core.Access;
 using Tessera.Server.Http;
@@ -48,7 +49,15 @@ public static class AccessEndpoints
         }).RequirePrivilege(Privileges.Authorize).WithTags("Access")
           .WithSummary("Whether a user holds a privilege, or may do an action on a resource, and why.");
 
-        app.MapGet("/api/v1/audit-events", async (string? actor, string? action, string? target, DateTime? from, DateTime? to, int? limit, string? cursor, TesseraDbContext db, CancellationToken ct) =>
+        app.MapGet("/api/v1/audit-events", async (
+            [Description("Events of this actor (a username).")] string? actor,
+            [Description("Events of this action, as user.created.")] string? action,
+            [Description("Events on this target (its id).")] string? target,
+            [Description("Events at or after this instant (ISO 8601).")] DateTime? from,
+            [Description("Events before this instant (ISO 8601).")] DateTime? to,
+            [Description("Events per page, 1 to 200; 50 when left out.")] int? limit,
+            [Description("The nextCursor of the previous page; left out for the first page.")] string? cursor,
+            TesseraDbContext db, CancellationToken ct) =>
         {
             var size = limit ?? 50;
             if (size is < 1 or > 200)

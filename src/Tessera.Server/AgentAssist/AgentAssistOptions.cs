@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
 
 namespace Tessera.Server.AgentAssist;
@@ -62,4 +63,8 @@ public sealed record AgentSessionResponse(
 public sealed record AgentSessionPage(IReadOnlyList<AgentSessionResponse> Items, string? NextCursor);
 
 /// <summary>The filters and page of GET /api/v1/agent/sessions.</summary>
-public sealed record AgentSessionQuery(Guid? AgentId = null, Guid? CustomerId = null, int? Limit = null, string? Cursor = null);
+public sealed record AgentSessionQuery(
+    [property: Description("Sessions of this agent (a user id).")] Guid? AgentId = null,
+    [property: Description("Sessions on behalf of this customer (a customer id).")] Guid? CustomerId = null,
+    [property: Description("Sessions per page.")] int? Limit = null,
+    [property: Description("The nextCursor of the previous page; left out for the first page.")] string? Cursor = null);

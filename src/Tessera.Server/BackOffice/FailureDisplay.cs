@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Mvc.ModelBinding;
 using Tessera.Core.Common;
+using Tessera.Core.Credentials;
 
 namespace Tessera.Server.BackOffice;
 
@@ -13,6 +14,24 @@ public static class FailureDisplay
         ["role_name_taken"] = "name",
         ["group_name_taken"] = "name",
     };
+
+    /// <summary>
+    /// What a person reads of a refused password: the rule it breaks, then, for one too easy to guess, what makes it
+    /// so and what to do instead.
+    /// </summary>
+    public static IEnumerable<string> Lines(this PasswordViolation violation)
+    {
+        yield return violation.Message;
+        if (violation.Warning is { Length: > 0 } warning)
+        {
+            yield return warning;
+        }
+
+        foreach (var suggestion in violation.Suggestions ?? [])
+        {
+            yield return suggestion;
+        }
+    }
 
     /// <summary>
     /// The status of a page that shows a failed form again: 403 when the delegation rules refuse the change,
@@ -46,9 +65,9 @@ public static class FailureDisplay
         }
 
         var added = false;
-        foreach (var violation in failure.Violations ?? [])
+        foreach (var line in (failure.Violations ?? []).SelectMany(v => v.Lines()))
         {
-            state.AddModelError(Key("newPassword"), violation.Message);
+            state.AddModelError(Key("newPassword"), line);
             added = true;
         }
 
@@ -64,6 +83,12 @@ public static class FailureDisplay
                 state.AddModelError(Key(field), message);
                 added = true;
             }
+        }
+
+        if (!added && failure.Code == Tessera.Server.Users.LookAlikes.Code && failure.Extensions?.GetValueOrDefault("field") is string lookAlike)
+        {
+            state.AddModelError(Key(lookAlike), failure.Detail);
+            added = true;
         }
 
         if (!added && FieldOfCode.TryGetValue(failure.Code, out var named))

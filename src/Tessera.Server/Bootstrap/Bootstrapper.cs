@@ -6,6 +6,7 @@ using Tessera.Core.Users;
 using Tessera.Server.Audit;
 using Tessera.Server.Credentials;
 using Tessera.Server.Storage;
+using Tessera.Server.Users;
 
 namespace Tessera.Server.Bootstrap;
 
@@ -84,6 +85,7 @@ public sealed class Bootstrapper(
         var admin = await FindAsync(o.AdminUsername, ct);
         if (admin is null)
         {
+            await RefuseLookAlikeAsync(o.AdminUsername, o.AdminEmail, "Tessera:Bootstrap:AdminUsername", "Tessera:Bootstrap:AdminEmail", ct);
             admin = NewUser(o.AdminUsername, o.AdminEmail, UserType.BackOffice, now);
             admin.SetNames("Administrator", "");
             admin.Roles.Add(new UserRole { RoleId = administrator.Id });
@@ -101,7 +103,10 @@ public sealed class Bootstrapper(
             client = await FindAsync(o.ApiClientId, ct);
             if (client is null)
             {
-                client = NewUser(o.ApiClientId, o.ApiClientId.Contains('@', StringComparison.Ordinal) ? o.ApiClientId : $"{o.ApiClientId}@tessera.invalid", UserType.Api, now);
+                var clientEmail = o.ApiClientId.Contains('@', StringComparison.Ordinal) ? o.ApiClientId : $"{o.ApiClientId}@tessera.invalid";
+                await db.SaveChangesAsync(ct);
+                await RefuseLookAlikeAsync(o.ApiClientId, clientEmail, "Tessera:Bootstrap:ApiClientId", "Tessera:Bootstrap:ApiClientId", ct);
+                client = NewUser(o.ApiClientId, clientEmail, UserType.Api, now);
                 client.SetNames("Bootstrap", "API client");
                 client.Roles.Add(new UserRole { RoleId = system.Id });
                 client.Roles.Add(new UserRole { RoleId = administrator.Id });
@@ -133,13 +138,27 @@ public sealed class Bootstrapper(
         }
     }
 
+    /// <summary>
+    /// A configured first user that reads like an existing one (an "admіn" beside "admin") would be a second,
+    /// confusable account with every privilege: the start stops and names the setting.
+    /// </summary>
+    private async Task RefuseLookAlikeAsync(string username, string email, string usernameSetting, string emailSetting, CancellationToken ct)
+    {
+        if (await LookAlikes.UserAsync(db, username, email, null, ct) is { } refusal)
+        {
+            var setting = refusal.Extensions?["field"] as string == "email" ? emailSetting : usernameSetting;
+            throw new InvalidOperationException($"{setting}: {refusal.Detail} Configure the existing user's name, or another one.");
+        }
+    }
+
     private async Task<Role> EnsureRoleAsync(string name, string description, DateTime now, CancellationToken ct)
     {
         var normalized = name.ToUpperInvariant();
         var role = await db.Roles.Include(r => r.Privileges).SingleOrDefaultAsync(r => r.NormalizedName == normalized, ct);
         if (role is null)
         {
-            role = new Role { Name = name, NormalizedName = normalized, Description = description, IsBuiltIn = true, CreatedAt = now, UpdatedAt = now };
+            role = new Role { Name = "", NormalizedName = "", Description = description, IsBuiltIn = true, CreatedAt = now, UpdatedAt = now };
+            role.SetName(name);
             db.Roles.Add(role);
             audit.Record(db, "role.created", "role", role.Id.ToString(), name, new { builtIn = true }, actor: Actor.System);
         }

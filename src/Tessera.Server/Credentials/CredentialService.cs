@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Text.Json;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
@@ -14,11 +15,11 @@ using Tessera.Server.Users;
 
 namespace Tessera.Server.Credentials;
 
-public sealed record PasswordRequest(string? NewPassword, string? ConfirmPassword);
+public sealed record PasswordRequest([Required] string? NewPassword, string? ConfirmPassword);
 
-public sealed record ChangeOwnPasswordRequest(string? CurrentPassword, string? NewPassword, string? ConfirmPassword);
+public sealed record ChangeOwnPasswordRequest([Required] string? CurrentPassword, [Required] string? NewPassword, string? ConfirmPassword);
 
-public sealed record ResetPasswordRequest(string? Token, string? NewPassword, string? ConfirmPassword);
+public sealed record ResetPasswordRequest([Required] string? Token, [Required] string? NewPassword, string? ConfirmPassword);
 
 public sealed record ForgotPasswordRequest(string? Email);
 
@@ -28,6 +29,12 @@ public interface ICredentialMail
     void Invitation(TesseraDbContext db, User user, string link, int expiresHours);
 
     void PasswordReset(TesseraDbContext db, User user, string link, int expiresHours);
+
+    /// <summary>The notice that the user's password changed, however it changed.</summary>
+    void PasswordChanged(TesseraDbContext db, User user);
+
+    /// <summary>The notice to the address the user had before, that it is no longer theirs here.</summary>
+    void EmailChanged(TesseraDbContext db, User user, string previousEmail);
 }
 
 /// <summary>
@@ -121,7 +128,8 @@ public sealed class CredentialService(
     /// <summary>Answers the same whether or not the email is known; only an eligible user gets a reset link.</summary>
     public async Task ForgotAsync(string? email, CancellationToken ct)
     {
-        if (Usernames.ValidateEmail(email?.Trim()) is not null)
+        email = email is null ? null : Usernames.Canonical(email);
+        if (Usernames.ValidateEmail(email) is not null)
         {
             return;
         }
@@ -168,6 +176,7 @@ public sealed class CredentialService(
 
         audit.Record(db, entry.Purpose == TokenPurposes.Invitation ? "user.password_set_by_invitation" : "user.password_reset", "user", user.Id.ToString(), user.Username,
             null, "success", audit.CurrentActor() with { Id = user.Id, Name = user.Username });
+        mail.PasswordChanged(db, user);
         await db.SaveChangesAsync(ct);
         await tx.CommitAsync(ct);
         callers.Invalidate();
@@ -188,6 +197,7 @@ public sealed class CredentialService(
                 return failure;
             }
 
+            mail.PasswordChanged(db, user);
             scope.Audit();
             return null;
         }, ct);
@@ -217,6 +227,7 @@ public sealed class CredentialService(
         }
 
         audit.Record(db, "user.password_changed", "user", user.Id.ToString(), user.Username);
+        mail.PasswordChanged(db, user);
         await db.SaveChangesAsync(ct);
         await tx.CommitAsync(ct);
         callers.Invalidate();

@@ -20,7 +20,7 @@ public sealed class PasswordPolicyStore
 }
 
 /// <summary>Every way a password is set goes through here: policy, history, hashing, and ending old sessions and links.</summary>
-public sealed class PasswordService(IPasswordHasher<User> hasher, ICommonPasswords common, CredentialTokens tokens, TimeProvider clock)
+public sealed class PasswordService(IPasswordHasher<User> hasher, ICommonPasswords common, IPasswordStrengthEstimator strength, CredentialTokens tokens, TimeProvider clock)
 {
     /// <summary>Checks the policy and history; on success the user has the new hash (unsaved, in the unit of work).</summary>
     public async Task<Failure?> SetAsync(TesseraDbContext db, User user, string? newPassword, string? confirmPassword, CancellationToken ct)
@@ -37,7 +37,7 @@ public sealed class PasswordService(IPasswordHasher<User> hasher, ICommonPasswor
         }
 
         var policy = await PasswordPolicyStore.GetAsync(db, ct);
-        var violations = PasswordRules.Check(newPassword, policy, user.Username, user.Email, common).ToList();
+        var violations = PasswordRules.Check(newPassword, policy, user.Username, user.Email, common, strength, user.FirstName, user.LastName).ToList();
         if (policy.HistoryCount > 0)
         {
             var previous = await db.PasswordHistory.Where(h => h.UserId == user.Id).OrderByDescending(h => h.Id)

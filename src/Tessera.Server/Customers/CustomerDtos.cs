@@ -1,3 +1,6 @@
+using System.ComponentModel.DataAnnotations;
+using System.ComponentModel;
+
 namespace Tessera.Server.Customers;
 
 /// <summary>A storefront customer as the API shows it.</summary>
@@ -12,13 +15,17 @@ public sealed record CustomerResponse(
     DateTime UpdatedAt);
 
 /// <summary>POST /api/v1/customers. Status defaults to active.</summary>
-public sealed record CreateCustomerRequest(string? Reference, string? Email, string? FirstName, string? LastName, string? Status);
+public sealed record CreateCustomerRequest([Required] string? Reference, string? Email, string? FirstName, string? LastName, string? Status);
 
 /// <summary>PATCH /api/v1/customers/{id}: members left out (null) stay as they are.</summary>
 public sealed record UpdateCustomerRequest(string? Reference, string? Email, string? FirstName, string? LastName, string? Status);
 
 /// <summary>The filters and page of a customer list: `q` is a substring of reference, names or email.</summary>
-public sealed record CustomerQuery(string? Q = null, string? Status = null, int? Limit = null, string? Cursor = null);
+public sealed record CustomerQuery(
+    [property: Description("Customers whose reference, names or email contain this text, ignoring case.")] string? Q = null,
+    [property: Description("active or disabled.")] string? Status = null,
+    [property: Description("Customers per page; the default and the most are those of the customer search.")] int? Limit = null,
+    [property: Description("The nextCursor of the previous page; left out for the first page.")] string? Cursor = null);
 
 /// <summary>One page of customers and the cursor of the next, or null at the end.</summary>
 public sealed record CustomerPage(IReadOnlyList<CustomerResponse> Items, string? NextCursor);

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using Microsoft.EntityFrameworkCore;
 using Tessera.Core.Access;
 using Tessera.Core.Common;
@@ -17,9 +18,9 @@ public sealed record GroupMemberResponse(Guid Id, string Username, string Type);
 /// <summary>POST /groups and PUT /groups/{id}: name and description; roles and members optional on create.</summary>
 public sealed record GroupRequest(string? Name, string? Description, List<string>? Roles, List<Guid>? UserIds);
 
-public sealed record GroupRolesRequest(List<string>? Roles);
+public sealed record GroupRolesRequest([Required] List<string>? Roles);
 
-public sealed record GroupMembersRequest(List<Guid>? UserIds);
+public sealed record GroupMembersRequest([Required] List<Guid>? UserIds);
 
 /// <summary>The use cases of groups; every change to roles or members passes the directory's invariants.</summary>
 public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline, TimeProvider clock)
@@ -48,8 +49,14 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
                 return Failure.Conflict("group_name_taken", $"A group named '{name}' exists.");
             }
 
+            if (await LookAlikes.GroupAsync(db, name, null, ct) is { } lookAlike)
+            {
+                return lookAlike;
+            }
+
             var now = clock.GetUtcNow().UtcDateTime;
-            group = new Group { Name = name, NormalizedName = name.ToUpperInvariant(), Description = request.Description?.Trim() ?? "", CreatedAt = now, UpdatedAt = now };
+            group = new Group { Name = "", NormalizedName = "", Description = request.Description?.Trim() ?? "", CreatedAt = now, UpdatedAt = now };
+            group.SetName(name);
             db.Groups.Add(group);
             scope.Target = ChangeTarget.Group(group.Id, group.Name);
             scope.UniqueViolation = _ => Failure.Conflict("group_name_taken", $"A group named '{name}' exists.");
@@ -96,9 +103,13 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
                 return Failure.Conflict("group_name_taken", $"A group named '{name}' exists.");
             }
 
+            if (!string.Equals(name, group.Name, StringComparison.Ordinal) && await LookAlikes.GroupAsync(db, name, id, ct) is { } lookAlike)
+            {
+                return lookAlike;
+            }
+
             var before = new { group.Name, group.Description };
-            group.Name = name;
-            group.NormalizedName = name.ToUpperInvariant();
+            group.SetName(name);
             group.Description = request.Description?.Trim() ?? group.Description;
             group.UpdatedAt = clock.GetUtcNow().UtcDateTime;
             scope.UniqueViolation = _ => Failure.Conflict("group_name_taken", $"A group named '{name}' exists.");

@@ -17,7 +17,12 @@ public static class Problems
 
         if (failure.Violations is not null)
         {
-            extensions["violations"] = failure.Violations.Select(v => new { code = v.Code, message = v.Message }).ToList();
+            // A too_weak violation adds what makes the password weak and what to do instead, as the set-password pages show them.
+            extensions["violations"] = failure.Violations
+                .Select(v => v.Suggestions is null && v.Warning is null
+                    ? (object)new { code = v.Code, message = v.Message }
+                    : new { code = v.Code, message = v.Message, warning = v.Warning, suggestions = v.Suggestions ?? [] })
+                .ToList();
         }
 
         foreach (var (key, value) in failure.Extensions ?? new Dictionary<string, object?>())

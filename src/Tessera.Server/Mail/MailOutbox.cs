@@ -6,9 +6,9 @@ namespace Tessera.Server.Mail;
 
 /// <summary>
 /// Queues an email in the caller's unit of work: it is stored when the caller saves and commits,
-/// and vanishes with a rollback. <see cref="OutboxDispatcher"/> sends it afterwards; nothing is sent here.
+/// and vanishes with a rollback. Its bodies are stored protected (<see cref="OutboxBodies"/>). <see cref="OutboxDispatcher"/> sends it afterwards; nothing is sent here.
 /// </summary>
-public sealed class MailOutbox(MailTemplates templates, TimeProvider clock)
+public sealed class MailOutbox(MailTemplates templates, OutboxBodies bodies, TimeProvider clock)
 {
     /// <summary>The longest subject the outbox stores.</summary>
     internal const int MaxSubjectLength = 300;
@@ -30,8 +30,8 @@ public sealed class MailOutbox(MailTemplates templates, TimeProvider clock)
         {
             To = address.Address,
             Subject = mail.Subject.Length > MaxSubjectLength ? mail.Subject[..MaxSubjectLength] : mail.Subject,
-            TextBody = mail.Text,
-            HtmlBody = mail.Html,
+            TextBody = bodies.Protect(mail.Text),
+            HtmlBody = bodies.ProtectOrNull(mail.Html),
             CreatedAt = now,
             NextAttemptAt = now,
         };

@@ -10,6 +10,7 @@ public static class MailSetup
         services.AddOptions<MailOptions>().Bind(configuration.GetSection(MailOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<MailOptions>, MailOptionsValidator>();
         services.AddSingleton<MailTemplates>();
+        services.AddSingleton<OutboxBodies>();
         services.AddScoped<MailOutbox>();
         services.AddHostedService<OutboxDispatcher>();
         return services;

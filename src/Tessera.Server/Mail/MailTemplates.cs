@@ -18,9 +18,10 @@ public sealed partial class MailTemplates
     public const string Invitation = "invitation";
     public const string PasswordReset = "password-reset";
     public const string PasswordChanged = "password-changed";
+    public const string EmailChanged = "email-changed";
 
     /// <summary>Every template Tessera knows.</summary>
-    public static IReadOnlyList<string> Names { get; } = [Invitation, PasswordReset, PasswordChanged];
+    public static IReadOnlyList<string> Names { get; } = [Invitation, PasswordReset, PasswordChanged, EmailChanged];
 
     /// <summary>The file name suffixes of the three parts of a template.</summary>
     internal const string SubjectSuffix = ".subject.txt";

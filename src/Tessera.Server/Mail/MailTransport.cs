@@ -17,8 +17,11 @@ internal abstract class MailTransport : IAsyncDisposable
 
     public abstract ValueTask DisposeAsync();
 
-    /// <summary>The MIME form of a stored message; the Message-Id derives from the outbox id, so a resend is recognisable.</summary>
-    public static MimeMessage Compose(OutboxMessage stored, MailboxAddress from)
+    /// <summary>
+    /// The MIME form of a stored message with its bodies as sent (<paramref name="text"/>, <paramref name="html"/>: the
+    /// stored ones unprotected); the Message-Id derives from the outbox id, so a resend is recognisable.
+    /// </summary>
+    public static MimeMessage Compose(OutboxMessage stored, MailboxAddress from, string text, string? html)
     {
         var message = new MimeMessage();
         message.From.Add(from);
@@ -26,7 +29,7 @@ internal abstract class MailTransport : IAsyncDisposable
         message.Subject = stored.Subject;
         message.Date = new DateTimeOffset(DateTime.SpecifyKind(stored.CreatedAt, DateTimeKind.Utc));
         message.MessageId = $"{stored.Id:N}@{from.Domain}";
-        message.Body = new BodyBuilder { TextBody = stored.TextBody, HtmlBody = stored.HtmlBody }.ToMessageBody();
+        message.Body = new BodyBuilder { TextBody = text, HtmlBody = html }.ToMessageBody();
         return message;
     }
 }

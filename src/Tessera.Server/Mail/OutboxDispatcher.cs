@@ -23,6 +23,7 @@ public static class OutboxStatus
 /// </summary>
 public sealed class OutboxDispatcher(
     IServiceScopeFactory scopes,
+    OutboxBodies bodies,
     BootstrapGate bootstrap,
     IOptions<MailOptions> options,
     TimeProvider clock,
@@ -153,7 +154,9 @@ public sealed class OutboxDispatcher(
         var permanent = false;
         try
         {
-            var where = await transport.DeliverAsync(MailTransport.Compose(message, from), message.Id, ct);
+            // Unprotected here only, into the MIME message; the row keeps the protected form.
+            var composed = MailTransport.Compose(message, from, bodies.Unprotect(message.TextBody)!, bodies.Unprotect(message.HtmlBody));
+            var where = await transport.DeliverAsync(composed, message.Id, ct);
             if (o.UsesSmtp)
             {
                 logger.LogInformation("Mail {MessageId} to {Recipient} was sent through {Server}.", message.Id, message.To, where);
@@ -174,8 +177,9 @@ public sealed class OutboxDispatcher(
         catch (Exception e)
         {
             error = Describe(e);
+            // A body whose Data Protection key is gone can never be read again: retrying would not help.
             permanent = e is SmtpCommandException { ErrorCode: SmtpErrorCode.RecipientNotAccepted } refused && (int)refused.StatusCode >= 500
-                        || e is ParseException;
+                        || e is ParseException or System.Security.Cryptography.CryptographicException;
         }
 
         // From here the outcome is saved even if shutdown began: a sent message must not be sent again.

@@ -1,6 +1,8 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace Tessera.Server.Roles;
 
-public sealed record RuleDto(string? Resource, string? Action, string? Effect);
+public sealed record RuleDto([Required] string? Resource, [Required] string? Action, [Required] string? Effect);
 
 public sealed record RoleResponse(Guid Id, string Name, string Description, bool BuiltIn, IReadOnlyList<string> Privileges, IReadOnlyList<RuleDto> Rules, DateTime CreatedAt, DateTime UpdatedAt);
 
@@ -10,13 +12,13 @@ public sealed record RoleRequest(string? Name, string? Description, List<string>
 public sealed record PrivilegeResponse(string Name, string Description);
 
 /// <summary>A role as moved between environments: by name, without ids.</summary>
-public sealed record RoleDefinition(string? Name, string? Description, List<string>? Privileges, List<RuleDto>? Rules);
+public sealed record RoleDefinition([Required] string? Name, string? Description, List<string>? Privileges, List<RuleDto>? Rules);
 
-public sealed record RoleDocument(List<RoleDefinition>? Roles);
+public sealed record RoleDocument([Required] List<RoleDefinition>? Roles);
 
 public sealed record ImportResult(string Mode, IReadOnlyList<string> Created, IReadOnlyList<string> Updated, IReadOnlyList<string> Deleted, IReadOnlyList<string> Unchanged);
 
-public sealed record ResourceDto(string? Name, List<string>? Actions);
+public sealed record ResourceDto([Required] string? Name, List<string>? Actions);
 
 /// <summary>GET|PUT /resources: the resources and actions that permission rules may name.</summary>
 public sealed record ResourceCatalog(List<ResourceDto>? Resources);

@@ -38,13 +38,19 @@ public sealed class RoleService(TesseraDbContext db, DirectoryPipeline pipeline,
                 return Failure.Conflict("role_name_taken", $"A role named '{name}' exists.");
             }
 
+            if (await LookAlikes.RoleAsync(db, name, null, ct) is { } lookAlike)
+            {
+                return lookAlike;
+            }
+
             if (scope.Authorize(new ChangeImpact { HandedOut = privileges }) is { } refused)
             {
                 return refused;
             }
 
             var now = clock.GetUtcNow().UtcDateTime;
-            role = new Role { Name = name, NormalizedName = name.ToUpperInvariant(), Description = description, CreatedAt = now, UpdatedAt = now };
+            role = new Role { Name = "", NormalizedName = "", Description = description, CreatedAt = now, UpdatedAt = now };
+            role.SetName(name);
             Apply(role, privileges, rules);
             db.Roles.Add(role);
             scope.Target = ChangeTarget.Role(role.Id, role.Name);
@@ -87,13 +93,17 @@ public sealed class RoleService(TesseraDbContext db, DirectoryPipeline pipeline,
                 return Failure.Conflict("role_name_taken", $"A role named '{name}' exists.");
             }
 
+            if (!string.Equals(name, role.Name, StringComparison.Ordinal) && await LookAlikes.RoleAsync(db, name, id, ct) is { } lookAlike)
+            {
+                return lookAlike;
+            }
+
             if (scope.Authorize(new ChangeImpact { HandedOut = Added(role, privileges) }) is { } refused)
             {
                 return refused;
             }
 
-            role.Name = name;
-            role.NormalizedName = name.ToUpperInvariant();
+            role.SetName(name);
             role.Description = description;
             Apply(role, privileges, rules);
             role.UpdatedAt = clock.GetUtcNow().UtcDateTime;
@@ -155,6 +165,10 @@ public sealed class RoleService(TesseraDbContext db, DirectoryPipeline pipeline,
         {
             var existing = await Query(tracking: true).ToListAsync(ct);
             var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+
+            // Every role's skeleton, those of the document's new roles joining as they are read: a new role may not
+            // read like an existing one, nor like another new one.
+            var skeletons = existing.GroupBy(r => Skeletons.Of(r.Name)).ToDictionary(g => g.Key, g => g.First().Name, StringComparer.Ordinal);
             List<string> created = [], updated = [], deleted = [], unchanged = [];
             var handedOut = new List<string>();
             var now = clock.GetUtcNow().UtcDateTime;
@@ -180,7 +194,13 @@ public sealed class RoleService(TesseraDbContext db, DirectoryPipeline pipeline,
                 var role = existing.FirstOrDefault(r => string.Equals(r.NormalizedName, name, StringComparison.OrdinalIgnoreCase));
                 if (role is null)
                 {
-                    role = new Role { Name = name, NormalizedName = name.ToUpperInvariant(), Description = description, CreatedAt = now, UpdatedAt = now };
+                    if (!skeletons.TryAdd(Skeletons.Of(name), name))
+                    {
+                        return LookAlikes.Refusal("name", "role name", name, skeletons[Skeletons.Of(name)]);
+                    }
+
+                    role = new Role { Name = "", NormalizedName = "", Description = description, CreatedAt = now, UpdatedAt = now };
+                    role.SetName(name);
                     handedOut.AddRange(privileges);
                     Apply(role, privileges, rules);
                     db.Roles.Add(role);

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using Tessera.Core.Access;
 using Tessera.Server.Http;
 
@@ -17,9 +18,9 @@ public static class RolesEndpoints
             var outcome = await roles.CreateAsync(request, ct);
             return outcome.Succeeded ? Results.Created($"/api/v1/roles/{outcome.Value!.Id}", outcome.Value) : Problems.From(outcome.Failure!);
         }).RequirePrivilege(Privileges.ManageRoles).Delegated();
-        api.MapGet("/roles/export", async (string? names, RoleService roles, CancellationToken ct) => Results.Ok(await roles.ExportAsync(names, ct)))
+        api.MapGet("/roles/export", async ([Description("Comma-separated role names to export; all roles when left out.")] string? names, RoleService roles, CancellationToken ct) => Results.Ok(await roles.ExportAsync(names, ct)))
             .RequirePrivilege(Privileges.ViewRoles).WithSummary("All roles, or ?names=a,b, as one document to import elsewhere.");
-        api.MapPost("/roles/import", async (string? mode, RoleDocument document, RoleService roles, CancellationToken ct) => (await roles.ImportAsync(mode, document, ct)).ToOk())
+        api.MapPost("/roles/import", async ([Description("merge (the default): create and update; replace: also delete the custom roles the document lacks.")] string? mode, RoleDocument document, RoleService roles, CancellationToken ct) => (await roles.ImportAsync(mode, document, ct)).ToOk())
             .RequirePrivilege(Privileges.ManageRoles).Delegated().WithSummary("mode=merge (create and update) or replace (also delete custom roles the document lacks).");
         api.MapGet("/roles/{id:guid}", async (Guid id, RoleService roles, CancellationToken ct) => (await roles.GetAsync(id, ct)).ToOk())
             .RequirePrivilege(Privileges.ViewRoles);

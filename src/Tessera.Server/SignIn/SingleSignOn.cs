@@ -7,6 +7,7 @@ using Microsoft.IdentityModel.Protocols.OpenIdConnect;
 using Tessera.Core.Users;
 using Tessera.Server.Audit;
 using Tessera.Server.Storage;
+using Tessera.Server.Users;
 
 namespace Tessera.Server.SignIn;
 
@@ -164,7 +165,7 @@ public sealed class SsoSignIn(TesseraDbContext db, AuditLog audit, CallerDirecto
     public async Task<(User? User, SsoRefusal Refusal)> CompleteAsync(SsoProvider provider, ClaimsPrincipal external, CancellationToken ct)
     {
         var subject = external.FindFirstValue("sub");
-        var email = external.FindFirstValue("email");
+        var email = external.FindFirstValue("email") is { } claimed ? Usernames.Canonical(claimed) : null;
         var verified = IsTrue(external.FindFirstValue("email_verified")) || IsTrue(external.FindFirstValue("xms_edov"));
         var now = clock.GetUtcNow().UtcDateTime;
         if (string.IsNullOrEmpty(subject))
@@ -188,6 +189,12 @@ public sealed class SsoSignIn(TesseraDbContext db, AuditLog audit, CallerDirecto
                 if (!provider.AutoProvision)
                 {
                     return Refuse(SsoRefusal.UnknownIdentity, provider, email, "unknown_identity");
+                }
+
+                // An address that reads like an existing user's (a Cyrillic "а" for an "a") gets no account of its own.
+                if (await LookAlikes.UserAsync(db, null, email, null, ct) is not null)
+                {
+                    return Refuse(SsoRefusal.UnknownIdentity, provider, email, "confusable_email");
                 }
 
                 user = await ProvisionAsync(email, external, now, ct);
@@ -251,7 +258,8 @@ public sealed class SsoSignIn(TesseraDbContext db, AuditLog audit, CallerDirecto
 
         local = local.Length > 56 ? local[..56] : local;
         var username = local;
-        for (var n = 2; await db.Users.AnyAsync(u => u.NormalizedUsername == Usernames.Normalize(username), ct); n++)
+        // Numbered until neither the name nor a look-alike ("jane1" and "janel") is taken.
+        for (var n = 2; await db.Users.AnyAsync(u => u.NormalizedUsername == Usernames.Normalize(username) || u.UsernameSkeleton == Skeletons.Of(username), ct); n++)
         {
             username = $"{local}{n}";
         }

@@ -1,3 +1,4 @@
+using Tessera.Core.Common;
 using Tessera.Core.Users;
 
 namespace Tessera.Server.Storage;
@@ -10,6 +11,10 @@ public sealed class User
     public required string NormalizedUsername { get; set; }
     public required string Email { get; set; }
     public required string NormalizedEmail { get; set; }
+
+    /// <summary>The confusable skeleton of the username and of the email (<see cref="Skeletons"/>); empty until computed.</summary>
+    public string UsernameSkeleton { get; set; } = "";
+    public string EmailSkeleton { get; set; } = "";
     public string FirstName { get; set; } = "";
     public string LastName { get; set; } = "";
 
@@ -64,13 +69,15 @@ public sealed class User
     {
         Username = username.Trim();
         NormalizedUsername = Usernames.Normalize(username);
+        UsernameSkeleton = Skeletons.Of(username);
         UpdateSearchText();
     }
 
     public void SetEmail(string email)
     {
-        Email = email.Trim();
+        Email = Usernames.Canonical(email);
         NormalizedEmail = Usernames.Normalize(email);
+        EmailSkeleton = Skeletons.Of(email);
         UpdateSearchText();
     }
 
@@ -92,12 +99,22 @@ public sealed class Role
     public Guid Id { get; set; } = Guid.CreateVersion7();
     public required string Name { get; set; }
     public required string NormalizedName { get; set; }
+
+    /// <summary>The confusable skeleton of the name (<see cref="Skeletons"/>); empty until computed.</summary>
+    public string NameSkeleton { get; set; } = "";
     public string Description { get; set; } = "";
     public bool IsBuiltIn { get; set; }
     public DateTime CreatedAt { get; set; }
     public DateTime UpdatedAt { get; set; }
     public List<RolePrivilege> Privileges { get; set; } = [];
     public List<RolePermission> Permissions { get; set; } = [];
+
+    public void SetName(string name)
+    {
+        Name = name.Trim();
+        NormalizedName = Name.ToUpperInvariant();
+        NameSkeleton = Skeletons.Of(Name);
+    }
 }
 
 /// <summary>A privilege of the catalog, as stored so that roles can reference it.</summary>
@@ -136,11 +153,39 @@ public sealed class Group
     public Guid Id { get; set; } = Guid.CreateVersion7();
     public required string Name { get; set; }
     public required string NormalizedName { get; set; }
+
+    /// <summary>The confusable skeleton of the name (<see cref="Skeletons"/>); empty until computed.</summary>
+    public string NameSkeleton { get; set; } = "";
     public string Description { get; set; } = "";
     public DateTime CreatedAt { get; set; }
     public DateTime UpdatedAt { get; set; }
     public List<GroupRole> Roles { get; set; } = [];
     public List<GroupMember> Members { get; set; } = [];
+
+    public void SetName(string name)
+    {
+        Name = name.Trim();
+        NormalizedName = Name.ToUpperInvariant();
+        NameSkeleton = Skeletons.Of(Name);
+    }
+}
+
+/// <summary>
+/// The confusable skeleton as stored beside a name, so that a look-alike is found by an index rather than by reading
+/// every name. Cut at <see cref="MaxLength"/> characters: a prototype can be longer than its character, and an
+/// index entry has a size limit. Two names that agree over that many skeleton characters count as look-alikes.
+/// A name made only of characters that show nothing gets one space, so that an empty column always means "not
+/// computed yet" (<see cref="SkeletonBackfill"/>).
+/// </summary>
+public static class Skeletons
+{
+    public const int MaxLength = 512;
+
+    public static string Of(string name)
+    {
+        var skeleton = Confusables.Skeleton(name);
+        return skeleton.Length == 0 ? " " : skeleton.Length > MaxLength ? skeleton[..MaxLength] : skeleton;
+    }
 }
 
 public sealed class GroupRole

@@ -59,6 +59,11 @@ public abstract class TesseraDbContext(DbContextOptions options) : DbContext(opt
             e.Property(u => u.SecurityStamp).HasMaxLength(64);
             e.HasIndex(u => u.NormalizedUsername).IsUnique();
             e.HasIndex(u => u.NormalizedEmail).IsUnique();
+            e.Property(u => u.UsernameSkeleton).HasMaxLength(Skeletons.MaxLength);
+            e.Property(u => u.EmailSkeleton).HasMaxLength(Skeletons.MaxLength);
+            // Not unique: look-alikes are refused by the use cases, and rows from before the skeletons may hold some.
+            e.HasIndex(u => u.UsernameSkeleton);
+            e.HasIndex(u => u.EmailSkeleton);
             e.Property(u => u.SearchText).HasMaxLength(600);
             e.HasIndex(u => new { u.NormalizedFirstName, u.NormalizedUsername });
             e.HasIndex(u => new { u.NormalizedLastName, u.NormalizedUsername });
@@ -77,6 +82,8 @@ public abstract class TesseraDbContext(DbContextOptions options) : DbContext(opt
             e.Property(r => r.NormalizedName).HasMaxLength(100).IsRequired();
             e.Property(r => r.Description).HasMaxLength(1000);
             e.HasIndex(r => r.NormalizedName).IsUnique();
+            e.Property(r => r.NameSkeleton).HasMaxLength(Skeletons.MaxLength);
+            e.HasIndex(r => r.NameSkeleton);
             e.HasMany(r => r.Privileges).WithOne().HasForeignKey(p => p.RoleId).OnDelete(DeleteBehavior.Cascade);
             e.HasMany(r => r.Permissions).WithOne().HasForeignKey(p => p.RoleId).OnDelete(DeleteBehavior.Cascade);
         });
@@ -123,6 +130,8 @@ public abstract class TesseraDbContext(DbContextOptions options) : DbContext(opt
             e.Property(g => g.NormalizedName).HasMaxLength(100).IsRequired();
             e.Property(g => g.Description).HasMaxLength(1000);
             e.HasIndex(g => g.NormalizedName).IsUnique();
+            e.Property(g => g.NameSkeleton).HasMaxLength(Skeletons.MaxLength);
+            e.HasIndex(g => g.NameSkeleton);
             e.HasMany(g => g.Roles).WithOne().HasForeignKey(r => r.GroupId).OnDelete(DeleteBehavior.Cascade);
             e.HasMany(g => g.Members).WithOne(m => m.Group).HasForeignKey(m => m.GroupId).OnDelete(DeleteBehavior.Cascade);
         });

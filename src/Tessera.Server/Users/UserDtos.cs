@@ -1,3 +1,5 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace Tessera.Server.Users;
 
 /// <summary>A user as the API shows it. Never carries a password or hash.</summary>
@@ -20,11 +22,11 @@ public sealed record UserResponse(
 
 /// <summary>POST /api/v1/users. `password` only for API users; BackOffice users are invited by email.</summary>
 public sealed record CreateUserRequest(
-    string? Username,
-    string? Email,
+    [Required] string? Username,
+    [Required] string? Email,
     string? FirstName,
     string? LastName,
-    string? Type,
+    [Required] string? Type,
     string? CredentialMode,
     List<string>? Roles,
     List<string>? Groups,
@@ -41,7 +43,7 @@ public sealed record UpdateUserRequest(
     string? Type);
 
 /// <summary>PUT /api/v1/users/{id}/roles: the direct roles, replacing the old ones ("Change roles").</summary>
-public sealed record ChangeRolesRequest(List<string>? Roles);
+public sealed record ChangeRolesRequest([Required] List<string>? Roles);
 
 /// <summary>One page of users and the cursor of the next, or null at the end.</summary>
 public sealed record UserPage(IReadOnlyList<UserResponse> Items, string? NextCursor);

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Linq.Expressions;
 using System.Text;
 using System.Text.Json;
@@ -11,19 +12,19 @@ namespace Tessera.Server.Users;
 
 /// <summary>The filters, sort and page of GET /api/v1/users.</summary>
 public sealed record UserQuery(
-    string? Id = null,
-    string? Username = null,
-    string? FirstName = null,
-    string? LastName = null,
-    string? Email = null,
-    string? Role = null,
-    string? Group = null,
-    string? Type = null,
-    string? Status = null,
-    string? Q = null,
-    string? Sort = null,
-    int? Limit = null,
-    string? Cursor = null);
+    [property: Description("Users whose id starts with this text.")] string? Id = null,
+    [property: Description("Users whose username starts with this text, ignoring case.")] string? Username = null,
+    [property: Description("Users whose first name starts with this text, ignoring case.")] string? FirstName = null,
+    [property: Description("Users whose last name starts with this text, ignoring case.")] string? LastName = null,
+    [property: Description("Users whose email address starts with this text, ignoring case.")] string? Email = null,
+    [property: Description("Users who hold the role of this name directly or through a group.")] string? Role = null,
+    [property: Description("Members of the group of this name.")] string? Group = null,
+    [property: Description("backoffice or api.")] string? Type = null,
+    [property: Description("invited, active, locked or disabled (locked: a lockout that has not ended).")] string? Status = null,
+    [property: Description("Users whose username, names or email contain this text, ignoring case.")] string? Q = null,
+    [property: Description("username (the default), firstName, lastName, email or createdAt; a leading '-' sorts descending.")] string? Sort = null,
+    [property: Description("Users per page, 1 to 200; 50 when left out.")] int? Limit = null,
+    [property: Description("The nextCursor of the previous page; left out for the first page.")] string? Cursor = null);
 
 /// <summary>
 /// The users list: every filter served by an index (normalized prefix columns, a trigram index for

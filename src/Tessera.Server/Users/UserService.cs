@@ -15,6 +15,7 @@ public sealed class UserService(
     TesseraDbContext db,
     DirectoryPipeline pipeline,
     PasswordService passwords,
+    ICredentialMail mail,
     IEnumerable<IUserCreatedListener> listeners,
     TimeProvider clock)
 {
@@ -26,6 +27,8 @@ public sealed class UserService(
 
     public async Task<Outcome<UserResponse>> CreateAsync(CreateUserRequest request, CancellationToken ct)
     {
+        // An email is judged and stored in NFKC: a fullwidth "ａ" is an "a".
+        request = request with { Email = request.Email is null ? null : Usernames.Canonical(request.Email) };
         var errors = new Dictionary<string, string[]>();
         if (Usernames.Validate(request.Username) is { } usernameError)
         {
@@ -149,6 +152,7 @@ public sealed class UserService(
 
     public async Task<Outcome<UserResponse>> UpdateAsync(Guid id, UpdateUserRequest request, CancellationToken ct)
     {
+        request = request with { Email = request.Email is null ? null : Usernames.Canonical(request.Email) };
         var errors = new Dictionary<string, string[]>();
         if (request.Username is not null && Usernames.Validate(request.Username) is { } usernameError)
         {
@@ -160,9 +164,11 @@ public sealed class UserService(
             errors["email"] = [emailError];
         }
 
-        if (request.Type is not null)
+        // The type is fixed at creation; a client that sends the user back as it read it may repeat it unchanged.
+        var type = UserType.BackOffice;
+        if (request.Type is not null && !UserWireNames.TryParseType(request.Type, out type))
         {
-            errors["type"] = ["A user's type cannot change; create a new user instead."];
+            errors["type"] = ["Type must be 'backoffice' or 'api'."];
         }
 
         var status = UserStatus.Active;
@@ -196,6 +202,11 @@ public sealed class UserService(
             if (request.Username is not null && Usernames.IsReserved(request.Username))
             {
                 return DirectoryGuard.Reserved();
+            }
+
+            if (request.Type is not null && type != user.Type)
+            {
+                return Invalid(new Dictionary<string, string[]> { ["type"] = ["A user's type cannot change; create a new user instead."] });
             }
 
             if (request.CredentialMode is not null && user.Type == UserType.Api && mode == CredentialMode.Sso)
@@ -233,6 +244,7 @@ public sealed class UserService(
                 user.SetUsername(request.Username);
             }
 
+            var previousEmail = user.Email;
             if (request.Email is not null)
             {
                 Track("email", user.Email, request.Email.Trim());
@@ -276,6 +288,12 @@ public sealed class UserService(
             scope.Affected.Add(user.Id);
             scope.UniqueViolation = UniqueViolation;
             scope.Audit(changes);
+            if (changes.ContainsKey("email"))
+            {
+                // The old address hears of it, so that its owner notices an account taken over through its email.
+                mail.EmailChanged(db, user, previousEmail);
+            }
+
             return null;
         }, async ct => (await ToResponsesAsync(db, [user], clock, ct))[0], ct);
     }
@@ -390,7 +408,11 @@ public sealed class UserService(
         return Usernames.IsReserved(user.Username) ? DirectoryGuard.Reserved() : Outcome<User>.Ok(user);
     }
 
+    /// <summary>The username or email belongs to another user, exactly or as a look-alike.</summary>
     private async Task<Failure?> TakenAsync(string? username, string? email, Guid? except, CancellationToken ct)
+        => await ExactlyTakenAsync(username, email, except, ct) ?? await LookAlikes.UserAsync(db, username, email, except, ct);
+
+    private async Task<Failure?> ExactlyTakenAsync(string? username, string? email, Guid? except, CancellationToken ct)
     {
         if (username is not null)
         {
@@ -419,10 +441,18 @@ public sealed class UserService(
         {
             errors["firstName"] = ["First name can be at most 100 characters."];
         }
+        else if (PersonNames.HasControlCharacters(first))
+        {
+            errors["firstName"] = ["First name cannot hold control characters such as line breaks."];
+        }
 
         if (last?.Trim().Length > 100)
         {
             errors["lastName"] = ["Last name can be at most 100 characters."];
+        }
+        else if (PersonNames.HasControlCharacters(last))
+        {
+            errors["lastName"] = ["Last name cannot hold control characters such as line breaks."];
         }
     }
 

@@ -106,6 +106,20 @@ public abstract class SsoTests<THost>(THost host) : IClassFixture<THost> where T
         Assert.Equal(UserStatus.Invited, (await db.Users.SingleAsync(u => u.Id == user.Id)).Status);
     }
 
+    [Fact]
+    public async Task Auto_provisioning_refuses_an_email_that_reads_like_an_existing_users()
+    {
+        var account = host.Account(SsoHost.LookAlike);
+        var existing = account.Email.Replace("look", "lo\u043Ek", StringComparison.Ordinal); // a Cyrillic о
+        await Seed.UserAsync(App, UserType.BackOffice, null, CredentialMode.Sso, existing);
+
+        AssertRefused(await SignInAsync("auto", account.Sub), SsoRefusal.UnknownIdentity);
+
+        await using var scope = App.Scope(out var db);
+        Assert.False(await db.Users.AnyAsync(u => u.NormalizedEmail == Usernames.Normalize(account.Email)));
+        Assert.True(await db.AuditEvents.AnyAsync(a => a.Action == "signin.sso" && a.Outcome == "failure" && a.Details!.Contains("confusable_email")));
+    }
+
     [Theory]
     [InlineData(SsoHost.ApiUser, SsoRefusal.NotBackOffice)]
     [InlineData(SsoHost.PasswordUser, SsoRefusal.PasswordUser)]
@@ -222,6 +236,7 @@ public abstract class SsoHost(string provider) : IAsyncLifetime
     public const string ApiUser = "api-user";
     public const string PasswordUser = "password-user";
     public const string DisabledUser = "disabled-user";
+    public const string LookAlike = "look-alike";
 
     private const string Secret = "Sso-Client-Secret-1234";
 
@@ -236,7 +251,7 @@ public abstract class SsoHost(string provider) : IAsyncLifetime
     public OidcAccount Account(string name) => Accounts.Single(a => a.Sub == name);
 
     private IEnumerable<OidcAccount> Accounts =>
-        new[] { SignsIn, EmailChanges, Unknown, Unverified, Provisioned, ApiUser, PasswordUser, DisabledUser }
+        new[] { SignsIn, EmailChanges, Unknown, Unverified, Provisioned, ApiUser, PasswordUser, DisabledUser, LookAlike }
             .Select(name => new OidcAccount(name, $"{name}.{_run}@sso.test", EmailVerified: name != Unverified, "Given-" + name, "Family-" + name));
 
     public async Task InitializeAsync()

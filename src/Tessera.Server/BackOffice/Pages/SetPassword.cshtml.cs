@@ -45,7 +45,7 @@ public sealed class SetPasswordModel(CredentialService credentials) : PageModel
         }
 
         Owner = await credentials.LinkOwnerAsync(token, HttpContext.RequestAborted);
-        Errors = failure.Violations?.Select(v => v.Message).ToList() ?? [failure.Detail];
+        Errors = failure.Violations?.SelectMany(v => v.Lines()).ToList() ?? [failure.Detail];
         Response.StatusCode = StatusCodes.Status400BadRequest;
         return Page();
     }

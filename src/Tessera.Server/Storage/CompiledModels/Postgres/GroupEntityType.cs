@@ -19,9 +19,9 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
                 "Tessera.Server.Storage.Group",
                 typeof(Group),
                 baseEntityType,
-                propertyCount: 6,
+                propertyCount: 7,
                 navigationCount: 2,
-                unnamedIndexCount: 1,
+                unnamedIndexCount: 2,
                 keyCount: 1);
 
             var id = runtimeEntityType.AddProperty(
@@ -58,6 +58,14 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
                 maxLength: 100);
             name.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
 
+            var nameSkeleton = runtimeEntityType.AddProperty(
+                "NameSkeleton",
+                typeof(string),
+                propertyInfo: typeof(Group).GetProperty("NameSkeleton", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                fieldInfo: typeof(Group).GetField("<NameSkeleton>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                maxLength: 512);
+            nameSkeleton.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
+
             var normalizedName = runtimeEntityType.AddProperty(
                 "NormalizedName",
                 typeof(string),
@@ -79,6 +87,9 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
             runtimeEntityType.SetPrimaryKey(key);
 
             var index = runtimeEntityType.AddIndex(
+                new[] { nameSkeleton });
+
+            var index0 = runtimeEntityType.AddIndex(
                 new[] { normalizedName },
                 unique: true);
 

@@ -12,7 +12,7 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
     public partial class PostgresTesseraDbContextModel
     {
         private PostgresTesseraDbContextModel()
-            : base(skipDetectChanges: false, modelId: new Guid("ee611fb9-7a32-4f37-b5a2-455555edacb5"), entityTypeCount: 22)
+            : base(skipDetectChanges: false, modelId: new Guid("8f6db7c0-3e69-4646-a40e-ebe5d47d2417"), entityTypeCount: 22)
         {
         }
 

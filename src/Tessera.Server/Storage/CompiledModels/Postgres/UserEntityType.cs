@@ -21,9 +21,9 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
                 "Tessera.Server.Storage.User",
                 typeof(User),
                 baseEntityType,
-                propertyCount: 21,
+                propertyCount: 23,
                 navigationCount: 2,
-                unnamedIndexCount: 7,
+                unnamedIndexCount: 9,
                 namedIndexCount: 1,
                 keyCount: 1);
 
@@ -62,6 +62,14 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
                 fieldInfo: typeof(User).GetField("<Email>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
                 maxLength: 254);
             email.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
+
+            var emailSkeleton = runtimeEntityType.AddProperty(
+                "EmailSkeleton",
+                typeof(string),
+                propertyInfo: typeof(User).GetProperty("EmailSkeleton", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                fieldInfo: typeof(User).GetField("<EmailSkeleton>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                maxLength: 512);
+            emailSkeleton.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
 
             var failedSignInCount = runtimeEntityType.AddProperty(
                 "FailedSignInCount",
@@ -204,31 +212,45 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
                 maxLength: 64);
             username.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
 
+            var usernameSkeleton = runtimeEntityType.AddProperty(
+                "UsernameSkeleton",
+                typeof(string),
+                propertyInfo: typeof(User).GetProperty("UsernameSkeleton", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                fieldInfo: typeof(User).GetField("<UsernameSkeleton>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                maxLength: 512);
+            usernameSkeleton.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
+
             var key = runtimeEntityType.AddKey(
                 new[] { id });
             runtimeEntityType.SetPrimaryKey(key);
 
             var index = runtimeEntityType.AddIndex(
+                new[] { emailSkeleton });
+
+            var index0 = runtimeEntityType.AddIndex(
                 new[] { normalizedEmail },
                 unique: true);
 
-            var index0 = runtimeEntityType.AddIndex(
+            var index1 = runtimeEntityType.AddIndex(
                 new[] { normalizedUsername },
                 unique: true);
 
-            var index1 = runtimeEntityType.AddIndex(
-                new[] { createdAt, normalizedUsername });
-
             var index2 = runtimeEntityType.AddIndex(
-                new[] { normalizedEmail, normalizedUsername });
+                new[] { usernameSkeleton });
 
             var index3 = runtimeEntityType.AddIndex(
-                new[] { normalizedFirstName, normalizedUsername });
+                new[] { createdAt, normalizedUsername });
 
             var index4 = runtimeEntityType.AddIndex(
-                new[] { normalizedLastName, normalizedUsername });
+                new[] { normalizedEmail, normalizedUsername });
 
             var index5 = runtimeEntityType.AddIndex(
+                new[] { normalizedFirstName, normalizedUsername });
+
+            var index6 = runtimeEntityType.AddIndex(
+                new[] { normalizedLastName, normalizedUsername });
+
+            var index7 = runtimeEntityType.AddIndex(
                 new[] { type, status });
 
             var iX_users_NormalizedUsername_SearchText = runtimeEntityType.AddIndex(

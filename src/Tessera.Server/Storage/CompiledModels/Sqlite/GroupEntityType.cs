@@ -18,9 +18,9 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
                 "Tessera.Server.Storage.Group",
                 typeof(Group),
                 baseEntityType,
-                propertyCount: 6,
+                propertyCount: 7,
                 navigationCount: 2,
-                unnamedIndexCount: 1,
+                unnamedIndexCount: 2,
                 keyCount: 1);
 
             var id = runtimeEntityType.AddProperty(
@@ -54,6 +54,13 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
                 fieldInfo: typeof(Group).GetField("<Name>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
                 maxLength: 100);
 
+            var nameSkeleton = runtimeEntityType.AddProperty(
+                "NameSkeleton",
+                typeof(string),
+                propertyInfo: typeof(Group).GetProperty("NameSkeleton", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                fieldInfo: typeof(Group).GetField("<NameSkeleton>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                maxLength: 512);
+
             var normalizedName = runtimeEntityType.AddProperty(
                 "NormalizedName",
                 typeof(string),
@@ -74,6 +81,9 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
             runtimeEntityType.SetPrimaryKey(key);
 
             var index = runtimeEntityType.AddIndex(
+                new[] { nameSkeleton });
+
+            var index0 = runtimeEntityType.AddIndex(
                 new[] { normalizedName },
                 unique: true);
 

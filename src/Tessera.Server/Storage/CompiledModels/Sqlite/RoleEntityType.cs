@@ -18,9 +18,9 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
                 "Tessera.Server.Storage.Role",
                 typeof(Role),
                 baseEntityType,
-                propertyCount: 7,
+                propertyCount: 8,
                 navigationCount: 2,
-                unnamedIndexCount: 1,
+                unnamedIndexCount: 2,
                 keyCount: 1);
 
             var id = runtimeEntityType.AddProperty(
@@ -61,6 +61,13 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
                 fieldInfo: typeof(Role).GetField("<Name>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
                 maxLength: 100);
 
+            var nameSkeleton = runtimeEntityType.AddProperty(
+                "NameSkeleton",
+                typeof(string),
+                propertyInfo: typeof(Role).GetProperty("NameSkeleton", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                fieldInfo: typeof(Role).GetField("<NameSkeleton>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                maxLength: 512);
+
             var normalizedName = runtimeEntityType.AddProperty(
                 "NormalizedName",
                 typeof(string),
@@ -81,6 +88,9 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
             runtimeEntityType.SetPrimaryKey(key);
 
             var index = runtimeEntityType.AddIndex(
+                new[] { nameSkeleton });
+
+            var index0 = runtimeEntityType.AddIndex(
                 new[] { normalizedName },
                 unique: true);
 

@@ -11,7 +11,7 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
     public partial class SqliteTesseraDbContextModel
     {
         private SqliteTesseraDbContextModel()
-            : base(skipDetectChanges: false, modelId: new Guid("b200541d-b67f-4d2d-8ad9-02638c30d9df"), entityTypeCount: 22)
+            : base(skipDetectChanges: false, modelId: new Guid("aa1d3f5e-84d8-4026-bd3e-e9181e487a1f"), entityTypeCount: 22)
         {
         }
 

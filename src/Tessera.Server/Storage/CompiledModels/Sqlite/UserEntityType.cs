@@ -20,9 +20,9 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
                 "Tessera.Server.Storage.User",
                 typeof(User),
                 baseEntityType,
-                propertyCount: 21,
+                propertyCount: 23,
                 navigationCount: 2,
-                unnamedIndexCount: 7,
+                unnamedIndexCount: 9,
                 keyCount: 1);
 
             var id = runtimeEntityType.AddProperty(
@@ -57,6 +57,13 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
                 propertyInfo: typeof(User).GetProperty("Email", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
                 fieldInfo: typeof(User).GetField("<Email>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
                 maxLength: 254);
+
+            var emailSkeleton = runtimeEntityType.AddProperty(
+                "EmailSkeleton",
+                typeof(string),
+                propertyInfo: typeof(User).GetProperty("EmailSkeleton", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                fieldInfo: typeof(User).GetField("<EmailSkeleton>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                maxLength: 512);
 
             var failedSignInCount = runtimeEntityType.AddProperty(
                 "FailedSignInCount",
@@ -186,31 +193,44 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
                 fieldInfo: typeof(User).GetField("<Username>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
                 maxLength: 64);
 
+            var usernameSkeleton = runtimeEntityType.AddProperty(
+                "UsernameSkeleton",
+                typeof(string),
+                propertyInfo: typeof(User).GetProperty("UsernameSkeleton", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                fieldInfo: typeof(User).GetField("<UsernameSkeleton>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                maxLength: 512);
+
             var key = runtimeEntityType.AddKey(
                 new[] { id });
             runtimeEntityType.SetPrimaryKey(key);
 
             var index = runtimeEntityType.AddIndex(
+                new[] { emailSkeleton });
+
+            var index0 = runtimeEntityType.AddIndex(
                 new[] { normalizedEmail },
                 unique: true);
 
-            var index0 = runtimeEntityType.AddIndex(
+            var index1 = runtimeEntityType.AddIndex(
                 new[] { normalizedUsername },
                 unique: true);
 
-            var index1 = runtimeEntityType.AddIndex(
-                new[] { createdAt, normalizedUsername });
-
             var index2 = runtimeEntityType.AddIndex(
-                new[] { normalizedEmail, normalizedUsername });
+                new[] { usernameSkeleton });
 
             var index3 = runtimeEntityType.AddIndex(
-                new[] { normalizedFirstName, normalizedUsername });
+                new[] { createdAt, normalizedUsername });
 
             var index4 = runtimeEntityType.AddIndex(
-                new[] { normalizedLastName, normalizedUsername });
+                new[] { normalizedEmail, normalizedUsername });
 
             var index5 = runtimeEntityType.AddIndex(
+                new[] { normalizedFirstName, normalizedUsername });
+
+            var index6 = runtimeEntityType.AddIndex(
+                new[] { normalizedLastName, normalizedUsername });
+
+            var index7 = runtimeEntityType.AddIndex(
                 new[] { type, status });
 
             return runtimeEntityType;

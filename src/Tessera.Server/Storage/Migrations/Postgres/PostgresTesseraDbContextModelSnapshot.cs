@@ -325,6 +325,11 @@ namespace Tessera.Server.Storage.Migrations.Postgres
                         .HasMaxLength(100)
                         .HasColumnType("character varying(100)");
 
+                    b.Property<string>("NameSkeleton")
+                        .IsRequired()
+                        .HasMaxLength(512)
+                        .HasColumnType("character varying(512)");
+
                     b.Property<string>("NormalizedName")
                         .IsRequired()
                         .HasMaxLength(100)
@@ -334,6 +339,8 @@ namespace Tessera.Server.Storage.Migrations.Postgres
                         .HasColumnType("timestamp with time zone");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("NameSkeleton");
 
                     b.HasIndex("NormalizedName")
                         .IsUnique();
@@ -517,6 +524,11 @@ namespace Tessera.Server.Storage.Migrations.Postgres
                         .HasMaxLength(100)
                         .HasColumnType("character varying(100)");
 
+                    b.Property<string>("NameSkeleton")
+                        .IsRequired()
+                        .HasMaxLength(512)
+                        .HasColumnType("character varying(512)");
+
                     b.Property<string>("NormalizedName")
                         .IsRequired()
                         .HasMaxLength(100)
@@ -526,6 +538,8 @@ namespace Tessera.Server.Storage.Migrations.Postgres
                         .HasColumnType("timestamp with time zone");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("NameSkeleton");
 
                     b.HasIndex("NormalizedName")
                         .IsUnique();
@@ -620,6 +634,11 @@ namespace Tessera.Server.Storage.Migrations.Postgres
                         .HasMaxLength(254)
                         .HasColumnType("character varying(254)");
 
+                    b.Property<string>("EmailSkeleton")
+                        .IsRequired()
+                        .HasMaxLength(512)
+                        .HasColumnType("character varying(512)");
+
                     b.Property<int>("FailedSignInCount")
                         .HasColumnType("integer");
 
@@ -698,13 +717,22 @@ namespace Tessera.Server.Storage.Migrations.Postgres
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)");
 
+                    b.Property<string>("UsernameSkeleton")
+                        .IsRequired()
+                        .HasMaxLength(512)
+                        .HasColumnType("character varying(512)");
+
                     b.HasKey("Id");
+
+                    b.HasIndex("EmailSkeleton");
 
                     b.HasIndex("NormalizedEmail")
                         .IsUnique();
 
                     b.HasIndex("NormalizedUsername")
                         .IsUnique();
+
+                    b.HasIndex("UsernameSkeleton");
 
                     b.HasIndex("CreatedAt", "NormalizedUsername");
 

@@ -1,0 +1,87 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Tessera.Server.Tests.Infrastructure;
+
+namespace Tessera.Server.Tests.Http;
+
+/// <summary>The OpenAPI document says truthfully which request members are required, and describes every query parameter.</summary>
+public sealed class OpenApiContractTests(SqliteHost host) : IClassFixture<SqliteHost>
+{
+    private async Task<JsonElement> DocumentAsync()
+    {
+        using var client = host.App.Client();
+        return await client.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
+    }
+
+    private static string[] Required(JsonElement document, string schema)
+    {
+        var found = document.GetProperty("components").GetProperty("schemas").GetProperty(schema);
+        return found.TryGetProperty("required", out var required) ? [.. required.EnumerateArray().Select(r => r.GetString()!).Order(StringComparer.Ordinal)] : [];
+    }
+
+    [Theory]
+    [InlineData("CreateUserRequest", new[] { "email", "type", "username" })]
+    [InlineData("UpdateUserRequest", new string[0])]
+    [InlineData("ChangeRolesRequest", new[] { "roles" })]
+    [InlineData("RoleRequest", new string[0])]
+    [InlineData("RuleDto", new[] { "action", "effect", "resource" })]
+    [InlineData("PasswordRequest", new[] { "newPassword" })]
+    [InlineData("ResetPasswordRequest", new[] { "newPassword", "token" })]
+    [InlineData("UpdateCustomerRequest", new string[0])]
+    [InlineData("PasswordPolicy", new string[0])]
+    [InlineData("RoleDocument", new[] { "roles" })]
+    [InlineData("GroupMembersRequest", new[] { "userIds" })]
+    public async Task Request_schemas_require_what_the_service_refuses_without(string schema, string[] required)
+    {
+        var document = await DocumentAsync();
+
+        Assert.Equal(required, Required(document, schema));
+    }
+
+    [Fact]
+    public async Task The_policy_schema_shows_the_least_strength()
+    {
+        var policy = (await DocumentAsync()).GetProperty("components").GetProperty("schemas").GetProperty("PasswordPolicy");
+
+        Assert.True(policy.GetProperty("properties").TryGetProperty("minStrength", out _), policy.ToString());
+    }
+
+    [Theory]
+    [InlineData("/api/v1/users", new[] { "id", "username", "firstName", "lastName", "email", "role", "group", "type", "status", "q", "sort", "limit", "cursor" })]
+    [InlineData("/api/v1/customers", new[] { "q", "status", "limit", "cursor" })]
+    [InlineData("/api/v1/audit-events", new[] { "actor", "action", "target", "from", "to", "limit", "cursor" })]
+    [InlineData("/api/v1/roles/export", new[] { "names" })]
+    public async Task Every_query_parameter_of_a_list_is_described(string path, string[] names)
+    {
+        var operation = (await DocumentAsync()).GetProperty("paths").GetProperty(path).GetProperty("get");
+        var parameters = operation.GetProperty("parameters").EnumerateArray().Where(p => p.GetProperty("in").GetString() == "query").ToList();
+
+        // Query names bind ignoring case; an [AsParameters] record's appear as its members are spelled.
+        Assert.Equal(names.Order(StringComparer.OrdinalIgnoreCase), parameters.Select(p => p.GetProperty("name").GetString()!).Order(StringComparer.OrdinalIgnoreCase), StringComparer.OrdinalIgnoreCase);
+        foreach (var parameter in parameters)
+        {
+            Assert.True(parameter.TryGetProperty("description", out var description) && !string.IsNullOrWhiteSpace(description.GetString()), $"{path}: {parameter}");
+        }
+    }
+
+    [Fact]
+    public async Task Every_query_parameter_of_the_API_is_described()
+    {
+        var undescribed = new List<string>();
+        foreach (var path in (await DocumentAsync()).GetProperty("paths").EnumerateObject().Where(p => p.Name.StartsWith("/api/", StringComparison.Ordinal)))
+        {
+            foreach (var operation in path.Value.EnumerateObject().Where(o => o.Value.ValueKind == JsonValueKind.Object && o.Value.TryGetProperty("parameters", out _)))
+            {
+                foreach (var parameter in operation.Value.GetProperty("parameters").EnumerateArray().Where(p => p.GetProperty("in").GetString() == "query"))
+                {
+                    if (!parameter.TryGetProperty("description", out var description) || string.IsNullOrWhiteSpace(description.GetString()))
+                    {
+                        undescribed.Add($"{operation.Name.ToUpperInvariant()} {path.Name}?{parameter.GetProperty("name").GetString()}");
+                    }
+                }
+            }
+        }
+
+        Assert.True(undescribed.Count == 0, "Query parameters without a description: " + string.Join(", ", undescribed));
+    }
+}
