@@ -77,19 +77,65 @@ public static class StorageSetup
     /// <remarks>
     /// An up-to-date database (every start but the first after an upgrade) is recognised by comparing
     /// the history table with the assembly's migration ids, which takes no lock and builds no model.
-    /// Anything pending goes through EF Core's <c>Migrate</c>, whose lock and re-check keep instances
-    /// that start together from applying a migration twice.
+    /// Anything pending goes through EF Core's <c>Migrate</c>. On PostgreSQL that runs under a session-level
+    /// advisory lock held on a connection of its own, so that of several instances starting together on an
+    /// empty database one migrates while the others wait, then find the schema up to date. (EF Core's own
+    /// lock is taken after it has begun creating the history table, and instances that started together
+    /// collided: "relation already exists", a duplicate history key.) SQLite serves one instance only.
     /// </remarks>
     public static async Task MigrateAsync(this TesseraDbContext db, CancellationToken ct = default)
     {
         if (!await IsUpToDateAsync(db, ct))
         {
-            await db.Database.MigrateAsync(ct);
+            if (db.Provider == DatabaseProvider.Postgres)
+            {
+                await MigrateUnderLockAsync(db, ct);
+            }
+            else
+            {
+                await db.Database.MigrateAsync(ct);
+            }
         }
 
         if (db.Provider == DatabaseProvider.Sqlite)
         {
             await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
+        }
+    }
+
+    /// <summary>The key of the advisory lock that migrations run under; other keys of Tessera's are in the same range.</summary>
+    internal const long MigrationLockKey = 0x7E55E8A_0000;
+
+    private static async Task MigrateUnderLockAsync(TesseraDbContext db, CancellationToken ct)
+    {
+        // A connection of its own, with the context's settings and credentials: the context's connection runs the migrations.
+        await using var connection = (NpgsqlConnection)((ICloneable)db.Database.GetDbConnection()).Clone();
+        await connection.OpenAsync(ct);
+        await using (var take = new NpgsqlCommand($"SELECT pg_advisory_lock({MigrationLockKey})", connection) { CommandTimeout = 0 })
+        {
+            // No timeout: the holder is migrating, and a holder that dies releases the lock with its session.
+            await take.ExecuteNonQueryAsync(ct);
+        }
+
+        try
+        {
+            // The instance that held the lock before may have applied everything.
+            if (!await IsUpToDateAsync(db, ct))
+            {
+                await db.Database.MigrateAsync(ct);
+            }
+        }
+        finally
+        {
+            // Released explicitly, since the connection goes back to the pool; if the connection broke, so did the session and its lock.
+            try
+            {
+                await using var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({MigrationLockKey})", connection);
+                await release.ExecuteNonQueryAsync(CancellationToken.None);
+            }
+            catch (NpgsqlException)
+            {
+            }
         }
     }
 
