@@ -31,6 +31,16 @@ public static class TokenServer
     internal const string UserIdProperty = "tessera:user_id";
     internal const string StampProperty = "tessera:security_stamp";
 
+    private const string TokenEndpoint = "connect/token";
+    private const string IntrospectionEndpoint = "connect/introspect";
+    private const string RevocationEndpoint = "connect/revoke";
+
+    /// <summary>The endpoints whose clients read OAuth error responses (RFC 6749 §5.2) rather than problem details.</summary>
+    public static bool AnswersWithOAuthErrors(PathString path)
+        => path.Equals("/" + TokenEndpoint, StringComparison.OrdinalIgnoreCase)
+           || path.Equals("/" + IntrospectionEndpoint, StringComparison.OrdinalIgnoreCase)
+           || path.Equals("/" + RevocationEndpoint, StringComparison.OrdinalIgnoreCase);
+
     public static IServiceCollection AddTesseraTokenServer(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<TokenOptions>().Bind(configuration.GetSection("Tessera:Tokens")).ValidateDataAnnotations().ValidateOnStart();
@@ -50,9 +60,9 @@ public static class TokenServer
             .AddServer(o =>
             {
                 o.SetAuthorizationEndpointUris("connect/authorize")
-                 .SetTokenEndpointUris("connect/token")
-                 .SetIntrospectionEndpointUris("connect/introspect")
-                 .SetRevocationEndpointUris("connect/revoke")
+                 .SetTokenEndpointUris(TokenEndpoint)
+                 .SetIntrospectionEndpointUris(IntrospectionEndpoint)
+                 .SetRevocationEndpointUris(RevocationEndpoint)
                  .SetJsonWebKeySetEndpointUris(".well-known/jwks")
                  .SetConfigurationEndpointUris(".well-known/openid-configuration");
                 o.AllowClientCredentialsFlow();

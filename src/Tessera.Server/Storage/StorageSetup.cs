@@ -2,6 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.EntityFrameworkCore.Storage;
@@ -29,13 +30,35 @@ public static class StorageSetup
         // Npgsql's slim builder with arrays (EF Core sends id lists as arrays): only the type support Tessera's schema
         // uses, not every PostgreSQL type's resolver. Measured: 2 MB less idle memory. The host owns and disposes it.
         services.AddSingleton(sp => new NpgsqlSlimDataSourceBuilder(PostgresConnectionString(sp.GetRequiredService<IConfiguration>())).EnableArrays().Build());
-        services.AddDbContextPool<PostgresTesseraDbContext>((sp, o) => o.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>()));
-        services.AddDbContextPool<SqliteTesseraDbContext>((sp, o) => o.UseSqlite(SqliteConnectionString(sp.GetRequiredService<IConfiguration>().GetConnectionString("Tessera"))));
+        services.AddSingleton<DatabaseOutage>();
+        services.AddDbContextPool<PostgresTesseraDbContext>((sp, o) =>
+        {
+            var dataSource = sp.GetRequiredService<NpgsqlDataSource>();
+            Faults(o.UseNpgsql(dataSource), sp, dataSource.Clear);
+        });
+        services.AddDbContextPool<SqliteTesseraDbContext>((sp, o) =>
+            Faults(o.UseSqlite(SqliteConnectionString(sp.GetRequiredService<IConfiguration>().GetConnectionString("Tessera"))), sp, clearPool: null));
         services.AddScoped<TesseraDbContext>(sp => IsPostgres(sp.GetRequiredService<IConfiguration>())
             ? sp.GetRequiredService<PostgresTesseraDbContext>()
             : sp.GetRequiredService<SqliteTesseraDbContext>());
         return services;
     }
+
+    /// <summary>
+    /// Every failure of a query reaches its caller as an exception, and whoever handles it decides what to log:
+    /// the exception handler logs an unexpected one once, with its stack trace; <see cref="DatabaseOutage"/>
+    /// logs an outage once; an expected one (a unique index refusing a duplicate) is not an error at all.
+    /// EF Core's own Error entries for the same failures would repeat each of them, a stack trace per request
+    /// during an outage, so they are Debug entries.
+    /// </summary>
+    private static void Faults(DbContextOptionsBuilder options, IServiceProvider services, Action? clearPool)
+        => options.AddInterceptors(new DatabaseOutageInterceptor(services.GetRequiredService<DatabaseOutage>(), clearPool))
+            .ConfigureWarnings(w => w.Log(
+                (RelationalEventId.ConnectionError, LogLevel.Debug),
+                (RelationalEventId.CommandError, LogLevel.Debug),
+                (RelationalEventId.TransactionError, LogLevel.Debug),
+                (CoreEventId.QueryIterationFailed, LogLevel.Debug),
+                (CoreEventId.SaveChangesFailed, LogLevel.Debug)));
 
     public static bool IsPostgres(IConfiguration configuration)
         => string.Equals(configuration["Tessera:Database:Provider"]?.Trim(), "postgres", StringComparison.OrdinalIgnoreCase);
