@@ -52,6 +52,7 @@ public static class TokenServer
         services.AddHostedService(sp => sp.GetRequiredService<AuditBatchWriter>());
         services.AddScoped<PasswordSignIn>();
         services.AddScoped<TokenStanding>();
+        services.AddSingleton<SigningKeys>();
         services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>, ConfigureServerFromStore>();
         services.AddSingleton<IValidateOptions<TokenOptions>, AuthorizationCode.ValidateOptions>();
         services.AddSingleton<ExpiredRevocations>();
@@ -108,15 +109,13 @@ public static class TokenServer
         return services;
     }
 
-    /// <summary>Loads the persisted keys and the issuer when the server options are first needed.</summary>
-    private sealed class ConfigureServerFromStore(IServiceScopeFactory scopes, IOptions<TesseraOptions> tessera, IOptions<TokenOptions> tokens, TimeProvider clock)
+    /// <summary>Takes the persisted keys and the issuer when the server options are first needed.</summary>
+    private sealed class ConfigureServerFromStore(SigningKeys keys, IOptions<TesseraOptions> tessera, IOptions<TokenOptions> tokens)
         : IConfigureOptions<OpenIddictServerOptions>
     {
         public void Configure(OpenIddictServerOptions options)
         {
-            using var scope = scopes.CreateScope();
-            var db = scope.ServiceProvider.GetRequiredService<TesseraDbContext>();
-            var (rsa, ec, encryption) = SigningKeyStore.LoadOrCreate(db, scope.ServiceProvider.GetRequiredService<IDataProtectionProvider>(), clock);
+            var (rsa, ec, encryption) = keys.Get();
             var es256 = new Microsoft.IdentityModel.Tokens.SigningCredentials(ec, Microsoft.IdentityModel.Tokens.SecurityAlgorithms.EcdsaSha256);
             var rs256 = new Microsoft.IdentityModel.Tokens.SigningCredentials(rsa, Microsoft.IdentityModel.Tokens.SecurityAlgorithms.RsaSha256);
 

@@ -16,6 +16,13 @@ public sealed class DatabaseOptions
 {
     [RegularExpression("^(?i)(sqlite|postgres)$", ErrorMessage = "Tessera:Database:Provider must be 'sqlite' or 'postgres'.")]
     public string Provider { get; set; } = "sqlite";
+
+    /// <summary>
+    /// How long a start waits for a database that does not answer (retrying with a growing pause) before it
+    /// gives up and stops the service; 0 gives up at the first failure.
+    /// </summary>
+    [Range(0, 86_400, ErrorMessage = "Tessera:Database:StartRetrySeconds must be a whole number of seconds from 0 to 86400.")]
+    public int StartRetrySeconds { get; set; } = 300;
 }
 
 public static class StorageSetup
