@@ -86,7 +86,10 @@ public sealed class BootstrapGate(
 
             Environment.ExitCode = 1;
             _done.TrySetException(e);
-            lifetime.StopApplication();
+
+            // Once the host has started (at once if it has): a stop requested while the host is still starting
+            // cancels its start, which ends the process with an unhandled exception instead of exit code 1.
+            lifetime.ApplicationStarted.Register(lifetime.StopApplication);
         }
         finally
         {
