@@ -68,17 +68,30 @@ builder.Services.AddRazorPages(o =>
     o.Conventions.AuthorizeFolder("/");
 });
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(15));
+builder.Services.LoadDataProtectionKeysBehindTheGate();
 
 var app = builder.Build();
 
 if (args.Contains("migrate"))
 {
-    await app.MigrateAndBootstrapAsync(bootstrap: false);
-    Console.WriteLine("Tessera: the database schema is up to date.");
+    try
+    {
+        await app.Services.GetRequiredService<BootstrapGate>().MigrateAsync(CancellationToken.None);
+        Console.WriteLine("Tessera: the database schema is up to date.");
+    }
+    catch (Exception e)
+    {
+        app.Services.GetRequiredService<ILogger<Program>>().LogCritical(e, "The migration failed.");
+        Environment.ExitCode = 1;
+    }
+
+    await app.DisposeAsync();
     return;
 }
 
-await app.MigrateAndBootstrapAsync(bootstrap: true);
+// Migrations and the bootstrap run beside the start, retried while the database does not answer; the host
+// listens meanwhile (/healthz/live answers) and the gate holds or refuses every other request until they are done.
+app.Services.GetRequiredService<BootstrapGate>().Start();
 
 app.UseTesseraTrustedProxies();
 app.UseTesseraTransportSecurity();

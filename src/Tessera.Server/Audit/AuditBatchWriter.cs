@@ -127,7 +127,12 @@ public sealed class AuditBatchWriter(IServiceScopeFactory scopes, ILogger<AuditB
             catch (Exception exception) when (!stopping.Task.IsCompleted || attempt < 3)
             {
                 // While running, retry for as long as it takes: the full queue makes requests write their own events meanwhile.
-                logger.LogWarning(exception, "Writing {Count} audit events of token issuance failed (attempt {Attempt}); retrying.", batch.Count, attempt);
+                // A database that does not answer is logged once per outage, by DatabaseOutage, not at every attempt.
+                if (!DatabaseFaults.IsUnavailable(exception))
+                {
+                    logger.LogWarning(exception, "Writing {Count} audit events of token issuance failed (attempt {Attempt}); retrying.", batch.Count, attempt);
+                }
+
                 foreach (var entry in batch)
                 {
                     entry.Id = 0;

@@ -1,6 +1,8 @@
 using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
 using Tessera.Core.Common;
+using Tessera.Server.Storage;
 
 namespace Tessera.Server.Http;
 
@@ -97,11 +99,27 @@ public static class Problems
     }
 }
 
-/// <summary>Turns malformed requests into 400 problems; anything else is a 500 that reveals nothing.</summary>
-internal sealed class ClientErrorExceptionHandler(IProblemDetailsService problems, ILogger<ClientErrorExceptionHandler> logger) : IExceptionHandler
+/// <summary>
+/// Turns malformed requests into 400 problems and a database that does not answer into 503 with Retry-After
+/// (<see cref="DatabaseUnavailable"/>); anything else is a 500 that reveals nothing.
+/// </summary>
+internal sealed class ClientErrorExceptionHandler(IProblemDetailsService problems, DatabaseOutage outage, ILogger<ClientErrorExceptionHandler> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
+        if (DatabaseFaults.IsUnavailable(exception))
+        {
+            // Not logged here: the outage is logged once when it begins and once when it ends. EF Core has usually
+            // reported it already; this covers a failure that did not pass through EF Core. The request's start
+            // tells a failure that belongs to an outage already over from one that begins a new one.
+            var began = httpContext.Features.Get<IHttpActivityFeature>()?.Activity.StartTimeUtc is { } start
+                ? new DateTimeOffset(start, TimeSpan.Zero)
+                : DateTimeOffset.MinValue;
+            outage.Failed(exception, began);
+            await DatabaseUnavailable.WriteAsync(httpContext);
+            return true;
+        }
+
         ProblemDetails problem;
         if (exception is BadHttpRequestException bad)
         {

@@ -78,8 +78,8 @@ public sealed class OutboxDispatcher(
             }
             catch (Exception e)
             {
-                // Typically the database is away; say so once per outage, not at every poll.
-                if (!failing)
+                // Say so once, not at every poll; a database that does not answer is logged by DatabaseOutage.
+                if (!failing && !DatabaseFaults.IsUnavailable(e))
                 {
                     logger.LogWarning(e, "The mail outbox could not be read; retrying every {PollSeconds} s.", o.PollSeconds);
                 }

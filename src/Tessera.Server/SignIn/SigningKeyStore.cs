@@ -67,3 +67,29 @@ public static class SigningKeyStore
         }
     }
 }
+
+/// <summary>
+/// The keys of <see cref="SigningKeyStore"/>, read (or created) once per process. The start reads them behind
+/// the bootstrap gate, where a database that does not answer is retried; OpenIddict's options, built once on
+/// first use, then never wait for the database, nor fail with it during a later outage.
+/// </summary>
+public sealed class SigningKeys(IServiceScopeFactory scopes, TimeProvider clock)
+{
+    private readonly Lock _lock = new();
+    private (RsaSecurityKey Rsa, ECDsaSecurityKey Ec, SymmetricSecurityKey Encryption)? _keys;
+
+    public (RsaSecurityKey Rsa, ECDsaSecurityKey Ec, SymmetricSecurityKey Encryption) Get()
+    {
+        lock (_lock)
+        {
+            if (_keys is null)
+            {
+                using var scope = scopes.CreateScope();
+                _keys = SigningKeyStore.LoadOrCreate(
+                    scope.ServiceProvider.GetRequiredService<TesseraDbContext>(), scope.ServiceProvider.GetRequiredService<IDataProtectionProvider>(), clock);
+            }
+
+            return _keys.Value;
+        }
+    }
+}

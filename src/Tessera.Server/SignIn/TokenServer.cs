@@ -31,6 +31,16 @@ public static class TokenServer
     internal const string UserIdProperty = "tessera:user_id";
     internal const string StampProperty = "tessera:security_stamp";
 
+    private const string TokenEndpoint = "connect/token";
+    private const string IntrospectionEndpoint = "connect/introspect";
+    private const string RevocationEndpoint = "connect/revoke";
+
+    /// <summary>The endpoints whose clients read OAuth error responses (RFC 6749 §5.2) rather than problem details.</summary>
+    public static bool AnswersWithOAuthErrors(PathString path)
+        => path.Equals("/" + TokenEndpoint, StringComparison.OrdinalIgnoreCase)
+           || path.Equals("/" + IntrospectionEndpoint, StringComparison.OrdinalIgnoreCase)
+           || path.Equals("/" + RevocationEndpoint, StringComparison.OrdinalIgnoreCase);
+
     public static IServiceCollection AddTesseraTokenServer(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<TokenOptions>().Bind(configuration.GetSection("Tessera:Tokens")).ValidateDataAnnotations().ValidateOnStart();
@@ -42,6 +52,7 @@ public static class TokenServer
         services.AddHostedService(sp => sp.GetRequiredService<AuditBatchWriter>());
         services.AddScoped<PasswordSignIn>();
         services.AddScoped<TokenStanding>();
+        services.AddSingleton<SigningKeys>();
         services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>, ConfigureServerFromStore>();
         services.AddSingleton<IValidateOptions<TokenOptions>, AuthorizationCode.ValidateOptions>();
         services.AddSingleton<ExpiredRevocations>();
@@ -50,9 +61,9 @@ public static class TokenServer
             .AddServer(o =>
             {
                 o.SetAuthorizationEndpointUris("connect/authorize")
-                 .SetTokenEndpointUris("connect/token")
-                 .SetIntrospectionEndpointUris("connect/introspect")
-                 .SetRevocationEndpointUris("connect/revoke")
+                 .SetTokenEndpointUris(TokenEndpoint)
+                 .SetIntrospectionEndpointUris(IntrospectionEndpoint)
+                 .SetRevocationEndpointUris(RevocationEndpoint)
                  .SetJsonWebKeySetEndpointUris(".well-known/jwks")
                  .SetConfigurationEndpointUris(".well-known/openid-configuration");
                 o.AllowClientCredentialsFlow();
@@ -105,15 +116,13 @@ public static class TokenServer
         return services;
     }
 
-    /// <summary>Loads the persisted keys and the issuer when the server options are first needed.</summary>
-    private sealed class ConfigureServerFromStore(IServiceScopeFactory scopes, IOptions<TesseraOptions> tessera, IOptions<TokenOptions> tokens, TimeProvider clock)
+    /// <summary>Takes the persisted keys and the issuer when the server options are first needed.</summary>
+    private sealed class ConfigureServerFromStore(SigningKeys keys, IOptions<TesseraOptions> tessera, IOptions<TokenOptions> tokens)
         : IConfigureOptions<OpenIddictServerOptions>
     {
         public void Configure(OpenIddictServerOptions options)
         {
-            using var scope = scopes.CreateScope();
-            var db = scope.ServiceProvider.GetRequiredService<TesseraDbContext>();
-            var (rsa, ec, encryption) = SigningKeyStore.LoadOrCreate(db, scope.ServiceProvider.GetRequiredService<IDataProtectionProvider>(), clock);
+            var (rsa, ec, encryption) = keys.Get();
             var es256 = new Microsoft.IdentityModel.Tokens.SigningCredentials(ec, Microsoft.IdentityModel.Tokens.SecurityAlgorithms.EcdsaSha256);
             var rs256 = new Microsoft.IdentityModel.Tokens.SigningCredentials(rsa, Microsoft.IdentityModel.Tokens.SecurityAlgorithms.RsaSha256);
 

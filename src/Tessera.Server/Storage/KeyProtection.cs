@@ -42,4 +42,23 @@ public static class KeyProtection
         // Encrypt new keys to it, and decrypt with it without looking in a certificate store.
         return builder.ProtectKeysWithCertificate(certificate).UnprotectKeysWithAnyCertificate(certificate);
     }
+
+    /// <summary>
+    /// Data Protection reads its key ring as the host starts. Here the host starts before the database is migrated
+    /// or even reachable, so that read would fail (logged as an error with a stack trace, at every first start) and
+    /// prove nothing. The bootstrap gate reads the ring instead, once the database is ready: the token signing keys
+    /// it loads are protected with it. Call it after everything else is registered: each AddDataProtection (the
+    /// cookie handler and antiforgery call it too) adds the hosted service again.
+    /// </summary>
+    public static IServiceCollection LoadDataProtectionKeysBehindTheGate(this IServiceCollection services)
+    {
+        var hostedServices = services.Where(d => d.ServiceType == typeof(IHostedService)
+            && d.ImplementationType?.FullName == "Microsoft.AspNetCore.DataProtection.Internal.DataProtectionHostedService").ToList();
+        foreach (var descriptor in hostedServices)
+        {
+            services.Remove(descriptor);
+        }
+
+        return services;
+    }
 }

@@ -122,6 +122,16 @@ public sealed class OperatorTests : IDisposable
         Assert.Contains("Tessera:Database:Provider", server.Output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_wrong_start_retry_setting_stops_the_service_with_a_message_naming_it()
+    {
+        var environment = Environment(FreePort());
+        environment["Tessera__Database__StartRetrySeconds"] = "-1";
+        await using var server = ServerProcess.Start(_folder.FullName, environment);
+        Assert.NotEqual(0, await server.WaitForExitAsync(TimeSpan.FromSeconds(120)));
+        Assert.Contains("Tessera:Database:StartRetrySeconds must be", server.Output, StringComparison.Ordinal);
+    }
+
     private static async Task<long> Scalar(SqliteConnection connection, string sql)
     {
         await using var command = connection.CreateCommand();
