@@ -26,6 +26,7 @@ builder.Services.AddHttpContextAccessor();
 builder.Services.AddTesseraStorage(builder.Configuration);
 builder.Services.AddDataProtection().SetApplicationName("Tessera").PersistKeysToDbContext<TesseraDbContext>().ProtectKeysAtRest(builder.Configuration);
 builder.Services.AddTesseraProblems();
+builder.Services.AddTesseraStrictJson();
 builder.Services.AddTesseraTrustedProxies(builder.Configuration);
 builder.Services.AddOpenApi();
 builder.Services.Configure<PasswordHasherOptions>(o => o.IterationCount = PasswordHashing.Iterations);
@@ -76,6 +77,7 @@ app.UseRouting();
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseRateLimiter();
+app.UseStrictRequests();
 
 app.MapOpenApi();
 app.MapScalarApiReference("/docs");
