@@ -15,8 +15,8 @@ namespace Tessera.Server.Http;
 /// <c>duplicate_field</c>; a null element of a list whose elements may not be null, a control character in
 /// a string, or text that is not valid Unicode is <c>validation_failed</c>. Every finding is one entry of
 /// <c>errors</c>, keyed by its path in the body (<c>privileges[0]</c>, <c>rules[1].resource</c>).</item>
-/// <item>Query strings and forms: a control character in any name or value is <c>validation_failed</c>,
-/// with the parameter as the key of <c>errors</c>.</item>
+/// <item>Query strings, and the forms of the Back Office pages: a control character in any name or value is
+/// <c>validation_failed</c>, with the parameter as the key of <c>errors</c>.</item>
 /// </list>
 /// Control characters are Unicode's Cc category: C0 (NUL, TAB, CR, LF ...), DEL and C1. Descriptions are the
 /// one kind of free text that may span lines, so a member or form field named <c>description</c> may hold
@@ -49,8 +49,10 @@ public static class StrictRequests
         var options = app.ApplicationServices.GetRequiredService<IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
         return app.Use(async (context, next) =>
         {
+            // Forms are read by the Back Office pages only; the API takes JSON (a form sent there is a 415, unread).
+            var pages = context.GetEndpoint()?.Metadata.GetMetadata<Microsoft.AspNetCore.Mvc.Abstractions.ActionDescriptor>() is not null;
             var failure = CheckQuery(context.Request.Query)
-                ?? await CheckFormAsync(context.Request)
+                ?? (pages ? await CheckFormAsync(context.Request) : null)
                 ?? await CheckJsonBodyAsync(context, options);
             if (failure is not null)
             {
@@ -143,8 +145,9 @@ public static class StrictRequests
         {
             fields = await request.ReadFormAsync(request.HttpContext.RequestAborted);
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (e is InvalidDataException or IOException)
         {
+            // IOException: a multipart body cut short or not multipart at all.
             if (await ReadRawFormAsync(request) is not { } raw)
             {
                 return Failure.Invalid("invalid_request", $"The form could not be read: {e.Message}");
