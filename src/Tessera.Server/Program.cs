@@ -92,8 +92,10 @@ app.MapCredentials();
 app.MapCustomers();
 app.MapAgentAssist();
 app.MapRazorPages();
+// The fallback takes JSON bodies only, as every API endpoint does: a body of another type to an endpoint is then a 415, not a 404.
 app.MapFallback("/api/{**path}", (HttpContext context) =>
-    Problems.Of(StatusCodes.Status404NotFound, "not_found", $"No API endpoint answers {context.Request.Method} {context.Request.Path}."));
+    Problems.Of(StatusCodes.Status404NotFound, "not_found", $"No API endpoint answers {context.Request.Method} {context.Request.Path}."))
+    .WithMetadata(new Microsoft.AspNetCore.Http.Metadata.AcceptsMetadata(["application/json"], isOptional: true));
 
 app.Run();
 

@@ -81,6 +81,7 @@ public static class Problems
                 403 => "You do not hold the privilege this needs.",
                 404 => $"Nothing is found at {ctx.HttpContext.Request.Path}.",
                 405 => $"{ctx.HttpContext.Request.Method} is not allowed on {ctx.HttpContext.Request.Path}.",
+                415 => $"The body's type ({ctx.HttpContext.Request.ContentType}) is not one this endpoint reads: send application/json.",
                 _ => null,
             };
         });

@@ -197,6 +197,26 @@ public abstract class StrictRequestTests<THost>(THost host) : IClassFixture<THos
         Assert.DoesNotContain("System.", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("POST", "/api/v1/roles", "text/plain", HttpStatusCode.UnsupportedMediaType, "unsupported_media_type")]
+    [InlineData("PUT", "/api/v1/resources", "application/xml", HttpStatusCode.UnsupportedMediaType, "unsupported_media_type")]
+    [InlineData("PUT", "/api/v1/users/01a23add-bd6c-70a8-a458-f2007e335917/roles", "multipart/form-data; boundary=x", HttpStatusCode.UnsupportedMediaType, "unsupported_media_type")]
+    [InlineData("POST", "/api/v1/groups", "application/x-www-form-urlencoded", HttpStatusCode.UnsupportedMediaType, "unsupported_media_type")]
+    [InlineData("POST", "/api/v1/nowhere", "application/json", HttpStatusCode.NotFound, "not_found")]
+    [InlineData("GET", "/api/v1/nowhere", null, HttpStatusCode.NotFound, "not_found")]
+    public async Task A_body_of_another_type_is_415_and_an_unknown_path_404(string method, string path, string? contentType, HttpStatusCode status, string code)
+    {
+        using var api = await Seed.AdminApiAsync(App);
+        var request = new HttpRequestMessage(new HttpMethod(method), path);
+        if (contentType is not null)
+        {
+            request.Content = new ByteArrayContent(Encoding.UTF8.GetBytes("""{"name":"x"}"""));
+            request.Content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        }
+
+        await Expect.ProblemAsync(await api.SendAsync(request), status, code);
+    }
+
     private static string Cursor(params string[] parts) => WebEncoders.Base64UrlEncode(JsonSerializer.SerializeToUtf8Bytes(parts));
 
     public static TheoryData<string> BadCursors() => new()
