@@ -260,6 +260,24 @@ public abstract class StrictRequestTests<THost>(THost host) : IClassFixture<THos
     }
 
     [Theory]
+    [InlineData("/admin/roles/new", "Privileges")]
+    [InlineData("/admin/groups/new", "Roles")]
+    public async Task An_empty_list_entry_in_a_Back_Office_form_is_no_server_error(string page, string list)
+    {
+        using var browser = App.Client(cookies: true);
+        await Seed.SignInAsync(browser, TesseraApp.AdminUsername, TesseraApp.AdminPassword);
+        var form = await browser.GetStringAsync(page);
+        var name = Seed.Unique("empty");
+        var response = await browser.PostAsync(page, new FormUrlEncodedContent(
+        [
+            new("Name", name), new("Description", "d"), new(list, ""), new(list, " "),
+            new("__RequestVerificationToken", Seed.AntiforgeryToken(form)),
+        ]));
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True((int)response.StatusCode < 500, $"{(int)response.StatusCode}: {body}");
+    }
+
+    [Theory]
     [InlineData("/\t/evil.example", "/")]
     [InlineData("//evil.example", "/")]
     [InlineData("/\\evil.example", "/")]
@@ -304,7 +322,7 @@ public abstract class StrictRequestTests<THost>(THost host) : IClassFixture<THos
     }
 
     [Fact]
-    public async Task Control_characters_in_Basic_credentials_or_at_introspection_are_an_OAuth_invalid_request()
+    public async Task Control_characters_in_Basic_credentials_or_at_introspection_or_revocation_are_an_OAuth_invalid_request()
     {
         using var client = App.Client();
         var request = new HttpRequestMessage(HttpMethod.Post, "/connect/token")
@@ -322,6 +340,14 @@ public abstract class StrictRequestTests<THost>(THost host) : IClassFixture<THos
             ["token"] = "abc\0def",
         }));
         await ExpectOAuthErrorAsync(introspect, "invalid_request");
+
+        var revoke = await client.PostAsync("/connect/revoke", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["client_id"] = TesseraApp.ApiClientId,
+            ["client_secret"] = TesseraApp.ApiClientSecret,
+            ["token"] = "abc\u001bdef",
+        }));
+        await ExpectOAuthErrorAsync(revoke, "invalid_request");
     }
 
     [Fact]
