@@ -34,6 +34,7 @@ builder.Services.AddHttpContextAccessor();
 builder.Services.AddTesseraStorage(builder.Configuration);
 builder.Services.AddDataProtection().SetApplicationName("Tessera").PersistKeysToDbContext<TesseraDbContext>().ProtectKeysAtRest(builder.Configuration);
 builder.Services.AddTesseraProblems();
+builder.Services.AddTesseraStrictJson();
 builder.Services.AddTesseraTrustedProxies(builder.Configuration);
 builder.Services.AddTesseraTransportSecurity();
 builder.Services.AddOpenApi(o =>
@@ -104,6 +105,7 @@ app.UseRouting();
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseRateLimiter();
+app.UseStrictRequests();
 
 app.MapOpenApi();
 app.MapScalarApiReference("/docs");
@@ -118,8 +120,10 @@ app.MapCredentials();
 app.MapCustomers();
 app.MapAgentAssist();
 app.MapRazorPages();
+// The fallback takes JSON bodies only, as every API endpoint does: a body of another type to an endpoint is then a 415, not a 404.
 app.MapFallback("/api/{**path}", (HttpContext context) =>
-    Problems.Of(StatusCodes.Status404NotFound, "not_found", $"No API endpoint answers {context.Request.Method} {context.Request.Path}."));
+    Problems.Of(StatusCodes.Status404NotFound, "not_found", $"No API endpoint answers {context.Request.Method} {context.Request.Path}."))
+    .WithMetadata(new Microsoft.AspNetCore.Http.Metadata.AcceptsMetadata(["application/json"], isOptional: true));
 
 app.Run();
 

@@ -70,7 +70,7 @@ public static class AccessEndpoints
             {
                 if (!long.TryParse(cursor, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var parsed))
                 {
-                    return Problems.From(Core.Common.Failure.Invalid("validation_failed", "The cursor is not valid.", new Dictionary<string, string[]> { ["cursor"] = ["not valid"] }));
+                    return Problems.From(Paging.Refuse(new Dictionary<string, string[]> { ["cursor"] = [Paging.CursorMessage] }));
                 }
 
                 before = parsed;

@@ -131,7 +131,7 @@ public sealed class ImpersonationService(
         {
             if (!TryDecode(query.Cursor, out var decoded))
             {
-                return Failure.Invalid("validation_failed", "The cursor is not one this listing handed out.", new Dictionary<string, string[]> { ["cursor"] = ["The cursor is not one this listing handed out."] });
+                return Http.Paging.Refuse(new Dictionary<string, string[]> { ["cursor"] = [Http.Paging.CursorMessage] });
             }
 
             after = decoded;

@@ -37,12 +37,12 @@ public sealed class CustomerSearch(TesseraDbContext db)
         string? after = null;
         if (query.Cursor is not null && !TryDecode(query.Cursor, out after))
         {
-            errors["cursor"] = ["The cursor is not one this listing handed out."];
+            errors["cursor"] = [Http.Paging.CursorMessage];
         }
 
         if (errors.Count > 0)
         {
-            return Failure.Invalid("validation_failed", string.Join(" ", errors.Values.SelectMany(v => v)), errors);
+            return Http.Paging.Refuse(errors);
         }
 
         if (!string.IsNullOrWhiteSpace(query.Q))

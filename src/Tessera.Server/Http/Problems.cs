@@ -88,6 +88,7 @@ public static class Problems
                 403 => "You do not hold the privilege this needs.",
                 404 => $"Nothing is found at {ctx.HttpContext.Request.Path}.",
                 405 => $"{ctx.HttpContext.Request.Method} is not allowed on {ctx.HttpContext.Request.Path}.",
+                415 => $"The body's type ({ctx.HttpContext.Request.ContentType}) is not one this endpoint reads: send application/json.",
                 _ => null,
             };
         });
@@ -124,15 +125,12 @@ internal sealed class ClientErrorExceptionHandler(IProblemDetailsService problem
         if (exception is BadHttpRequestException bad)
         {
             httpContext.Response.StatusCode = bad.StatusCode;
-            problem = new ProblemDetails
-            {
-                Status = bad.StatusCode,
-                Title = "The request is not valid.",
-                Detail = bad.InnerException is System.Text.Json.JsonException json
-                    ? $"The request body is not valid JSON for this endpoint: {json.Message}"
-                    : bad.Message,
-            };
+            problem = new ProblemDetails { Status = bad.StatusCode, Title = "The request is not valid.", Detail = bad.Message };
             problem.Extensions["code"] = bad.StatusCode == 400 ? "invalid_request" : Problems.CodeFor(bad.StatusCode);
+            if (bad.InnerException is System.Text.Json.JsonException json)
+            {
+                Describe(problem, json);
+            }
         }
         else
         {
@@ -143,5 +141,33 @@ internal sealed class ClientErrorExceptionHandler(IProblemDetailsService problem
         }
 
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
+    }
+
+    /// <summary>
+    /// A body the serializer refused after <see cref="StrictRequests"/> let it through: not JSON, or a value of the
+    /// wrong type. The problem names the place (its path in the body, as an `errors` key) without the serializer's
+    /// message, which names .NET types. Unknown and repeated members, refused by the serializer's options too, keep
+    /// their own codes.
+    /// </summary>
+    private static void Describe(ProblemDetails problem, System.Text.Json.JsonException json)
+    {
+        var field = json.Path is { Length: > 1 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : json.Path is { Length: > 1 } other ? other.TrimStart('$') : null;
+        var where = json.LineNumber is { } line ? $" (line {line + 1}, byte {json.BytePositionInLine + 1})" : "";
+        var (code, message) = json.Message switch
+        {
+            var m when m.Contains("could not be mapped to any .NET member", StringComparison.Ordinal) => ("unknown_field", "is not a member of this request."),
+            var m when m.StartsWith("Duplicate", StringComparison.Ordinal) => ("duplicate_field", "is given more than once."),
+            var m when m.StartsWith("The JSON value could not be converted", StringComparison.Ordinal) => ("invalid_request", "has the wrong type for this member."),
+            _ => ("invalid_request", "is not valid JSON here."),
+        };
+        problem.Extensions["code"] = code;
+        if (field is null)
+        {
+            problem.Detail = $"The request body is not valid JSON for this endpoint{where}.";
+            return;
+        }
+
+        problem.Detail = $"The request body is not valid for this endpoint: '{field}' {message}{(code == "invalid_request" ? where : "")}";
+        problem.Extensions["errors"] = new Dictionary<string, string[]> { [field] = [message] };
     }
 }

@@ -253,6 +253,12 @@ public sealed class RoleService(TesseraDbContext db, DirectoryPipeline pipeline,
         var rows = new List<ResourceAction>();
         foreach (var (resource, index) in (catalog.Resources ?? []).Select((r, i) => (r, i)))
         {
+            if (resource is null)
+            {
+                errors[$"resources[{index}]"] = ["must not be null."];
+                continue;
+            }
+
             var name = resource.Name?.Trim().ToLowerInvariant();
             if (PermissionRule.ValidateResource(name) is { } error || name == PermissionRule.Wildcard)
             {
@@ -319,6 +325,13 @@ public sealed class RoleService(TesseraDbContext db, DirectoryPipeline pipeline,
         var parsedRules = new List<PermissionRule>();
         foreach (var (rule, index) in (rules ?? []).Select((r, i) => (r, i)))
         {
+            // The API refuses null elements before binding (StrictRequests); any other caller gets the same answer here.
+            if (rule is null)
+            {
+                errors[$"rules[{index}]"] = ["must not be null."];
+                continue;
+            }
+
             if (PermissionRule.TryParse(rule.Resource, rule.Action, rule.Effect, out var parsed, out var ruleErrors))
             {
                 if (parsedRules.Any(r => r.Resource == parsed.Resource && r.Action == parsed.Action))
@@ -342,7 +355,8 @@ public sealed class RoleService(TesseraDbContext db, DirectoryPipeline pipeline,
             return Failure.Invalid("validation_failed", string.Join(" ", errors.Values.SelectMany(v => v)), errors);
         }
 
-        var wanted = (privileges ?? []).Select(p => p.Trim().ToUpperInvariant()).Distinct().ToList();
+        // Blank entries are skipped, as role and group names are (DirectoryGuard): a form's empty checkbox value, say.
+        var wanted = (privileges ?? []).Where(p => !string.IsNullOrWhiteSpace(p)).Select(p => p.Trim().ToUpperInvariant()).Distinct().ToList();
         var unknown = wanted.FirstOrDefault(p => !Privileges.Exists(p));
         if (unknown is not null)
         {

@@ -88,8 +88,19 @@ public static class SignInEndpoints
         return app;
     }
 
+    /// <summary>The longest return address kept; a longer one is no link Tessera handed out.</summary>
+    public const int MaxReturnUrlLength = 2048;
+
+    /// <summary>
+    /// A return address as a clean local path, else "/". Clean means: it starts with one '/', and holds only printable
+    /// ASCII other than '\' (so percent-encoded where needed, as the links Tessera builds are). Browsers drop tabs and
+    /// line breaks and read '\' as '/', so "/\t/evil.example" or "/\evil.example" would leave the site; and
+    /// <c>LocalRedirect</c> throws on what it deems not local, which must not become a 500.
+    /// </summary>
     public static string LocalOnly(string? returnUrl)
-        => !string.IsNullOrEmpty(returnUrl) && returnUrl.StartsWith('/') && !returnUrl.StartsWith("//", StringComparison.Ordinal) && !returnUrl.StartsWith("/\\", StringComparison.Ordinal)
+        => returnUrl is { Length: > 0 and <= MaxReturnUrlLength } && returnUrl[0] == '/'
+            && (returnUrl.Length == 1 || returnUrl[1] is not ('/' or '\\'))
+            && returnUrl.All(c => c is > ' ' and < '\x7f' and not '\\')
             ? returnUrl
             : "/";
 }

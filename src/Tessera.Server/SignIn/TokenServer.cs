@@ -87,6 +87,19 @@ public static class TokenServer
                     aspnet.DisableTransportSecurityRequirement();
                 }
 
+                // Hostile text is refused before anything else reads it: the form as it arrives, then every parameter (Basic credentials included).
+                o.AddEventHandler<ExtractTokenRequestContext>(b => b.UseSingletonHandler<ReadFormStrictly<ExtractTokenRequestContext>>()
+                    .SetOrder(OpenIddict.Server.AspNetCore.OpenIddictServerAspNetCoreHandlers.ExtractPostRequest<ExtractTokenRequestContext>.Descriptor.Order - 500));
+                o.AddEventHandler<ExtractRevocationRequestContext>(b => b.UseSingletonHandler<ReadFormStrictly<ExtractRevocationRequestContext>>()
+                    .SetOrder(OpenIddict.Server.AspNetCore.OpenIddictServerAspNetCoreHandlers.ExtractPostRequest<ExtractRevocationRequestContext>.Descriptor.Order - 500));
+                o.AddEventHandler<ExtractIntrospectionRequestContext>(b => b.UseSingletonHandler<ReadFormStrictly<ExtractIntrospectionRequestContext>>()
+                    .SetOrder(OpenIddict.Server.AspNetCore.OpenIddictServerAspNetCoreHandlers.ExtractGetOrPostRequest<ExtractIntrospectionRequestContext>.Descriptor.Order - 500));
+                o.AddEventHandler<ExtractAuthorizationRequestContext>(b => b.UseSingletonHandler<ReadFormStrictly<ExtractAuthorizationRequestContext>>()
+                    .SetOrder(OpenIddict.Server.AspNetCore.OpenIddictServerAspNetCoreHandlers.ExtractGetOrPostRequest<ExtractAuthorizationRequestContext>.Descriptor.Order - 500));
+                o.AddEventHandler<ValidateAuthorizationRequestContext>(b => b.UseSingletonHandler<RefuseControlCharacters<ValidateAuthorizationRequestContext>>().SetOrder(RefuseControlCharacters<ValidateAuthorizationRequestContext>.Order));
+                o.AddEventHandler<ValidateTokenRequestContext>(b => b.UseSingletonHandler<RefuseControlCharacters<ValidateTokenRequestContext>>().SetOrder(RefuseControlCharacters<ValidateTokenRequestContext>.Order));
+                o.AddEventHandler<ValidateIntrospectionRequestContext>(b => b.UseSingletonHandler<RefuseControlCharacters<ValidateIntrospectionRequestContext>>().SetOrder(RefuseControlCharacters<ValidateIntrospectionRequestContext>.Order));
+                o.AddEventHandler<ValidateRevocationRequestContext>(b => b.UseSingletonHandler<RefuseControlCharacters<ValidateRevocationRequestContext>>().SetOrder(RefuseControlCharacters<ValidateRevocationRequestContext>.Order));
                 o.AddEventHandler<ValidateAuthorizationRequestContext>(b => b.UseSingletonHandler<AuthorizationCode.ValidateClient>()
                     .SetOrder(OpenIddictServerHandlers.Authentication.ValidateClientRedirectUri.Descriptor.Order));
                 o.AddEventHandler<ValidateTokenRequestContext>(b => b.UseScopedHandler<AgentAssist.TokenExchange>().SetOrder(AgentAssist.TokenExchange.Order));

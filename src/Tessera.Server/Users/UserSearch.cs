@@ -81,12 +81,12 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
         Cursor? after = null;
         if (query.Cursor is not null && !Cursor.TryDecode(query.Cursor, sort, out after))
         {
-            errors["cursor"] = ["The cursor is not one this listing handed out with the same sort."];
+            errors["cursor"] = [Http.Paging.CursorMessage];
         }
 
         if (errors.Count > 0)
         {
-            return Failure.Invalid("validation_failed", string.Join(" ", errors.Values.SelectMany(v => v)), errors);
+            return Http.Paging.Refuse(errors);
         }
 
         // q: on SQLite the trigram index names the few users that can match; a common or short term walks the sort order instead.
@@ -395,14 +395,18 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
             try
             {
                 var parts = JsonSerializer.Deserialize<string[]>(Encoding.UTF8.GetString(WebEncoders.Base64UrlDecode(encoded)));
+                // Values that no page of users could end on are refused here, not by the database: a creation time out of
+                // DateTime's range, or text no stored key holds (control characters, which PostgreSQL cannot even take).
                 if (parts is { Length: 3 } && parts[0] == sort && parts[1] is not null && parts[2] is not null
-                    && (!sort.TrimStart('-').Equals("createdAt", StringComparison.OrdinalIgnoreCase) || long.TryParse(parts[1], out _)))
+                    && parts.Skip(1).All(p => !Http.StrictRequests.HasControlCharacter(p) && !Http.StrictRequests.HasLoneSurrogate(p))
+                    && (!sort.TrimStart('-').Equals("createdAt", StringComparison.OrdinalIgnoreCase)
+                        || (long.TryParse(parts[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ticks) && ticks <= DateTime.MaxValue.Ticks)))
                 {
                     cursor = new Cursor(parts[0], parts[1], parts[2]);
                     return true;
                 }
             }
-            catch (Exception e) when (e is FormatException or JsonException)
+            catch (Exception e) when (e is FormatException or JsonException or InvalidOperationException)
             {
             }
 

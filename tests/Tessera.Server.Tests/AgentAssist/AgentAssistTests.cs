@@ -105,7 +105,7 @@ public abstract class AgentAssistTests<THost>(THost host) : IClassFixture<THost>
         while (cursor is not null);
 
         Assert.Equal(Enumerable.Range(0, 5).Select(i => $"{prefix}-{i}"), seen);
-        await ExpectAsync(await api.GetAsync("/api/v1/customers?cursor=%21%21"), HttpStatusCode.BadRequest, "validation_failed");
+        await ExpectAsync(await api.GetAsync("/api/v1/customers?cursor=%21%21"), HttpStatusCode.BadRequest, "invalid_cursor");
     }
 
     [Fact]
