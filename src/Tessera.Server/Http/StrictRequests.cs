@@ -121,7 +121,7 @@ public static class StrictRequests
 
             if (HasControlCharacter(key) || values.Any(v => v is not null && HasControlCharacter(v)))
             {
-                (errors ??= [])[key] = [$"The query parameter {ControlMessage(false)}"];
+                (errors ??= [])[Printable(key)] = [$"The query parameter {ControlMessage(false)}"];
             }
         }
 
@@ -167,7 +167,7 @@ public static class StrictRequests
             var multiLine = IsMultiLine(key);
             if (HasControlCharacter(key) || values.Any(v => v is not null && HasControlCharacter(v, multiLine)))
             {
-                (errors ??= [])[HasControlCharacter(key) ? Printable(key) : key] = [$"The field {ControlMessage(multiLine)}"];
+                (errors ??= [])[Printable(key)] = [$"The field {ControlMessage(multiLine)}"];
             }
         }
 
