@@ -31,8 +31,7 @@ public sealed partial class FirstStartTests : IDisposable
             ["Tessera__Mail__OutboxPath"] = Path.Combine(_folder.FullName, "outbox"),
         });
         await server.WaitUntilStartedAsync(TimeSpan.FromSeconds(120));
-        var link = PrintedLink().Match(server.Output);
-        Assert.True(link.Success, server.Output);
+        var link = await server.WaitForOutputAsync(PrintedLink(), TimeSpan.FromSeconds(60));
         Assert.StartsWith(url + "/set-password?token=", link.Value, StringComparison.Ordinal);
 
         using var playwright = await Playwright.CreateAsync();

@@ -117,6 +117,30 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Waits until the output holds a match of <paramref name="pattern"/> (the service listens before its
+    /// bootstrap has run, so what the bootstrap prints comes after "Application started").
+    /// </summary>
+    public async Task<System.Text.RegularExpressions.Match> WaitForOutputAsync(System.Text.RegularExpressions.Regex pattern, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var match = pattern.Match(Output);
+            if (match.Success)
+            {
+                return match;
+            }
+
+            if (_process.HasExited || DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"The output never matched {pattern}. Output:\n" + Output);
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
