@@ -33,17 +33,13 @@ public sealed class AgentScopeService(TesseraDbContext db, DirectoryPipeline pip
         var wanted = (request.CustomerIds ?? []).Distinct().ToList();
         return await pipeline.RunAsync(new SetAgentScope(pipeline.ActorId(), userId, request), async change =>
         {
-            var found = await UserService.TargetAsync(change, userId, ct);
+            var found = await UserService.AccountAsync(change, userId, AccountAction.Change, ct);
             if (!found.Succeeded)
             {
                 return found.Failure;
             }
 
             var user = found.Value!;
-            if (change.Authorize(new ChangeImpact { Accounts = [await change.AccountAsync(user.Id, user.Username, ct)] }) is { } refused)
-            {
-                return refused;
-            }
 
             if (user.Type != UserType.BackOffice)
             {

@@ -237,7 +237,7 @@ public sealed class CredentialService(
     public async Task<Failure?> UnlockAsync(Guid userId, CancellationToken ct)
         => await pipeline.RunAsync(new Unlock(pipeline.ActorId(), userId), async scope =>
         {
-            var found = await AccountAsync(scope, userId, AccountAction.Change, ct);
+            var found = await UserService.AccountAsync(scope, userId, AccountAction.Change, ct);
             if (!found.Succeeded)
             {
                 return found.Failure;
@@ -255,7 +255,7 @@ public sealed class CredentialService(
     public async Task<Failure?> RevokeTokensAsync(Guid userId, CancellationToken ct)
         => await pipeline.RunAsync(new RevokeTokens(pipeline.ActorId(), userId), async scope =>
         {
-            var found = await AccountAsync(scope, userId, AccountAction.Change, ct);
+            var found = await UserService.AccountAsync(scope, userId, AccountAction.Change, ct);
             if (!found.Succeeded)
             {
                 return found.Failure;
@@ -266,25 +266,10 @@ public sealed class CredentialService(
             return null;
         }, ct);
 
-    /// <summary>The user a change acts on, once the delegation rules allow the actor to act on their account.</summary>
-    private static async Task<Outcome<User>> AccountAsync(ChangeScope scope, Guid userId, AccountAction action, CancellationToken ct)
-    {
-        var found = await UserService.TargetAsync(scope, userId, ct);
-        if (!found.Succeeded)
-        {
-            return found;
-        }
-
-        var user = found.Value!;
-        return scope.Authorize(new ChangeImpact { Accounts = [await scope.AccountAsync(user.Id, user.Username, ct)], AccountAction = action }) is { } refused
-            ? refused
-            : found;
-    }
-
     /// <summary>A user whose password an administrator may manage: exists, not reserved, within the actor's reach, not in SSO mode.</summary>
     private static async Task<(User User, Failure? Refusal)> PasswordUserAsync(ChangeScope scope, Guid userId, AccountAction action, CancellationToken ct)
     {
-        var found = await AccountAsync(scope, userId, action, ct);
+        var found = await UserService.AccountAsync(scope, userId, action, ct);
         return found switch
         {
             { Failure: { } failure } => (null!, failure),

@@ -72,7 +72,7 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
                 return members.Failure;
             }
 
-            if (await AuthorizeAsync(scope, group, roles.Value!, members.Value!, ct) is { } refused)
+            if (await AuthorizeAsync(scope, group, roles.Value, members.Value!, ct) is { } refused)
             {
                 return refused;
             }
@@ -113,7 +113,7 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
             group.Description = request.Description?.Trim() ?? group.Description;
             group.UpdatedAt = clock.GetUtcNow().UtcDateTime;
             scope.UniqueViolation = _ => Failure.Conflict("group_name_taken", $"A group named '{name}' exists.");
-            var roles = request.Roles is null ? Outcome<List<Guid>>.Ok([]) : await SetRolesAsync(group, request.Roles, ct);
+            var roles = request.Roles is null ? Outcome<RoleChange?>.Ok(null) : await SetRolesAsync(group, request.Roles, ct);
             if (!roles.Succeeded)
             {
                 return roles.Failure;
@@ -125,7 +125,7 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
                 return members.Failure;
             }
 
-            if (await AuthorizeAsync(scope, group, roles.Value!, members.Value!, ct) is { } refused)
+            if (await AuthorizeAsync(scope, group, roles.Value, members.Value!, ct) is { } refused)
             {
                 return refused;
             }
@@ -162,17 +162,16 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
                 return roles.Failure;
             }
 
-            if (await AuthorizeAsync(scope, group, roles.Value!, MemberChange.None, ct) is { } refused)
+            if (await AuthorizeAsync(scope, group, roles.Value, MemberChange.None, ct) is { } refused)
             {
                 return refused;
             }
 
             scope.Affected.AddRange(await db.GroupMembers.Where(m => m.GroupId == id).Select(m => m.UserId).ToListAsync(ct));
-            var names = db.ChangeTracker.Entries<GroupRole>().Where(e => e.Entity.GroupId == id && e.State != EntityState.Deleted).Select(e => e.Entity.RoleId).ToHashSet();
             scope.Audit(new
             {
                 from = before.Order(StringComparer.Ordinal),
-                to = (await db.Roles.Where(r => names.Contains(r.Id)).Select(r => r.Name).ToListAsync(ct)).Order(StringComparer.Ordinal),
+                to = roles.Value!.After.Select(r => r.Name).Order(StringComparer.Ordinal),
             });
             return null;
         }, ct => GetValueAsync(id, ct), ct);
@@ -200,7 +199,7 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
                 return members.Failure;
             }
 
-            if (await AuthorizeAsync(scope, group, [], members.Value!, ct) is { } refused)
+            if (await AuthorizeAsync(scope, group, null, members.Value!, ct) is { } refused)
             {
                 return refused;
             }
@@ -232,17 +231,16 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
     /// out their privileges, a user who joins gains every role of the group, and each user added or removed
     /// is an account acted on.
     /// </summary>
-    private static async Task<Failure?> AuthorizeAsync(ChangeScope scope, Group group, List<Guid> addedRoles, MemberChange members, CancellationToken ct)
+    /// <param name="roles">The group's new roles, or null when the change leaves them as stored.</param>
+    private static async Task<Failure?> AuthorizeAsync(ChangeScope scope, Group group, RoleChange? roles, MemberChange members, CancellationToken ct)
     {
-        var handedOut = (await scope.PrivilegesOfRolesAsync(addedRoles, ct)).ToList();
+        var handedOut = (await scope.PrivilegesOfRolesAsync(roles?.Added ?? [], ct)).ToList();
         if (members.Added.Count > 0)
         {
-            // The group's roles as they will be: those stored, less those this change removes, plus those it adds.
-            var tracked = scope.Db.ChangeTracker.Entries<GroupRole>().Where(e => e.Entity.GroupId == group.Id).ToList();
-            var stored = await scope.Db.GroupRoles.Where(r => r.GroupId == group.Id).Select(r => r.RoleId).ToListAsync(ct);
-            var roles = stored.Where(id => !tracked.Any(e => e.Entity.RoleId == id && e.State == EntityState.Deleted))
-                .Concat(tracked.Where(e => e.State == EntityState.Added).Select(e => e.Entity.RoleId));
-            handedOut.AddRange(await scope.PrivilegesOfRolesAsync(roles, ct));
+            // A new member gains every role the group will hold.
+            var after = roles?.After.Select(r => r.Id).ToList()
+                ?? await scope.Db.GroupRoles.Where(r => r.GroupId == group.Id).Select(r => r.RoleId).ToListAsync(ct);
+            handedOut.AddRange(await scope.PrivilegesOfRolesAsync(after, ct));
         }
 
         var accounts = new List<AccountTarget>();
@@ -255,8 +253,11 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
         return scope.Authorize(new ChangeImpact { HandedOut = handedOut, Accounts = accounts });
     }
 
-    /// <summary>Replaces the group's roles in the unit of work; the ids of the roles newly given.</summary>
-    private async Task<Outcome<List<Guid>>> SetRolesAsync(Group group, List<string> names, CancellationToken ct)
+    /// <summary>The roles a group holds after a change, and the ids of those newly given.</summary>
+    private sealed record RoleChange(List<Role> After, List<Guid> Added);
+
+    /// <summary>Replaces the group's roles in the unit of work.</summary>
+    private async Task<Outcome<RoleChange?>> SetRolesAsync(Group group, List<string> names, CancellationToken ct)
     {
         var roles = await DirectoryGuard.ResolveRolesAsync(db, names, ct);
         if (!roles.Succeeded)
@@ -268,7 +269,7 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
         var added = roles.Value!.Where(n => current.All(r => r.RoleId != n.Id)).Select(n => n.Id).ToList();
         db.GroupRoles.RemoveRange(current.Where(r => roles.Value!.All(n => n.Id != r.RoleId)));
         db.GroupRoles.AddRange(added.Select(roleId => new GroupRole { GroupId = group.Id, RoleId = roleId }));
-        return Outcome<List<Guid>>.Ok(added);
+        return Outcome<RoleChange?>.Ok(new RoleChange(roles.Value!, added));
     }
 
     /// <summary>Who joins and who leaves a group.</summary>

@@ -302,17 +302,13 @@ public sealed class UserService(
     {
         return await pipeline.RunAsync(new DeleteUser(pipeline.ActorId(), id), async scope =>
         {
-            var found = await TargetAsync(scope, id, ct);
-            if (found.Failure is { } missing)
-            {
-                return missing;
-            }
-
-            var user = found.Value!;
-            if (scope.Authorize(new ChangeImpact { Accounts = [await scope.AccountAsync(user.Id, user.Username, ct)], AccountAction = AccountAction.Delete }) is { } refused)
+            var found = await AccountAsync(scope, id, AccountAction.Delete, ct);
+            if (found.Failure is { } refused)
             {
                 return refused;
             }
+
+            var user = found.Value!;
 
             db.Users.Remove(user);
             scope.Audit(new { user.Username, user.Email, type = user.Type.ToWire() });
@@ -393,6 +389,21 @@ public sealed class UserService(
         => constraint?.Contains("Email", StringComparison.OrdinalIgnoreCase) == true
             ? Failure.Conflict("email_taken", "Another user has this email address.")
             : Failure.Conflict("username_taken", "Another user has this username.");
+
+    /// <summary>The user a change acts on, tracked, once the delegation rules let the actor act on their account.</summary>
+    public static async Task<Outcome<User>> AccountAsync(ChangeScope scope, Guid id, AccountAction action, CancellationToken ct)
+    {
+        var found = await TargetAsync(scope, id, ct);
+        if (!found.Succeeded)
+        {
+            return found;
+        }
+
+        var user = found.Value!;
+        return scope.Authorize(new ChangeImpact { Accounts = [await scope.AccountAsync(user.Id, user.Username, ct)], AccountAction = action }) is { } refused
+            ? refused
+            : found;
+    }
 
     /// <summary>The user a change is aimed at, tracked, named in the scope's audit target; not found, or reserved, fails.</summary>
     public static async Task<Outcome<User>> TargetAsync(ChangeScope scope, Guid id, CancellationToken ct, bool withRoles = false)
