@@ -53,6 +53,7 @@ builder.Services.AddSingleton<Tessera.Core.Credentials.IPasswordStrengthEstimato
 builder.Services.AddTesseraCredentials();
 builder.Services.AddScoped<Tessera.Server.Changes.DirectoryPipeline>();
 builder.Services.AddScoped<UserService>();
+builder.Services.AddScoped<SignInFlow>();
 builder.Services.AddScoped<UserSearch>();
 builder.Services.AddScoped<RoleService>();
 builder.Services.AddScoped<GroupService>();

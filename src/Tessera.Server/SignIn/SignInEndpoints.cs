@@ -49,7 +49,7 @@ public static class SignInEndpoints
             return Results.Challenge(properties, [found.Scheme]);
         }).AllowAnonymous().ExcludeFromDescription();
 
-        app.MapGet("/signin/sso/complete", async (string provider, string? returnUrl, HttpContext http, SsoProviders providers, SsoSignIn sso, CallerDirectory callers, TimeProvider clock) =>
+        app.MapGet("/signin/sso/complete", async (string provider, string? returnUrl, HttpContext http, SsoProviders providers, SsoSignIn sso, SignInFlow flow) =>
         {
             var found = providers.Find(provider);
             var external = await http.AuthenticateAsync(WebSessions.ExternalScheme);
@@ -65,9 +65,9 @@ public static class SignInEndpoints
                 return Results.Redirect("/signin?sso=" + refusal);
             }
 
-            var caller = await callers.GetAsync(user.Id, http.RequestAborted);
-            await http.SignInAsync(WebSessions.Scheme, WebSessions.Principal(caller!, clock.GetUtcNow().UtcDateTime));
-            return Results.LocalRedirect(LocalOnly(returnUrl));
+            // The provider's own amr (RFC 8176), as it stated it.
+            var amr = external.Principal.FindAll(TesseraClaims.Amr).Select(c => c.Value).Where(v => v.Length is > 0 and <= 32).ToList();
+            return Results.LocalRedirect(await flow.ContinueAsync(http, user.Id, amr, LocalOnly(returnUrl), http.RequestAborted));
         }).AllowAnonymous().ExcludeFromDescription();
 
         var api = app.MapGroup("/api/v1").WithTags("Sign-in");

@@ -80,4 +80,19 @@ public static class TesseraClaims
     /// <summary>A digest of the user's security stamp: when the stamp changes, the token or session ends.</summary>
     public const string Stamp = "tessera_stamp";
     public const string SessionStarted = "session_started";
+
+    /// <summary>The session's id (the stored session record), in the session principal.</summary>
+    public const string SessionId = "sid";
+
+    /// <summary>Authentication method references (RFC 8176), one claim per method: in sessions and in authorization-code tokens.</summary>
+    public const string Amr = "amr";
+
+    /// <summary>Authentication context class reference in authorization-code tokens: "1" for one factor, "2" for two.</summary>
+    public const string Acr = "acr";
+
+    /// <summary>When the session last proved a second factor (ISO 8601, UTC): step-up compares it with stepUpMinutes.</summary>
+    public const string SecondFactorAt = "tessera_mfa_at";
+
+    /// <summary>In a pending sign-in: which <see cref="PendingStage"/> it is at.</summary>
+    public const string PendingStage = "tessera_pending";
 }

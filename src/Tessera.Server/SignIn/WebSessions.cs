@@ -18,6 +18,9 @@ public static class WebSessions
     /// <summary>Holds the identity from an SSO provider between its callback and Tessera's decision.</summary>
     public const string ExternalScheme = "Tessera.External";
 
+    /// <summary>A sign-in past its first factor that still owes a second factor or an enrolment (<see cref="SignInFlow"/>).</summary>
+    public const string PendingScheme = "Tessera.Pending";
+
     public static AuthenticationBuilder AddTesseraSessions(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<SessionOptions>().Bind(configuration.GetSection("Tessera:Sessions")).ValidateDataAnnotations().ValidateOnStart();
@@ -45,10 +48,21 @@ public static class WebSessions
                 o.Cookie.HttpOnly = true;
                 o.Cookie.SameSite = SameSiteMode.Lax;
                 o.ExpireTimeSpan = TimeSpan.FromMinutes(5);
+            })
+            .AddCookie(PendingScheme, o =>
+            {
+                o.Cookie.Name = "tessera.pending";
+                o.Cookie.HttpOnly = true;
+                o.Cookie.SameSite = SameSiteMode.Lax;
+                o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+                o.ExpireTimeSpan = TimeSpan.FromMinutes(5);
+                o.SlidingExpiration = false;
+                o.LoginPath = "/signin";
             });
     }
 
-    public static ClaimsPrincipal Principal(CallerState caller, DateTime now)
+    /// <summary>A session's principal: who, under which stamp, since when, proven how (`amr`), and when a second factor was last shown.</summary>
+    public static ClaimsPrincipal Principal(CallerState caller, DateTime now, IEnumerable<string> amr, DateTime? secondFactorAt)
     {
         var identity = new ClaimsIdentity(
         [
@@ -57,6 +71,16 @@ public static class WebSessions
             new Claim(TesseraClaims.Stamp, caller.StampDigest),
             new Claim(TesseraClaims.SessionStarted, now.ToString("O")),
         ], Scheme, TesseraClaims.Username, TesseraClaims.Role);
+        foreach (var method in amr.Distinct(StringComparer.Ordinal))
+        {
+            identity.AddClaim(new Claim(TesseraClaims.Amr, method));
+        }
+
+        if (secondFactorAt is { } at)
+        {
+            identity.AddClaim(new Claim(TesseraClaims.SecondFactorAt, at.ToString("O")));
+        }
+
         return new ClaimsPrincipal(identity);
     }
 

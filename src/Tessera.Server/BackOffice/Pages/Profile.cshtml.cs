@@ -49,7 +49,9 @@ public sealed class ProfileModel(CredentialService credentials, CallerDirectory 
             return Challenge(WebSessions.Scheme);
         }
 
-        await HttpContext.SignInAsync(WebSessions.Scheme, WebSessions.Principal(fresh, clock.GetUtcNow().UtcDateTime));
+        var now = clock.GetUtcNow().UtcDateTime;
+        var secondFactorAt = DateTime.TryParse(User.FindFirst(TesseraClaims.SecondFactorAt)?.Value, null, System.Globalization.DateTimeStyles.RoundtripKind, out var at) ? at : (DateTime?)null;
+        await HttpContext.SignInAsync(WebSessions.Scheme, WebSessions.Principal(fresh, now, User.FindAll(TesseraClaims.Amr).Select(c => c.Value), secondFactorAt));
         TempData["Notice"] = "Your password was changed. Other sessions were signed out.";
         return Redirect("/profile");
     }

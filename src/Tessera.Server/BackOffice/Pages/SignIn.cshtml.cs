@@ -8,7 +8,7 @@ namespace Tessera.Server.BackOffice.Pages;
 
 /// <summary>The Back Office sign-in page: username or email and password, or a button per SSO provider.</summary>
 [AllowAnonymous]
-public sealed class SignInModel(PasswordSignIn passwords, CallerDirectory callers, SsoProviders providers, Credentials.CredentialTokens tokens, Storage.TesseraDbContext db, TimeProvider clock) : PageModel
+public sealed class SignInModel(PasswordSignIn passwords, SignInFlow flow, SsoProviders providers, Credentials.CredentialTokens tokens, Storage.TesseraDbContext db) : PageModel
 {
     public const string GenericFailure = "The username or password is incorrect, or this account cannot sign in here.";
 
@@ -46,9 +46,7 @@ public sealed class SignInModel(PasswordSignIn passwords, CallerDirectory caller
             return Redirect("/set-password?expired=true&token=" + Uri.EscapeDataString(secret));
         }
 
-        var caller = await callers.GetAsync(check.User!.Id, HttpContext.RequestAborted);
-        await HttpContext.SignInAsync(WebSessions.Scheme, WebSessions.Principal(caller!, clock.GetUtcNow().UtcDateTime));
-        return LocalRedirect(ReturnUrl);
+        return LocalRedirect(await flow.ContinueAsync(HttpContext, check.User!.Id, [AuthenticationMethods.Password], ReturnUrl, HttpContext.RequestAborted));
     }
 
     public static string? Describe(SsoRefusal refusal) => refusal switch
