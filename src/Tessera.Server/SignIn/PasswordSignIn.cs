@@ -149,13 +149,24 @@ public sealed class PasswordSignIn(
     }
 
     /// <summary>
+    /// A wrong secret other than the sign-in password (a second-factor code, the current password on a password change)
+    /// counts toward the same lockout as a wrong password, and is recorded under <paramref name="action"/> with <paramref name="reason"/>.
+    /// </summary>
+    public async Task CountWrongSecretAsync(string action, User user, string reason, CancellationToken ct)
+    {
+        var policy = await policies.GetAsync(db, ct);
+        var lockout = new LockoutRule(policy.LockoutThreshold, TimeSpan.FromMinutes(policy.LockoutMinutes));
+        await CountFailureAsync(action, user.Username, user, lockout, clock.GetUtcNow().UtcDateTime, ct, reason);
+    }
+
+    /// <summary>
     /// Adds one failure in the database itself and locks the user at the threshold, as
     /// <see cref="AccountStanding.SignInFailed"/> says. Counting in memory (read, add one, write) let
     /// concurrent wrong attempts overwrite each other's count, so a burst of guesses could stay under the
     /// threshold for ever. The increment, the lock and the audit events commit together; of two attempts
     /// that both reach the threshold, only the first locks, and a user disabled meanwhile stays disabled.
     /// </summary>
-    private async Task CountFailureAsync(string action, string login, User user, LockoutRule lockout, DateTime now, CancellationToken ct)
+    private async Task CountFailureAsync(string action, string login, User user, LockoutRule lockout, DateTime now, CancellationToken ct, string reason = "wrong_password")
     {
         await using var tx = await db.Database.BeginTransactionAsync(ct);
         var id = user.Id;
@@ -169,7 +180,7 @@ public sealed class PasswordSignIn(
             lockedNow = await db.Users.TryLockAsync(id, now, until, ct);
         }
 
-        RecordFailure(action, login, user, "wrong_password");
+        RecordFailure(action, login, user, reason);
         if (lockedNow)
         {
             audit.Record(db, "user.locked", "user", id.ToString(), user.Username,
