@@ -51,6 +51,7 @@ builder.Services.AddSingleton<BootstrapGate>();
 builder.Services.AddSingleton<Tessera.Core.Credentials.ICommonPasswords, Tessera.Core.Credentials.CommonPasswords>();
 builder.Services.AddSingleton<Tessera.Core.Credentials.IPasswordStrengthEstimator, Tessera.Core.Credentials.ZxcvbnEstimator>();
 builder.Services.AddTesseraCredentials();
+builder.Services.AddTesseraRateLimits(builder.Configuration);
 builder.Services.AddScoped<Tessera.Server.Changes.DirectoryPipeline>();
 builder.Services.AddScoped<UserService>();
 builder.Services.AddScoped<SignInFlow>();
@@ -103,15 +104,17 @@ app.UseStatusCodePages();
 app.UseSecurityHeaders();
 app.UseStaticFiles();
 app.UseRouting();
+// Before authentication: OpenIddict answers /connect/token there, and no limit needs to know the user.
+app.UseRateLimiter();
 app.UseAuthentication();
 app.UseAuthorization();
-app.UseRateLimiter();
 app.UseStrictRequests();
 
 app.MapOpenApi();
 app.MapScalarApiReference("/docs");
 app.MapHealth();
 app.MapSignIn();
+app.MapSessions();
 app.MapAuthorization();
 app.MapUsers();
 app.MapRoles();

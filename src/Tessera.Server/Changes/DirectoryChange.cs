@@ -38,6 +38,7 @@ public sealed record ChangeTarget(string Type, Guid? Id, string? Name = null)
 [JsonDerivedType(typeof(Unlock), "user.unlock")]
 [JsonDerivedType(typeof(RevokeTokens), "user.revoke_tokens")]
 [JsonDerivedType(typeof(SetAgentScope), "user.set_agent_scope")]
+[JsonDerivedType(typeof(EndSessions), "user.end_sessions")]
 [JsonDerivedType(typeof(CreateRole), "role.create")]
 [JsonDerivedType(typeof(UpdateRole), "role.update")]
 [JsonDerivedType(typeof(DeleteRole), "role.delete")]
@@ -119,6 +120,14 @@ public sealed record Unlock(Guid? ActorId, Guid UserId) : DirectoryChange(ActorI
 public sealed record RevokeTokens(Guid? ActorId, Guid UserId) : DirectoryChange(ActorId)
 {
     public override string Action => "user.tokens_revoked";
+
+    public override ChangeTarget Target => ChangeTarget.User(UserId);
+}
+
+/// <summary>Ends one of a user's Back Office sessions, or all of them (<see cref="SessionId"/> null).</summary>
+public sealed record EndSessions(Guid? ActorId, Guid UserId, Guid? SessionId) : DirectoryChange(ActorId)
+{
+    public override string Action => "user.sessions_ended";
 
     public override ChangeTarget Target => ChangeTarget.User(UserId);
 }

@@ -55,7 +55,14 @@ public sealed class DirectoryPipeline(TesseraDbContext db, AuditLog audit, Calle
         {
             var actorAccess = change.ActorId is { } actorId ? await AccessLoader.LoadAsync(db, actorId, ct) : null;
             scope = new ChangeScope(db, change, actorAccess);
-            failure = await apply(scope) ?? await GuardAsync(scope, ct);
+            failure = await apply(scope);
+            if (failure is null && scope.Changed)
+            {
+                // A new security stamp or a deletion ends the user's stored sessions in this same transaction.
+                await WebSessionRecords.EndForCredentialChangesAsync(db, audit, change, clock.GetUtcNow().UtcDateTime, ct);
+            }
+
+            failure ??= await GuardAsync(scope, ct);
             if (failure is null && scope.Changed)
             {
                 foreach (var entry in scope.Events)

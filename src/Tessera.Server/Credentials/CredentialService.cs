@@ -51,6 +51,7 @@ public sealed class CredentialService(
     AuditLog audit,
     CallerDirectory callers,
     PasswordPolicyCache policies,
+    PasswordSignIn signIn,
     IOptions<TesseraOptions> tessera,
     TimeProvider clock) : IUserCreatedListener
 {
@@ -177,6 +178,7 @@ public sealed class CredentialService(
         audit.Record(db, entry.Purpose == TokenPurposes.Invitation ? "user.password_set_by_invitation" : "user.password_reset", "user", user.Id.ToString(), user.Username,
             null, "success", audit.CurrentActor() with { Id = user.Id, Name = user.Username });
         mail.PasswordChanged(db, user);
+        await WebSessionRecords.EndAllOfUserAsync(db, audit, user.Id, SessionEndReasons.PasswordReset, clock.GetUtcNow().UtcDateTime, ct);
         await db.SaveChangesAsync(ct);
         await tx.CommitAsync(ct);
         callers.Invalidate();
@@ -218,6 +220,10 @@ public sealed class CredentialService(
 
         if (user.PasswordHash is null || hasher.VerifyHashedPassword(user, user.PasswordHash, request.CurrentPassword ?? "") == PasswordVerificationResult.Failed)
         {
+            // A wrong current password counts toward the lockout like a wrong password at sign-in, so that a stolen
+            // session or token cannot guess the password. The count has a transaction of its own: end this one first.
+            await tx.DisposeAsync();
+            await signIn.CountWrongSecretAsync("password.change", user, "wrong_current_password", ct);
             return Failure.Invalid("wrong_password", "The current password is not correct.", new Dictionary<string, string[]> { ["currentPassword"] = ["The current password is not correct."] });
         }
 
@@ -228,6 +234,7 @@ public sealed class CredentialService(
 
         audit.Record(db, "user.password_changed", "user", user.Id.ToString(), user.Username);
         mail.PasswordChanged(db, user);
+        await WebSessionRecords.EndAllOfUserAsync(db, audit, user.Id, SessionEndReasons.PasswordChanged, clock.GetUtcNow().UtcDateTime, ct);
         await db.SaveChangesAsync(ct);
         await tx.CommitAsync(ct);
         callers.Invalidate();

@@ -1,4 +1,3 @@
-using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
 using Tessera.Core.Access;
 using Tessera.Core.Credentials;
@@ -10,7 +9,7 @@ namespace Tessera.Server.Credentials;
 public static class CredentialsEndpoints
 {
     /// <summary>Per client address: forgotten-password and reset requests (API and pages).</summary>
-    public const string RateLimitPolicy = "credentials";
+    public const string RateLimitPolicy = RateLimits.Credentials;
 
     public static IServiceCollection AddTesseraCredentials(this IServiceCollection services)
     {
@@ -20,19 +19,6 @@ public static class CredentialsEndpoints
         services.AddScoped<ICredentialMail, CredentialMail>();
         services.AddScoped<Users.IUserCreatedListener>(sp => sp.GetRequiredService<CredentialService>());
         services.AddSingleton<EmailThrottle>();
-        services.AddRateLimiter(o =>
-        {
-            o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
-            o.AddPolicy(RateLimitPolicy, context => RateLimitPartition.GetFixedWindowLimiter(
-                context.Connection.RemoteIpAddress?.ToString() ?? "unknown",
-                _ => new FixedWindowRateLimiterOptions { PermitLimit = 20, Window = TimeSpan.FromMinutes(5), QueueLimit = 0 }));
-            o.OnRejected = async (context, ct) =>
-            {
-                context.HttpContext.Response.Headers.RetryAfter = "300";
-                await Problems.Of(StatusCodes.Status429TooManyRequests, "too_many_requests", "Too many requests from this address; try again in a few minutes.")
-                    .ExecuteAsync(context.HttpContext);
-            };
-        });
         return services;
     }
 
@@ -55,7 +41,8 @@ public static class CredentialsEndpoints
             .RequirePrivilege(Privileges.ManageUsers).Delegated();
         api.MapPost("/me/password", async (ChangeOwnPasswordRequest request, HttpContext http, CredentialService service, CancellationToken ct) =>
             (await service.ChangeOwnAsync(Guid.Parse(http.User.FindFirst(TesseraClaims.Subject)!.Value), request, ct)).ToNoContent())
-            .RequireCaller().WithSummary("Changes the caller's own password (current, new, confirm); ends their tokens and sessions.");
+            .RequireCaller().RequireRateLimiting(RateLimits.OwnPassword)
+            .WithSummary("Changes the caller's own password (current, new, confirm); ends their tokens and sessions. A wrong current password counts toward the lockout.");
 
         api.MapPost("/password/forgot", async (ForgotPasswordRequest request, CredentialService service, EmailThrottle throttle, CancellationToken ct) =>
         {

@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.EntityFrameworkCore;
 
 namespace Tessera.Server.SignIn;
 
@@ -72,18 +73,28 @@ public sealed class SignInFlow(CallerDirectory callers, TimeProvider clock)
         return pending.ReturnUrl;
     }
 
-    /// <summary>A second factor presented again within a session (step-up): the session's second-factor time becomes now.</summary>
+    /// <summary>
+    /// A second factor presented again within a session (step-up): the stored session record gains the method and "mfa",
+    /// and its second-factor time becomes now. The next request rebuilds the session from the record, on any instance.
+    /// </summary>
     public async Task RecordStepUpAsync(HttpContext http, string method, CancellationToken ct)
     {
-        var principal = http.User;
-        if (!Guid.TryParse(principal.FindFirstValue(TesseraClaims.Subject), out var id) || await callers.GetAsync(id, ct) is not { } caller)
+        if (WebSessions.SessionIdOf(http.User) is not { } sessionId)
         {
             return;
         }
 
+        // Resolved here rather than injected, so that the sign-in paths that never step up do not carry the store.
+        var db = http.RequestServices.GetRequiredService<Storage.TesseraDbContext>();
         var now = clock.GetUtcNow().UtcDateTime;
-        var amr = principal.FindAll(TesseraClaims.Amr).Select(c => c.Value).Append(method).Append(AuthenticationMethods.MultiFactor)
-            .Distinct(StringComparer.Ordinal).ToList();
-        await http.SignInAsync(WebSessions.Scheme, WebSessions.Principal(caller, now, amr, now));
+        var record = await db.WebSessions.SingleOrDefaultAsync(s => s.Id == sessionId && s.EndedAt == null, ct);
+        if (record is null)
+        {
+            return;
+        }
+
+        record.Amr = WebSessionRecords.JoinAmr(WebSessionRecords.SplitAmr(record.Amr).Append(method).Append(AuthenticationMethods.MultiFactor));
+        record.SecondFactorAt = now;
+        await db.SaveChangesAsync(ct);
     }
 }

@@ -7,9 +7,10 @@ using Tessera.Server.Storage;
 namespace Tessera.Server.SignIn;
 
 /// <summary>
-/// BackOffice cookie sessions. The cookie carries the user's id and a digest of their security
-/// stamp; every request checks both against the caller's current standing, so a password change,
-/// disable, lock or delete ends every session of that user.
+/// BackOffice cookie sessions. Each is a stored <see cref="WebSession"/> record; the cookie carries only a protected
+/// reference to it (<see cref="WebSessionStore"/>), so sign-out, an administrator or another instance can end it at
+/// once. Every request also checks the record's digest of the user's security stamp against the caller's current
+/// standing, so a password change, disable, lock or delete ends every session of that user.
 /// </summary>
 public static class WebSessions
 {
@@ -24,9 +25,12 @@ public static class WebSessions
     public static AuthenticationBuilder AddTesseraSessions(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<SessionOptions>().Bind(configuration.GetSection("Tessera:Sessions")).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<CookieAuthenticationOptions>(Scheme).Configure<IOptions<SessionOptions>>((o, sessions) =>
+        services.AddSingleton<WebSessionStore>();
+        services.AddScoped<SessionService>();
+        services.AddOptions<CookieAuthenticationOptions>(Scheme).Configure<IOptions<SessionOptions>, WebSessionStore>((o, sessions, store) =>
         {
             o.ExpireTimeSpan = TimeSpan.FromMinutes(sessions.Value.IdleMinutes);
+            o.SessionStore = store;
         });
 
         return services.AddAuthentication(Scheme)
@@ -84,6 +88,33 @@ public static class WebSessions
         return new ClaimsPrincipal(identity);
     }
 
+    /// <summary>The principal of a stored session, as <see cref="WebSessionStore"/> rebuilds it on each request: the record's stamp digest, methods and times, and its id as `sid`.</summary>
+    public static ClaimsPrincipal Principal(WebSession record, string username)
+    {
+        var identity = new ClaimsIdentity(
+        [
+            new Claim(TesseraClaims.Subject, record.UserId.ToString()),
+            new Claim(TesseraClaims.Username, username),
+            new Claim(TesseraClaims.Stamp, record.StampDigest),
+            new Claim(TesseraClaims.SessionStarted, record.CreatedAt.ToString("O")),
+            new Claim(TesseraClaims.SessionId, record.Id.ToString()),
+        ], Scheme, TesseraClaims.Username, TesseraClaims.Role);
+        foreach (var method in WebSessionRecords.SplitAmr(record.Amr))
+        {
+            identity.AddClaim(new Claim(TesseraClaims.Amr, method));
+        }
+
+        if (record.SecondFactorAt is { } at)
+        {
+            identity.AddClaim(new Claim(TesseraClaims.SecondFactorAt, DateTime.SpecifyKind(at, DateTimeKind.Utc).ToString("O")));
+        }
+
+        return new ClaimsPrincipal(identity);
+    }
+
+    /// <summary>The session's record id (`sid`), when the principal is a stored session.</summary>
+    public static Guid? SessionIdOf(ClaimsPrincipal principal) => Guid.TryParse(principal.FindFirstValue(TesseraClaims.SessionId), out var id) ? id : null;
+
     private static async Task ValidateAsync(CookieValidatePrincipalContext context)
     {
         var services = context.HttpContext.RequestServices;
@@ -99,6 +130,9 @@ public static class WebSessions
 
         if (caller is null || caller.Type != Core.Users.UserType.BackOffice || !caller.Honours(principal, now) || now - started > absolute)
         {
+            // The record ends with the cookie (WebSessionStore.RemoveAsync), so the session cannot come back.
+            context.HttpContext.Items[WebSessionStore.EndReasonItem] = caller is null ? SessionEndReasons.UserDeleted
+                : now - started > absolute ? SessionEndReasons.Expired : SessionEndReasons.CredentialsChanged;
             context.RejectPrincipal();
             await context.HttpContext.SignOutAsync(Scheme);
         }

@@ -340,3 +340,29 @@ public sealed class AgentSession
     public DateTime ExpiresAt { get; set; }
     public string? TokenId { get; set; }
 }
+
+/// <summary>
+/// One Back Office session: the cookie holds only a protected reference to this record, which is the truth about the
+/// session (who, since when, proven how, until when); ending the record ends the session on every instance at once.
+/// </summary>
+public sealed class WebSession
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public Guid UserId { get; set; }
+
+    /// <summary>The digest of the user's security stamp at sign-in: a later stamp ends the session.</summary>
+    public string StampDigest { get; set; } = "";
+    public DateTime CreatedAt { get; set; }
+    public DateTime LastSeenAt { get; set; }
+
+    /// <summary>The absolute end, however active the session is.</summary>
+    public DateTime ExpiresAt { get; set; }
+    public string? ClientAddress { get; set; }
+    public string UserAgent { get; set; } = "";
+
+    /// <summary>The authentication methods proven (RFC 8176), space-separated.</summary>
+    public string Amr { get; set; } = "";
+    public DateTime? SecondFactorAt { get; set; }
+    public DateTime? EndedAt { get; set; }
+    public string? EndReason { get; set; }
+}

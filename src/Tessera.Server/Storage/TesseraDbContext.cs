@@ -30,6 +30,7 @@ public abstract class TesseraDbContext(DbContextOptions options) : DbContext(opt
     public DbSet<AgentScope> AgentScopes => Set<AgentScope>();
     public DbSet<AgentCustomer> AgentCustomers => Set<AgentCustomer>();
     public DbSet<AgentSession> AgentSessions => Set<AgentSession>();
+    public DbSet<WebSession> WebSessions => Set<WebSession>();
 
     public abstract DatabaseProvider Provider { get; }
 
@@ -260,6 +261,20 @@ public abstract class TesseraDbContext(DbContextOptions options) : DbContext(opt
             e.Property(a => a.TokenId).HasMaxLength(100);
             e.HasIndex(a => a.StartedAt);
             e.HasIndex(a => a.AgentId);
+        });
+
+        b.Entity<WebSession>(e =>
+        {
+            e.ToTable("web_sessions");
+            e.HasKey(s => s.Id);
+            e.Property(s => s.StampDigest).HasMaxLength(64);
+            e.Property(s => s.ClientAddress).HasMaxLength(64);
+            e.Property(s => s.UserAgent).HasMaxLength(256);
+            e.Property(s => s.Amr).HasMaxLength(200);
+            e.Property(s => s.EndReason).HasMaxLength(32);
+            // No foreign key: a deleted user's sessions are marked ended and purged later, like the rest of their history.
+            e.HasIndex(s => new { s.UserId, s.EndedAt });
+            e.HasIndex(s => s.EndedAt);
         });
 
         b.Entity<RevokedToken>(e =>

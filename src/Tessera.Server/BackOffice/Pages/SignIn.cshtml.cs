@@ -2,12 +2,14 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
+using Microsoft.AspNetCore.RateLimiting;
 using Tessera.Server.SignIn;
 
 namespace Tessera.Server.BackOffice.Pages;
 
 /// <summary>The Back Office sign-in page: username or email and password, or a button per SSO provider.</summary>
 [AllowAnonymous]
+[EnableRateLimiting(Http.RateLimits.SignIn)]
 public sealed class SignInModel(PasswordSignIn passwords, SignInFlow flow, SsoProviders providers, Credentials.CredentialTokens tokens, Storage.TesseraDbContext db) : PageModel
 {
     public const string GenericFailure = "The username or password is incorrect, or this account cannot sign in here.";

@@ -1,16 +1,13 @@
-using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
-using Tessera.Server.Audit;
 using Tessera.Server.SignIn;
-using Tessera.Server.Storage;
 
 namespace Tessera.Server.BackOffice.Pages;
 
-/// <summary>Ends the session (POST, with the antiforgery token).</summary>
+/// <summary>Ends the session (POST, with the antiforgery token): its stored record ends, not only the browser's cookie.</summary>
 [AllowAnonymous]
-public sealed class SignOutModel(TesseraDbContext db, AuditLog audit) : PageModel
+public sealed class SignOutModel(SessionService sessions) : PageModel
 {
     public void OnGet()
     {
@@ -18,14 +15,7 @@ public sealed class SignOutModel(TesseraDbContext db, AuditLog audit) : PageMode
 
     public async Task<IActionResult> OnPostAsync()
     {
-        if (User.Identity?.IsAuthenticated == true)
-        {
-            var actor = audit.CurrentActor();
-            audit.Record(db, "signout", "user", actor.Id?.ToString(), actor.Name);
-            await db.SaveChangesAsync(HttpContext.RequestAborted);
-        }
-
-        await HttpContext.SignOutAsync(WebSessions.Scheme);
+        await sessions.SignOutAsync(HttpContext);
         return Redirect("/signin");
     }
 }

@@ -12,7 +12,7 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
     public partial class PostgresTesseraDbContextModel
     {
         private PostgresTesseraDbContextModel()
-            : base(skipDetectChanges: false, modelId: new Guid("8f6db7c0-3e69-4646-a40e-ebe5d47d2417"), entityTypeCount: 22)
+            : base(skipDetectChanges: false, modelId: new Guid("445e8ece-747b-4e77-bec3-2faab1b6f24f"), entityTypeCount: 23)
         {
         }
 
@@ -40,6 +40,7 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
             var setting = SettingEntityType.Create(this);
             var user = UserEntityType.Create(this);
             var userRole = UserRoleEntityType.Create(this);
+            var webSession = WebSessionEntityType.Create(this);
 
             AgentCustomerEntityType.CreateForeignKey1(agentCustomer, customer);
             AgentCustomerEntityType.CreateForeignKey2(agentCustomer, user);
@@ -79,6 +80,7 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
             SettingEntityType.CreateAnnotations(setting);
             UserEntityType.CreateAnnotations(user);
             UserRoleEntityType.CreateAnnotations(userRole);
+            WebSessionEntityType.CreateAnnotations(webSession);
 
             AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn);
             AddAnnotation("ProductVersion", "10.0.15");

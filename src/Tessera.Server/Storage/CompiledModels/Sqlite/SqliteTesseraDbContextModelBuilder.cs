@@ -11,7 +11,7 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
     public partial class SqliteTesseraDbContextModel
     {
         private SqliteTesseraDbContextModel()
-            : base(skipDetectChanges: false, modelId: new Guid("aa1d3f5e-84d8-4026-bd3e-e9181e487a1f"), entityTypeCount: 22)
+            : base(skipDetectChanges: false, modelId: new Guid("01b685ed-a9c1-474d-921f-08e81719885a"), entityTypeCount: 23)
         {
         }
 
@@ -39,6 +39,7 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
             var setting = SettingEntityType.Create(this);
             var user = UserEntityType.Create(this);
             var userRole = UserRoleEntityType.Create(this);
+            var webSession = WebSessionEntityType.Create(this);
 
             AgentCustomerEntityType.CreateForeignKey1(agentCustomer, customer);
             AgentCustomerEntityType.CreateForeignKey2(agentCustomer, user);
@@ -78,6 +79,7 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
             SettingEntityType.CreateAnnotations(setting);
             UserEntityType.CreateAnnotations(user);
             UserRoleEntityType.CreateAnnotations(userRole);
+            WebSessionEntityType.CreateAnnotations(webSession);
 
             AddAnnotation("ProductVersion", "10.0.15");
         }
