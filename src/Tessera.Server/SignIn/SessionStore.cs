@@ -84,17 +84,40 @@ public sealed class WebSessionStore(IServiceScopeFactory scopes, TimeProvider cl
 
     public Task RenewAsync(string key, AuthenticationTicket ticket, CancellationToken cancellationToken) => RenewAsync(key, ticket, null!, cancellationToken);
 
-    /// <summary>The record is the truth and the tickets it hands out do not slide: nothing to renew but the last-seen time.</summary>
+    /// <summary>
+    /// The cookie handler calls this in two cases. A refresh of a ticket this store rebuilt (it carries the record's
+    /// `sid`): only the last-seen time moves. A new sign-in in a browser whose session is still open (the profile page
+    /// after a password change, a second sign-in): the handler would keep the old key, so any copy of the old cookie
+    /// would follow into the new session. Instead the old record ends here, and <see cref="WebSessions"/> issues the
+    /// new sign-in under a new record and key once the handler is done (<see cref="ReissueItem"/>).
+    /// </summary>
     public async Task RenewAsync(string key, AuthenticationTicket ticket, HttpContext httpContext, CancellationToken cancellationToken)
     {
-        if (Guid.TryParse(key, out var id))
+        if (!Guid.TryParse(key, out var id))
         {
-            await using var scope = scopes.CreateAsyncScope();
-            var db = scope.ServiceProvider.GetRequiredService<TesseraDbContext>();
-            var now = clock.GetUtcNow().UtcDateTime;
-            await db.WebSessions.Where(s => s.Id == id && s.EndedAt == null).ExecuteUpdateAsync(s => s.SetProperty(x => x.LastSeenAt, now), cancellationToken);
+            return;
         }
+
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<TesseraDbContext>();
+        var now = clock.GetUtcNow().UtcDateTime;
+        if (ticket.Principal.FindFirstValue(TesseraClaims.SessionId) == key || httpContext is null)
+        {
+            await db.WebSessions.Where(s => s.Id == id && s.EndedAt == null).ExecuteUpdateAsync(s => s.SetProperty(x => x.LastSeenAt, now), cancellationToken);
+            return;
+        }
+
+        var reason = httpContext.Items[EndReasonItem] as string ?? SessionEndReasons.Replaced;
+        if (await WebSessionRecords.EndAsync(db, scope.ServiceProvider.GetRequiredService<AuditLog>(), db.WebSessions.Where(s => s.Id == id), reason, now, cancellationToken) > 0)
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+
+        httpContext.Items[ReissueItem] = ticket;
     }
+
+    /// <summary>An <see cref="HttpContext.Items"/> key: a sign-in to issue under a new record once the cookie handler has finished (see <see cref="RenewAsync(string, AuthenticationTicket, HttpContext, CancellationToken)"/>).</summary>
+    public const string ReissueItem = "tessera.session_reissue";
 
     public Task<AuthenticationTicket?> RetrieveAsync(string key) => RetrieveAsync(key, CancellationToken.None);
 

@@ -45,6 +45,7 @@ public static class WebSessions
                 o.LogoutPath = "/signout";
                 o.AccessDeniedPath = "/forbidden";
                 o.Events.OnValidatePrincipal = ValidateAsync;
+                o.Events.OnSignedIn = ReissueAsync;
             })
             .AddCookie(ExternalScheme, o =>
             {
@@ -114,6 +115,27 @@ public static class WebSessions
 
     /// <summary>The session's record id (`sid`), when the principal is a stored session.</summary>
     public static Guid? SessionIdOf(ClaimsPrincipal principal) => Guid.TryParse(principal.FindFirstValue(TesseraClaims.SessionId), out var id) ? id : null;
+
+    /// <summary>
+    /// A sign-in over a session that was still open ended that session's record (<see cref="WebSessionStore.RenewAsync(string, AuthenticationTicket, HttpContext, CancellationToken)"/>)
+    /// but left the old key in the cookie the handler just wrote. Replace that cookie: a handler of its own for this
+    /// scheme finds the old record ended, so it stores the sign-in as a new record under a new key.
+    /// </summary>
+    private static async Task ReissueAsync(CookieSignedInContext context)
+    {
+        var http = context.HttpContext;
+        if (!http.Items.Remove(WebSessionStore.ReissueItem, out var pending) || pending is not AuthenticationTicket ticket)
+        {
+            return;
+        }
+
+        var name = context.Options.Cookie.Name + "=";
+        var headers = http.Response.Headers;
+        headers.SetCookie = new Microsoft.Extensions.Primitives.StringValues([.. headers.SetCookie.Where(c => c is not null && !c.StartsWith(name, StringComparison.Ordinal))]);
+        var handlers = new AuthenticationHandlerProvider(http.RequestServices.GetRequiredService<IAuthenticationSchemeProvider>());
+        var handler = (IAuthenticationSignInHandler)(await handlers.GetHandlerAsync(http, Scheme))!;
+        await handler.SignInAsync(ticket.Principal, ticket.Properties);
+    }
 
     private static async Task ValidateAsync(CookieValidatePrincipalContext context)
     {

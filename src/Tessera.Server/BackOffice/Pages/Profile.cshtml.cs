@@ -7,13 +7,16 @@ using Tessera.Server.SignIn;
 namespace Tessera.Server.BackOffice.Pages;
 
 /// <summary>The signed-in user's own details and the change of their own password.</summary>
-public sealed class ProfileModel(CredentialService credentials, CallerDirectory callers, TimeProvider clock) : PageModel
+public sealed class ProfileModel(CredentialService credentials, CallerDirectory callers, SessionService sessions, TimeProvider clock) : PageModel
 {
     [BindProperty] public string? CurrentPassword { get; set; }
     [BindProperty] public string? NewPassword { get; set; }
     [BindProperty] public string? ConfirmPassword { get; set; }
 
     public CallerState Me { get; private set; } = null!;
+
+    /// <summary>The user's open sessions, this one marked (the Sessions card).</summary>
+    public IReadOnlyList<SessionResponse> Sessions { get; private set; } = [];
 
     public async Task<IActionResult> OnGetAsync()
     {
@@ -23,7 +26,21 @@ public sealed class ProfileModel(CredentialService credentials, CallerDirectory 
         }
 
         Me = me;
+        Sessions = await sessions.MineAsync(me.Id, HttpContext.RequestAborted);
         return Page();
+    }
+
+    /// <summary>"Sign out my other sessions": every session of the user but this one ends at once.</summary>
+    public async Task<IActionResult> OnPostEndOthersAsync()
+    {
+        if (await HttpContext.CallerAsync() is not { } me)
+        {
+            return Challenge(WebSessions.Scheme);
+        }
+
+        var ended = await sessions.EndOthersAsync(me.Id, WebSessions.SessionIdOf(User), HttpContext.RequestAborted);
+        TempData["Notice"] = ended == 1 ? "One other session was signed out." : $"{ended} other sessions were signed out.";
+        return Redirect("/profile");
     }
 
     public async Task<IActionResult> OnPostAsync()
@@ -39,10 +56,12 @@ public sealed class ProfileModel(CredentialService credentials, CallerDirectory 
         {
             failure.AddTo(ModelState);
             Response.StatusCode = StatusCodes.Status400BadRequest;
+            Sessions = await sessions.MineAsync(me.Id, HttpContext.RequestAborted);
             return Page();
         }
 
-        // The change gave the user a new security stamp, which ends every session; this one continues under the new stamp.
+        // The change gave the user a new security stamp and ended every stored session; this one continues as a new
+        // session under the new stamp (the cookie handler ends the old record and stores the new one).
         var fresh = await callers.GetAsync(me.Id, HttpContext.RequestAborted);
         if (fresh is null)
         {

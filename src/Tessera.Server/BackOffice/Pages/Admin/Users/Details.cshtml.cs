@@ -18,7 +18,7 @@ namespace Tessera.Server.BackOffice.Pages.Admin.Users;
 /// </summary>
 [RequiresPrivilege(Privileges.ViewUsers)]
 [RequiresPrivilege(Privileges.ManageUsers, OnlyFor = "POST")]
-public sealed class DetailsModel(UserService users, RoleService roles, CredentialService credentials, AgentScopeService agentScopes, CustomerService customers, CustomerSearch customerSearch) : PageModel
+public sealed class DetailsModel(UserService users, RoleService roles, CredentialService credentials, AgentScopeService agentScopes, CustomerService customers, CustomerSearch customerSearch, Tessera.Server.SignIn.SessionService sessions) : PageModel
 {
     [BindProperty(SupportsGet = true)] public Guid Id { get; set; }
 
@@ -34,6 +34,10 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
     [BindProperty] public string? AgentScope { get; set; }
     [BindProperty] public List<Guid> AssignedCustomers { get; set; } = [];
     [BindProperty] public string? AddCustomers { get; set; }
+    [BindProperty] public Guid? SessionId { get; set; }
+
+    /// <summary>The subject's open Back Office sessions (the Sessions card).</summary>
+    public IReadOnlyList<Tessera.Server.SignIn.SessionResponse> Sessions { get; private set; } = [];
 
     public UserResponse Subject { get; private set; } = null!;
 
@@ -163,6 +167,18 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
         return Redirect("/admin/users");
     }
 
+    /// <summary>Ends one session (the row's End button); one that ended meanwhile is no error here, the card simply no longer lists it.</summary>
+    public async Task<IActionResult> OnPostEndSessionAsync()
+    {
+        var failure = SessionId is { } one ? await sessions.EndAsync(Id, one, HttpContext.RequestAborted) : null;
+        return failure?.Code == Tessera.Server.SignIn.SessionService.NotFoundCode
+            ? await AfterAsync(null, "sessions", "That session had already ended.")
+            : await AfterAsync(failure, "sessions", "The session was ended.");
+    }
+
+    public async Task<IActionResult> OnPostEndSessionsAsync()
+        => await AfterAsync(await sessions.EndAsync(Id, null, HttpContext.RequestAborted), "sessions", "Every session of the user was ended.");
+
     private async Task<IActionResult> AfterAsync(Failure? failure, string form, string notice, bool fillForm = true)
     {
         if (failure is null)
@@ -226,6 +242,7 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
         }
 
         RoleToggles = Toggles.Roles(AllRoles, Roles, Subject.Roles, MayChange ? ceiling : null);
+        Sessions = (await sessions.ListAsync(Id, ct)).Value ?? [];
 
         if (Subject.Type == "backoffice" && (await agentScopes.GetAsync(Id, ct)).Value is { } scope)
         {
