@@ -71,6 +71,7 @@ public static class AuthorizationCode
         // (else the return would end the new session too).
         if (signedIn)
         {
+            http.Items[WebSessionStore.EndReasonItem] = SessionEndReasons.SignOut;
             await http.SignOutAsync(WebSessions.Scheme);
         }
 

@@ -41,6 +41,7 @@ public abstract class DelegationTests<THost>(THost host) : IClassFixture<THost> 
             ("/api/v1/users", "post"), ("/api/v1/users/{id}", "patch"), ("/api/v1/users/{id}", "delete"), ("/api/v1/users/{id}/roles", "put"),
             ("/api/v1/users/{id}/password", "post"), ("/api/v1/users/{id}/invitation", "post"), ("/api/v1/users/{id}/unlock", "post"),
             ("/api/v1/users/{id}/revoke-tokens", "post"), ("/api/v1/users/{id}/customers", "put"),
+            ("/api/v1/users/{id}/sessions", "delete"), ("/api/v1/users/{id}/sessions/{sessionId}", "delete"),
             ("/api/v1/roles", "post"), ("/api/v1/roles/{id}", "put"), ("/api/v1/roles/{id}", "delete"), ("/api/v1/roles/import", "post"),
             ("/api/v1/groups", "post"), ("/api/v1/groups/{id}", "put"), ("/api/v1/groups/{id}", "delete"),
             ("/api/v1/groups/{id}/roles", "put"), ("/api/v1/groups/{id}/members", "put"),

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Options;
 using Tessera.Core.Access;
 using Tessera.Core.Users;
 using Tessera.Server.SignIn;
+using Tessera.Server.Storage;
 using Tessera.Server.Tests.Delegation;
 using Tessera.Server.Tests.Infrastructure;
 
@@ -204,6 +205,34 @@ public abstract class StoredSessionTests<THost>(THost host) : IClassFixture<THos
         await using var scope = app.Scope(out var db);
         var reasons = await db.WebSessions.Where(s => s.UserId == user.Id).Select(s => s.EndReason).ToListAsync();
         Assert.Equal([SessionEndReasons.Expired, SessionEndReasons.Idle], reasons.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task Records_ended_or_expired_long_ago_are_purged_and_recent_ones_kept()
+    {
+        var user = await Seed.UserAsync(App, UserType.BackOffice, Password);
+        var now = DateTime.UtcNow;
+        var oldEnded = new WebSession { UserId = user.Id, CreatedAt = now.AddDays(-40), LastSeenAt = now.AddDays(-40), ExpiresAt = now.AddDays(-39), EndedAt = now.AddDays(-35), EndReason = "signout" };
+        var oldExpired = new WebSession { UserId = user.Id, CreatedAt = now.AddDays(-40), LastSeenAt = now.AddDays(-40), ExpiresAt = now.AddDays(-39) };
+        var recent = new WebSession { UserId = user.Id, CreatedAt = now.AddDays(-3), LastSeenAt = now.AddDays(-3), ExpiresAt = now.AddDays(-2), EndedAt = now.AddDays(-3), EndReason = "signout" };
+        await using (var scope = App.Scope(out var db))
+        {
+            db.WebSessions.AddRange(oldEnded, oldExpired, recent);
+            await db.SaveChangesAsync();
+        }
+
+        // A fresh host purges on its first sign-in (then at most once an hour).
+        await using var other = new TesseraApp(App.Database).Started();
+        using var browser = other.Client(cookies: true);
+        Assert.Equal(HttpStatusCode.Redirect, (await Seed.SignInAsync(browser, user.Username, Password)).StatusCode);
+        await using (var scope = App.Scope(out var db))
+        {
+            var left = await db.WebSessions.Where(s => s.UserId == user.Id).Select(s => s.Id).ToListAsync();
+            Assert.DoesNotContain(oldEnded.Id, left);
+            Assert.DoesNotContain(oldExpired.Id, left);
+            Assert.Contains(recent.Id, left);
+            Assert.Equal(2, left.Count);
+        }
     }
 
     [Fact]
