@@ -120,6 +120,30 @@ public abstract class StoredSessionTests<THost>(THost host) : IClassFixture<THos
     }
 
     [Fact]
+    public async Task A_viewer_sees_the_Sessions_card_with_nothing_to_press_and_cannot_post_an_end()
+    {
+        var user = await Seed.UserAsync(App, UserType.BackOffice, Password);
+        using var browser = App.Client(cookies: true);
+        await Seed.SignInAsync(browser, user.Username, Password);
+        using var admin = await Seed.AdminApiAsync(App);
+        var (_, viewers) = await DelegationArrange.RoleAsync(admin, "viewers", Privileges.ViewUsers);
+        var viewer = await Seed.UserAsync(App, UserType.BackOffice, Password, viewers);
+        using var viewing = App.Client(cookies: true);
+        await Seed.SignInAsync(viewing, viewer.Username, Password);
+
+        var page = await viewing.GetStringAsync($"/admin/users/{user.Id}");
+        Assert.Contains("id=\"sessions-card\"", page, StringComparison.Ordinal);
+        Assert.Contains($"data-session=", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("end-session", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("end-all-sessions", page, StringComparison.Ordinal);
+
+        var posted = await viewing.PostAsync($"/admin/users/{user.Id}?handler=EndSessions",
+            new FormUrlEncodedContent(new Dictionary<string, string> { ["__RequestVerificationToken"] = Seed.AntiforgeryToken(page) }));
+        Assert.Equal(HttpStatusCode.Forbidden, posted.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync("/profile")).StatusCode);
+    }
+
+    [Fact]
     public async Task The_caller_sees_their_own_sessions_and_revoking_tokens_ends_them()
     {
         var user = await Seed.UserAsync(App, UserType.BackOffice, Password);
