@@ -12,7 +12,7 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
     public partial class PostgresTesseraDbContextModel
     {
         private PostgresTesseraDbContextModel()
-            : base(skipDetectChanges: false, modelId: new Guid("8f6db7c0-3e69-4646-a40e-ebe5d47d2417"), entityTypeCount: 22)
+            : base(skipDetectChanges: false, modelId: new Guid("e0b164c6-65ba-48df-b050-fe5098b60796"), entityTypeCount: 24)
         {
         }
 
@@ -32,12 +32,14 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
             var outboxMessage = OutboxMessageEntityType.Create(this);
             var passwordHistoryEntry = PasswordHistoryEntryEntityType.Create(this);
             var privilege = PrivilegeEntityType.Create(this);
+            var recoveryCode = RecoveryCodeEntityType.Create(this);
             var resourceAction = ResourceActionEntityType.Create(this);
             var revokedToken = RevokedTokenEntityType.Create(this);
             var role = RoleEntityType.Create(this);
             var rolePermission = RolePermissionEntityType.Create(this);
             var rolePrivilege = RolePrivilegeEntityType.Create(this);
             var setting = SettingEntityType.Create(this);
+            var totpAuthenticator = TotpAuthenticatorEntityType.Create(this);
             var user = UserEntityType.Create(this);
             var userRole = UserRoleEntityType.Create(this);
 
@@ -51,9 +53,11 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
             GroupRoleEntityType.CreateForeignKey1(groupRole, group);
             GroupRoleEntityType.CreateForeignKey2(groupRole, role);
             PasswordHistoryEntryEntityType.CreateForeignKey1(passwordHistoryEntry, user);
+            RecoveryCodeEntityType.CreateForeignKey1(recoveryCode, user);
             RolePermissionEntityType.CreateForeignKey1(rolePermission, role);
             RolePrivilegeEntityType.CreateForeignKey1(rolePrivilege, privilege);
             RolePrivilegeEntityType.CreateForeignKey2(rolePrivilege, role);
+            TotpAuthenticatorEntityType.CreateForeignKey1(totpAuthenticator, user);
             UserRoleEntityType.CreateForeignKey1(userRole, role);
             UserRoleEntityType.CreateForeignKey2(userRole, user);
 
@@ -71,12 +75,14 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
             OutboxMessageEntityType.CreateAnnotations(outboxMessage);
             PasswordHistoryEntryEntityType.CreateAnnotations(passwordHistoryEntry);
             PrivilegeEntityType.CreateAnnotations(privilege);
+            RecoveryCodeEntityType.CreateAnnotations(recoveryCode);
             ResourceActionEntityType.CreateAnnotations(resourceAction);
             RevokedTokenEntityType.CreateAnnotations(revokedToken);
             RoleEntityType.CreateAnnotations(role);
             RolePermissionEntityType.CreateAnnotations(rolePermission);
             RolePrivilegeEntityType.CreateAnnotations(rolePrivilege);
             SettingEntityType.CreateAnnotations(setting);
+            TotpAuthenticatorEntityType.CreateAnnotations(totpAuthenticator);
             UserEntityType.CreateAnnotations(user);
             UserRoleEntityType.CreateAnnotations(userRole);
 

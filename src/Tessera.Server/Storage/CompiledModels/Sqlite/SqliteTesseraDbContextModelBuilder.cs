@@ -11,7 +11,7 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
     public partial class SqliteTesseraDbContextModel
     {
         private SqliteTesseraDbContextModel()
-            : base(skipDetectChanges: false, modelId: new Guid("aa1d3f5e-84d8-4026-bd3e-e9181e487a1f"), entityTypeCount: 22)
+            : base(skipDetectChanges: false, modelId: new Guid("cf384a60-db21-4e53-b492-de5435b34f29"), entityTypeCount: 24)
         {
         }
 
@@ -31,12 +31,14 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
             var outboxMessage = OutboxMessageEntityType.Create(this);
             var passwordHistoryEntry = PasswordHistoryEntryEntityType.Create(this);
             var privilege = PrivilegeEntityType.Create(this);
+            var recoveryCode = RecoveryCodeEntityType.Create(this);
             var resourceAction = ResourceActionEntityType.Create(this);
             var revokedToken = RevokedTokenEntityType.Create(this);
             var role = RoleEntityType.Create(this);
             var rolePermission = RolePermissionEntityType.Create(this);
             var rolePrivilege = RolePrivilegeEntityType.Create(this);
             var setting = SettingEntityType.Create(this);
+            var totpAuthenticator = TotpAuthenticatorEntityType.Create(this);
             var user = UserEntityType.Create(this);
             var userRole = UserRoleEntityType.Create(this);
 
@@ -50,9 +52,11 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
             GroupRoleEntityType.CreateForeignKey1(groupRole, group);
             GroupRoleEntityType.CreateForeignKey2(groupRole, role);
             PasswordHistoryEntryEntityType.CreateForeignKey1(passwordHistoryEntry, user);
+            RecoveryCodeEntityType.CreateForeignKey1(recoveryCode, user);
             RolePermissionEntityType.CreateForeignKey1(rolePermission, role);
             RolePrivilegeEntityType.CreateForeignKey1(rolePrivilege, privilege);
             RolePrivilegeEntityType.CreateForeignKey2(rolePrivilege, role);
+            TotpAuthenticatorEntityType.CreateForeignKey1(totpAuthenticator, user);
             UserRoleEntityType.CreateForeignKey1(userRole, role);
             UserRoleEntityType.CreateForeignKey2(userRole, user);
 
@@ -70,12 +74,14 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
             OutboxMessageEntityType.CreateAnnotations(outboxMessage);
             PasswordHistoryEntryEntityType.CreateAnnotations(passwordHistoryEntry);
             PrivilegeEntityType.CreateAnnotations(privilege);
+            RecoveryCodeEntityType.CreateAnnotations(recoveryCode);
             ResourceActionEntityType.CreateAnnotations(resourceAction);
             RevokedTokenEntityType.CreateAnnotations(revokedToken);
             RoleEntityType.CreateAnnotations(role);
             RolePermissionEntityType.CreateAnnotations(rolePermission);
             RolePrivilegeEntityType.CreateAnnotations(rolePrivilege);
             SettingEntityType.CreateAnnotations(setting);
+            TotpAuthenticatorEntityType.CreateAnnotations(totpAuthenticator);
             UserEntityType.CreateAnnotations(user);
             UserRoleEntityType.CreateAnnotations(userRole);
 
