@@ -98,7 +98,36 @@ public sealed class TesseraApp : WebApplicationFactory<Program>
     {
         var host = base.CreateHost(builder);
         host.Services.GetRequiredService<BootstrapGate>().Completion.GetAwaiter().GetResult();
+        if (!ProductMfaPolicy)
+        {
+            RelaxMfaPolicyAsync(host).GetAwaiter().GetResult();
+        }
+
         return host;
+    }
+
+    /// <summary>
+    /// Keep the product's MFA policy (`privileged`: administrators must enrol a second factor at their first sign-in).
+    /// Off by default: most tests sign in to the Back Office as the bootstrap administrator to test something else,
+    /// so the host sets the policy to `none` after its start, through the real API as the bootstrap API client,
+    /// exactly as an operator could. MFA tests keep the default.
+    /// </summary>
+    public bool ProductMfaPolicy { get; init; }
+
+    private async Task RelaxMfaPolicyAsync(IHost host)
+    {
+        using var client = Port == 0 ? host.GetTestServer().CreateClient() : new HttpClient { BaseAddress = new Uri(BaseUrl) };
+        var token = await Seed.TokenAsync(client, ApiClientId, ApiClientSecret);
+        using var request = new HttpRequestMessage(HttpMethod.Put, "/api/v1/mfa-policy")
+        {
+            Content = System.Net.Http.Json.JsonContent.Create(new { required = "none", requiredRoles = Array.Empty<string>(), stepUpMinutes = 15, trustProviderMfa = true }),
+        };
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        using var response = await client.SendAsync(request);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"Setting the test MFA policy failed: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
     }
 
     /// <summary>Starts the host now, so that start-up errors surface where the test begins.</summary>
@@ -166,9 +195,12 @@ public abstract class HostFixture(string provider) : IAsyncLifetime
 
     protected virtual IReadOnlyDictionary<string, string?>? Settings => null;
 
+    /// <summary>True for hosts that keep the product's MFA policy (see <see cref="TesseraApp.ProductMfaPolicy"/>).</summary>
+    protected virtual bool ProductMfaPolicy => false;
+
     public Task InitializeAsync()
     {
-        App = new TesseraApp(TestDatabase.Create(provider), Settings).Started();
+        App = new TesseraApp(TestDatabase.Create(provider), Settings) { ProductMfaPolicy = ProductMfaPolicy }.Started();
         return Task.CompletedTask;
     }
 
