@@ -169,7 +169,17 @@ public abstract class MfaTests<THost>(THost host) : IClassFixture<THost> where T
         Assert.True(first.StatusCode == HttpStatusCode.Redirect && first.Headers.Location?.OriginalString == $"/admin/users/{target.Id}",
             $"{(int)first.StatusCode} {first.Headers.Location}");
 
+        var policyPage = await browser.GetStringAsync("/admin/mfa-policy");
+        Assert.Contains("id=\"required-privileged\" checked=\"checked\"", policyPage, StringComparison.Ordinal);
+
         App.Clock.Advance(TimeSpan.FromMinutes(16));
+        var policyPrompt = await browser.PostAsync("/admin/mfa-policy", Form(policyPage, ("Required", "none"), ("StepUpMinutes", "15"), ("TrustProviderMfa", "true")));
+        Assert.StartsWith("/signin/step-up?returnUrl=%2Fadmin%2Fmfa-policy", policyPrompt.Headers.Location?.OriginalString, StringComparison.Ordinal);
+        using (var api = await Seed.AdminApiAsync(App))
+        {
+            Assert.Equal("privileged", (await Expect.ResponseAsync(await api.GetAsync("/api/v1/mfa-policy"), HttpStatusCode.OK)).GetProperty("required").GetString());
+        }
+
         string StampOf() { using var s = App.Scope(out var db); return db.Users.AsNoTracking().Single(u => u.Id == target.Id).PasswordHash!; }
         var before = StampOf();
         var prompted = await SetPasswordAsync(browser, target.Id, "Copper-Willow-Signal-91");
