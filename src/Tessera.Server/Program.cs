@@ -14,6 +14,7 @@ using Tessera.Server.Bootstrap;
 using Tessera.Server.Credentials;
 using Tessera.Server.Http;
 using Tessera.Server.Mail;
+using Tessera.Server.Mfa;
 using Tessera.Server.SignIn;
 using Tessera.Server.Storage;
 
@@ -55,6 +56,7 @@ builder.Services.AddTesseraRateLimits(builder.Configuration);
 builder.Services.AddScoped<Tessera.Server.Changes.DirectoryPipeline>();
 builder.Services.AddScoped<UserService>();
 builder.Services.AddScoped<SignInFlow>();
+builder.Services.AddTesseraMfa();
 builder.Services.AddScoped<UserSearch>();
 builder.Services.AddScoped<RoleService>();
 builder.Services.AddScoped<GroupService>();
@@ -107,6 +109,7 @@ app.UseRouting();
 // Before authentication: OpenIddict answers /connect/token there, and no limit needs to know the user.
 app.UseRateLimiter();
 app.UseAuthentication();
+app.UsePendingSignInGate();
 app.UseAuthorization();
 app.UseStrictRequests();
 
@@ -123,6 +126,7 @@ app.MapAccess();
 app.MapCredentials();
 app.MapCustomers();
 app.MapAgentAssist();
+app.MapMfa();
 app.MapRazorPages();
 // The fallback takes JSON bodies only, as every API endpoint does: a body of another type to an endpoint is then a 415, not a 404.
 app.MapFallback("/api/{**path}", (HttpContext context) =>

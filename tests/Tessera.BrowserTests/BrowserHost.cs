@@ -8,7 +8,7 @@ namespace Tessera.BrowserTests;
 /// A real Tessera host on a loopback port (SQLite), an SMTP sink catching its mail, and Debian's
 /// Chromium driven by Playwright; one per test class.
 /// </summary>
-public sealed class BrowserHost : IAsyncLifetime
+public class BrowserHost : IAsyncLifetime
 {
     public const string ChromiumPath = "/usr/bin/chromium";
 
@@ -22,6 +22,9 @@ public sealed class BrowserHost : IAsyncLifetime
     public SmtpSinkProcess Mail { get; private set; } = null!;
 
     public IBrowser Browser { get; private set; } = null!;
+
+    /// <summary>Keep the product's MFA policy (see <see cref="TesseraApp.ProductMfaPolicy"/>).</summary>
+    protected virtual bool ProductMfaPolicy => false;
 
     public async Task InitializeAsync()
     {
@@ -38,7 +41,7 @@ public sealed class BrowserHost : IAsyncLifetime
             ["Tessera:Mail:Smtp:Security"] = "None",
             ["Tessera:Mail:PollSeconds"] = "1",
             ["Tessera:AgentAssist:StorefrontUrl"] = StorefrontUrl,
-        }, kestrel: true).Started();
+        }, kestrel: true) { ProductMfaPolicy = ProductMfaPolicy }.Started();
         _playwright = await Playwright.CreateAsync();
         Browser = await _playwright.Chromium.LaunchAsync(new()
         {
@@ -69,4 +72,10 @@ public sealed class BrowserHost : IAsyncLifetime
         await App.Database.DisposeAsync();
         await Mail.DisposeAsync();
     }
+}
+
+/// <summary>A <see cref="BrowserHost"/> under the product's MFA policy (`privileged`).</summary>
+public sealed class MfaBrowserHost : BrowserHost
+{
+    protected override bool ProductMfaPolicy => true;
 }

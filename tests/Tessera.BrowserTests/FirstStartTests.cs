@@ -7,7 +7,8 @@ namespace Tessera.BrowserTests;
 
 /// <summary>
 /// The operator's first start, as it really happens: the built service in its own process prints a
-/// one-time link; the administrator opens it in a browser, sets a password and signs in.
+/// one-time link; the administrator opens it in a browser, sets a password, signs in, and (as the default MFA
+/// policy requires of administrators) enrols an authenticator app before reaching the Back Office.
 /// </summary>
 public sealed partial class FirstStartTests : IDisposable
 {
@@ -59,6 +60,22 @@ public sealed partial class FirstStartTests : IDisposable
         await page.FillAsync("#login", "admin");
         await page.FillAsync("#password", password);
         await page.ClickAsync("button[type=submit].primary");
+
+        // The default policy requires a second factor of administrators: the first sign-in ends at the enrolment.
+        await Assertions.Expect(page).ToHaveURLAsync(new Regex("/profile/mfa$"));
+        await Assertions.Expect(page.Locator("#enrol-required")).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("#totp-qr")).ToBeVisibleAsync();
+        Assert.StartsWith("otpauth://totp/Tessera:admin?secret=", await page.Locator("#totp-uri").GetAttributeAsync("href"), StringComparison.Ordinal);
+        await BrowserSteps.Screenshot(page, "mfa-enrolment");
+        await page.GotoAsync("/admin/users");
+        await Assertions.Expect(page).ToHaveURLAsync(new Regex("/profile/mfa$"));
+
+        // As an authenticator app would: the code from the key shown on the page.
+        var key = (await page.Locator("#totp-key").InnerTextAsync()).Replace(" ", "", StringComparison.Ordinal);
+        await page.FillAsync("#code", new OtpNet.Totp(OtpNet.Base32Encoding.ToBytes(key)).ComputeTotp());
+        await page.ClickAsync("#totp-confirm");
+        await Assertions.Expect(page.Locator("#recovery-code-list li")).ToHaveCountAsync(10);
+        await page.ClickAsync("#continue");
         await Assertions.Expect(page.Locator("#profile-link")).ToBeVisibleAsync();
         await page.GotoAsync("/admin/users");
         await Assertions.Expect(page.Locator("table")).ToContainTextAsync("modular.system");

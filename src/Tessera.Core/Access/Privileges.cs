@@ -9,6 +9,7 @@ public static class Privileges
     public const string ViewRoles = "VIEW_ROLES";
     public const string ManageGroups = "MANAGE_GROUPS";
     public const string ManagePasswordPolicy = "MANAGE_PASSWORD_POLICY";
+    public const string ManageAuthenticationPolicy = "MANAGE_AUTHENTICATION_POLICY";
     public const string ViewAuditLog = "VIEW_AUDIT_LOG";
     public const string ManageCustomers = "MANAGE_CUSTOMERS";
     public const string AgentAssist = "AGENT_ASSIST";
@@ -24,6 +25,7 @@ public static class Privileges
         (ViewRoles, "See roles, their privileges and permission rules."),
         (ManageGroups, "Create, change and delete groups and their members."),
         (ManagePasswordPolicy, "Change the company password policy."),
+        (ManageAuthenticationPolicy, "Change the multi-factor authentication policy: who needs a second factor, step-up, trust in SSO providers."),
         (ViewAuditLog, "Read the audit log."),
         (ManageCustomers, "Manage storefront customers."),
         (AgentAssist, "Act on a storefront customer's behalf."),

@@ -134,6 +134,9 @@ public sealed class Bootstrapper(
             Console.WriteLine();
             Console.WriteLine($"Tessera: set the password of the administrator '{admin.Username}' within {FirstLinkLifetime.TotalHours:0} hours:");
             Console.WriteLine($"  {firstLink}");
+            // The default MFA policy ("privileged") requires a second factor of administrators: say so before they meet it.
+            Console.WriteLine("Then sign in: you will be asked to set up an authenticator app (or a passkey) before anything else,");
+            Console.WriteLine("because the default policy requires a second step at sign-in for administrators. Keep the recovery codes it shows.");
             Console.WriteLine();
         }
     }

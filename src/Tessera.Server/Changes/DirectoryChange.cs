@@ -48,6 +48,8 @@ public sealed record ChangeTarget(string Type, Guid? Id, string? Name = null)
 [JsonDerivedType(typeof(SetGroupRoles), "group.set_roles")]
 [JsonDerivedType(typeof(SetGroupMembers), "group.set_members")]
 [JsonDerivedType(typeof(DeleteGroup), "group.delete")]
+[JsonDerivedType(typeof(ResetMfa), "user.reset_mfa")]
+[JsonDerivedType(typeof(SetMfaPolicy), "mfa_policy.set")]
 public abstract record DirectoryChange(Guid? ActorId)
 {
     /// <summary>The audit action the change writes when it applies (and names as attempted when refused).</summary>
@@ -200,4 +202,20 @@ public sealed record DeleteGroup(Guid? ActorId, Guid GroupId) : DirectoryChange(
     public override string Action => "group.deleted";
 
     public override ChangeTarget Target => ChangeTarget.Group(GroupId);
+}
+
+/// <summary>An administrator removes every second factor of a user; the user enrols again at the next sign-in.</summary>
+public sealed record ResetMfa(Guid? ActorId, Guid UserId) : DirectoryChange(ActorId)
+{
+    public override string Action => "mfa.reset";
+
+    public override ChangeTarget Target => ChangeTarget.User(UserId);
+}
+
+/// <summary>The MFA policy replaced as a whole.</summary>
+public sealed record SetMfaPolicy(Guid? ActorId, Tessera.Core.Credentials.MfaPolicy Policy) : DirectoryChange(ActorId)
+{
+    public override string Action => "mfa_policy.changed";
+
+    public override ChangeTarget Target => new("mfa_policy", null);
 }

@@ -55,6 +55,8 @@ public static class AuthorizationCode
             // Only Tessera's own scope: no identity token (openid) and no refresh token (offline_access) come from here.
             var principal = TokenServer.AccessPrincipal(caller!, request.GetScopes().Intersect([TokenServer.ApiScope], StringComparer.Ordinal), tokens.Value.Audience);
             principal.SetClaim(CodeIdClaim, Guid.NewGuid().ToString("N"));
+            // What the session proved travels in the code to the token (amr, acr): a resource server can ask for two factors.
+            principal.SetClaims(TesseraClaims.Amr, [.. session.Principal!.FindAll(TesseraClaims.Amr).Select(c => c.Value).Distinct(StringComparer.Ordinal)]);
             return Results.SignIn(principal, properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
         }
 
@@ -153,7 +155,22 @@ public static class AuthorizationCode
         }
 
         await purge.IfDueAsync(db, now, ct);
-        return TokenServer.AccessPrincipal(caller, code.GetScopes(), tokens.Value.Audience);
+        return WithAssurance(TokenServer.AccessPrincipal(caller, code.GetScopes(), tokens.Value.Audience), code.GetClaims(TesseraClaims.Amr));
+    }
+
+    /// <summary>
+    /// The methods the session proved (RFC 8176 `amr`, always a JSON array, even of one) and the level they make
+    /// (`acr`: "2" when they include a second factor, "1" otherwise).
+    /// </summary>
+    internal static ClaimsPrincipal WithAssurance(ClaimsPrincipal principal, IEnumerable<string> amr)
+    {
+        var methods = amr.Distinct(StringComparer.Ordinal).ToList();
+        var identity = (ClaimsIdentity)principal.Identity!;
+        identity.AddClaim(new Claim(TesseraClaims.Amr, System.Text.Json.JsonSerializer.Serialize(methods),
+            Microsoft.IdentityModel.JsonWebTokens.JsonClaimValueTypes.JsonArray));
+        identity.SetClaim(TesseraClaims.Acr, methods.Contains(AuthenticationMethods.MultiFactor) ? "2" : "1");
+        identity.SetDestinations(static _ => [Destinations.AccessToken]);
+        return principal;
     }
 
     /// <summary>`Tessera:Tokens:Clients` checked at start: a bad entry names itself instead of failing a sign-in later.</summary>

@@ -34,16 +34,57 @@ public sealed record PendingSignIn(Guid UserId, string StampDigest, IReadOnlyLis
 /// calls <see cref="ContinueAsync"/>; it decides whether the user still owes a second factor (or an enrolment),
 /// and only then creates the session, whose `amr` says what was proven.
 /// </summary>
-public sealed class SignInFlow(CallerDirectory callers, TimeProvider clock)
+public sealed class SignInFlow(CallerDirectory callers, Mfa.MfaMethods methods, Storage.TesseraDbContext db, TimeProvider clock)
 {
-    /// <summary>After a first factor: a session, or a pending sign-in. Returns the local address to send the browser to.</summary>
+    /// <summary>
+    /// After a first factor: a session, or a pending sign-in. Returns the local address to send the browser to.
+    /// A first factor that already proved two (a passkey with user verification, an SSO provider's "mfa") gets its
+    /// session. Else a user who holds a second factor owes it (/signin/mfa), whether or not the policy requires it:
+    /// who enrolled is always asked. A user the policy requires it of who holds none must enrol first (/profile/mfa).
+    /// An SSO user is never asked while the policy trusts the provider's MFA.
+    /// </summary>
     public async Task<string> ContinueAsync(HttpContext http, Guid userId, IReadOnlyList<string> amr, string returnUrl, CancellationToken ct)
     {
         returnUrl = SignInEndpoints.LocalOnly(returnUrl);
         var caller = await callers.GetAsync(userId, ct) ?? throw new InvalidOperationException("The user who just signed in no longer exists.");
         var now = clock.GetUtcNow().UtcDateTime;
+        if (!amr.Contains(AuthenticationMethods.MultiFactor))
+        {
+            var policy = await Mfa.MfaPolicyService.GetAsync(db, ct);
+            var trusted = caller.CredentialMode == Core.Users.CredentialMode.Sso && policy.TrustProviderMfa;
+            PendingStage? owed = trusted ? null
+                : await methods.HoldsSecondFactorAsync(userId, ct) ? PendingStage.SecondFactor
+                : await methods.RequiredAsync(caller, policy, ct) ? PendingStage.Enrolment
+                : null;
+            if (owed is { } stage)
+            {
+                await http.SignOutAsync(WebSessions.Scheme);
+                await http.SignInAsync(WebSessions.PendingScheme, PendingPrincipal(caller, amr, stage),
+                    new AuthenticationProperties(new Dictionary<string, string?> { ["returnUrl"] = returnUrl }));
+                return stage == PendingStage.SecondFactor ? "/signin/mfa" : "/profile/mfa";
+            }
+        }
+
         await http.SignInAsync(WebSessions.Scheme, WebSessions.Principal(caller, now, amr, amr.Contains(AuthenticationMethods.MultiFactor) ? now : null));
         return returnUrl;
+    }
+
+    /// <summary>A pending sign-in's principal: who, under which stamp (checked at every use), proven how so far, owing what.</summary>
+    private static ClaimsPrincipal PendingPrincipal(CallerState caller, IEnumerable<string> amr, PendingStage stage)
+    {
+        var identity = new ClaimsIdentity(
+        [
+            new Claim(TesseraClaims.Subject, caller.Id.ToString()),
+            new Claim(TesseraClaims.Username, caller.Username),
+            new Claim(TesseraClaims.Stamp, caller.StampDigest),
+            new Claim(TesseraClaims.PendingStage, stage.ToString()),
+        ], WebSessions.PendingScheme, TesseraClaims.Username, TesseraClaims.Role);
+        foreach (var method in amr.Distinct(StringComparer.Ordinal))
+        {
+            identity.AddClaim(new Claim(TesseraClaims.Amr, method));
+        }
+
+        return new ClaimsPrincipal(identity);
     }
 
     /// <summary>The pending sign-in of this browser, if any and still current.</summary>
@@ -66,8 +107,14 @@ public sealed class SignInFlow(CallerDirectory callers, TimeProvider clock)
     public async Task<string> CompleteSecondFactorAsync(HttpContext http, PendingSignIn pending, string method, CancellationToken ct)
     {
         await http.SignOutAsync(WebSessions.PendingScheme);
-        var caller = await callers.GetAsync(pending.UserId, ct) ?? throw new InvalidOperationException("The user who just signed in no longer exists.");
+        var caller = await callers.GetAsync(pending.UserId, ct);
         var now = clock.GetUtcNow().UtcDateTime;
+        if (caller is null || !caller.MayAct(now) || caller.StampDigest != pending.StampDigest)
+        {
+            // Disabled, locked, deleted or re-stamped since the first factor: the sign-in ends without a session.
+            return "/signin";
+        }
+
         var amr = pending.Amr.Append(method).Append(AuthenticationMethods.MultiFactor).Distinct(StringComparer.Ordinal).ToList();
         await http.SignInAsync(WebSessions.Scheme, WebSessions.Principal(caller, now, amr, now));
         return pending.ReturnUrl;

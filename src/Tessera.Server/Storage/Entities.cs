@@ -366,3 +366,30 @@ public sealed class WebSession
     public DateTime? EndedAt { get; set; }
     public string? EndReason { get; set; }
 }
+
+/// <summary>A user's TOTP authenticator (RFC 6238): one per user, confirmed by a first valid code.</summary>
+public sealed class TotpAuthenticator
+{
+    public Guid UserId { get; set; }
+
+    /// <summary>The shared key, protected with Data Protection (never stored or logged in the clear).</summary>
+    public required string ProtectedSecret { get; set; }
+    public DateTime CreatedAt { get; set; }
+
+    /// <summary>Null while enrolment awaits its first valid code: until then the authenticator is no second factor.</summary>
+    public DateTime? ConfirmedAt { get; set; }
+    public DateTime? LastUsedAt { get; set; }
+
+    /// <summary>The last accepted time step: a code of this step or an earlier one is refused, so each code works once.</summary>
+    public long LastTimeStep { get; set; }
+}
+
+/// <summary>A single-use recovery code, stored only as its hash.</summary>
+public sealed class RecoveryCode
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public Guid UserId { get; set; }
+    public required string CodeHash { get; set; }
+    public DateTime CreatedAt { get; set; }
+    public DateTime? UsedAt { get; set; }
+}

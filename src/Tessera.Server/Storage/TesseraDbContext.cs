@@ -31,6 +31,8 @@ public abstract class TesseraDbContext(DbContextOptions options) : DbContext(opt
     public DbSet<AgentCustomer> AgentCustomers => Set<AgentCustomer>();
     public DbSet<AgentSession> AgentSessions => Set<AgentSession>();
     public DbSet<WebSession> WebSessions => Set<WebSession>();
+    public DbSet<TotpAuthenticator> TotpAuthenticators => Set<TotpAuthenticator>();
+    public DbSet<RecoveryCode> RecoveryCodes => Set<RecoveryCode>();
 
     public abstract DatabaseProvider Provider { get; }
 
@@ -283,6 +285,24 @@ public abstract class TesseraDbContext(DbContextOptions options) : DbContext(opt
             e.HasKey(t => t.TokenId);
             e.Property(t => t.TokenId).HasMaxLength(100);
             e.HasIndex(t => t.ExpiresAt);
+        });
+
+        b.Entity<TotpAuthenticator>(e =>
+        {
+            e.ToTable("totp_authenticators");
+            e.HasKey(t => t.UserId);
+            e.Property(t => t.ProtectedSecret).HasMaxLength(1000);
+            e.HasOne<User>().WithOne().HasForeignKey<TotpAuthenticator>(t => t.UserId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        b.Entity<RecoveryCode>(e =>
+        {
+            e.ToTable("recovery_codes");
+            e.HasKey(c => c.Id);
+            e.Property(c => c.CodeHash).HasMaxLength(64);
+            // A code is looked up by user and hash when presented.
+            e.HasIndex(c => new { c.UserId, c.CodeHash });
+            e.HasOne<User>().WithMany().HasForeignKey(c => c.UserId).OnDelete(DeleteBehavior.Cascade);
         });
 
         b.Entity<ExternalLogin>(e =>

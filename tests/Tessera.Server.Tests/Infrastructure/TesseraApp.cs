@@ -98,7 +98,65 @@ public sealed class TesseraApp : WebApplicationFactory<Program>
     {
         var host = base.CreateHost(builder);
         host.Services.GetRequiredService<BootstrapGate>().Completion.GetAwaiter().GetResult();
+        if (!ProductMfaPolicy && ApiReachable)
+        {
+            RelaxMfaPolicyAsync(host).GetAwaiter().GetResult();
+        }
+
         return host;
+    }
+
+    /// <summary>
+    /// Keep the product's MFA policy (`privileged`: administrators must enrol a second factor at their first sign-in).
+    /// Off by default: most tests sign in to the Back Office as the bootstrap administrator to test something else,
+    /// so the host sets the policy to `none` after its start, through the real API as the bootstrap API client,
+    /// exactly as an operator could. MFA tests keep the default.
+    /// </summary>
+    public bool ProductMfaPolicy { get; init; }
+
+    /// <summary>
+    /// Whether the test can reach the API as the bootstrap client: the client is configured, and the host takes
+    /// plain-HTTP token requests (an http PublicUrl), or https ones from a trusted proxy (X-Forwarded-Proto). A host
+    /// without that, which refuses such requests, keeps the product policy; the tests of such hosts do not sign in
+    /// to the Back Office.
+    /// </summary>
+    private bool ApiReachable
+        => !(_settings.TryGetValue("Tessera:Bootstrap:ApiClientId", out var client) && string.IsNullOrEmpty(client))
+            && (!Https || (Port != 0 && _settings.TryGetValue(Tessera.Server.Http.TrustedProxies.Setting, out var proxies) && !string.IsNullOrEmpty(proxies)));
+
+    private bool Https => _settings.TryGetValue("Tessera:PublicUrl", out var url) && url?.StartsWith("https:", StringComparison.OrdinalIgnoreCase) == true;
+
+    private async Task RelaxMfaPolicyAsync(IHost host)
+    {
+        // A restart on the same database finds the policy relaxed already (and the client's secret may have changed since).
+        await using (var scope = host.Services.CreateAsyncScope())
+        {
+            var stored = await Tessera.Server.Mfa.MfaPolicyService.GetAsync(scope.ServiceProvider.GetRequiredService<TesseraDbContext>(), CancellationToken.None);
+            if (stored.Required == Tessera.Core.Credentials.MfaRequirement.None)
+            {
+                return;
+            }
+        }
+
+        var secret = _settings.TryGetValue("Tessera:Bootstrap:ApiClientSecret", out var configured) && !string.IsNullOrEmpty(configured) ? configured : ApiClientSecret;
+        using var client = Port == 0 ? host.GetTestServer().CreateClient() : new HttpClient { BaseAddress = new Uri(BaseUrl) };
+        if (Https)
+        {
+            // As the trusted TLS-terminating proxy in front of the host would say.
+            client.DefaultRequestHeaders.Add("X-Forwarded-Proto", "https");
+        }
+
+        var token = await Seed.TokenAsync(client, ApiClientId, secret);
+        using var request = new HttpRequestMessage(HttpMethod.Put, "/api/v1/mfa-policy")
+        {
+            Content = System.Net.Http.Json.JsonContent.Create(new { required = "none", requiredRoles = Array.Empty<string>(), stepUpMinutes = 15, trustProviderMfa = true }),
+        };
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        using var response = await client.SendAsync(request);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"Setting the test MFA policy failed: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
     }
 
     /// <summary>Starts the host now, so that start-up errors surface where the test begins.</summary>
@@ -166,9 +224,12 @@ public abstract class HostFixture(string provider) : IAsyncLifetime
 
     protected virtual IReadOnlyDictionary<string, string?>? Settings => null;
 
+    /// <summary>True for hosts that keep the product's MFA policy (see <see cref="TesseraApp.ProductMfaPolicy"/>).</summary>
+    protected virtual bool ProductMfaPolicy => false;
+
     public Task InitializeAsync()
     {
-        App = new TesseraApp(TestDatabase.Create(provider), Settings).Started();
+        App = new TesseraApp(TestDatabase.Create(provider), Settings) { ProductMfaPolicy = ProductMfaPolicy }.Started();
         return Task.CompletedTask;
     }
 

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using Microsoft.EntityFrameworkCore;
 using Tessera.Core.Users;
 using Tessera.Server.BackOffice.Pages;
@@ -188,6 +189,32 @@ public abstract class SsoTests<THost>(THost host) : IClassFixture<THost> where T
         AssertRefused(flow, SsoRefusal.Failed);
     }
 
+    [Fact]
+    public async Task An_SSO_user_whom_the_policy_requires_MFA_of_is_asked_for_Tesseras_own_only_when_the_provider_is_not_trusted()
+    {
+        var account = host.Account(SsoHost.Privileged);
+        var user = await Seed.UserAsync(App, UserType.BackOffice, null, CredentialMode.Sso, account.Email, "Administrator");
+        using var api = await Seed.AdminApiAsync(App);
+        try
+        {
+            await Expect.ResponseAsync(await api.PutAsJsonAsync("/api/v1/mfa-policy", new { required = "privileged", requiredRoles = Array.Empty<string>(), stepUpMinutes = 15, trustProviderMfa = true }), HttpStatusCode.OK);
+            var trusted = await SignInAsync("test", account.Sub);
+            Assert.True(trusted.Path == "/" && trusted.Status == HttpStatusCode.OK && trusted.HasSession, trusted.ToString());
+
+            await Expect.ResponseAsync(await api.PutAsJsonAsync("/api/v1/mfa-policy", new { required = "privileged", requiredRoles = Array.Empty<string>(), stepUpMinutes = 15, trustProviderMfa = false }), HttpStatusCode.OK);
+            var untrusted = await SignInAsync("test", account.Sub);
+            Assert.True(untrusted.Path == "/profile/mfa" && untrusted.Status == HttpStatusCode.OK && !untrusted.HasSession, untrusted.ToString());
+            Assert.Contains("id=\"enrol-required\"", untrusted.Html, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await Expect.ResponseAsync(await api.PutAsJsonAsync("/api/v1/mfa-policy", new { required = "none", requiredRoles = Array.Empty<string>(), stepUpMinutes = 15, trustProviderMfa = true }), HttpStatusCode.OK);
+        }
+
+        await using var scope = App.Scope(out var db);
+        Assert.Equal(2, await db.AuditEvents.CountAsync(a => a.Action == "signin.sso" && a.Outcome == "success" && a.TargetId == user.Id.ToString()));
+    }
+
     private static void AssertRefused(SsoFlow flow, SsoRefusal refusal)
     {
         Assert.True(flow.Path == "/signin" && flow.Query == "?sso=" + refusal && flow.Status == HttpStatusCode.OK, flow.ToString());
@@ -237,6 +264,7 @@ public abstract class SsoHost(string provider) : IAsyncLifetime
     public const string PasswordUser = "password-user";
     public const string DisabledUser = "disabled-user";
     public const string LookAlike = "look-alike";
+    public const string Privileged = "privileged";
 
     private const string Secret = "Sso-Client-Secret-1234";
 
@@ -251,7 +279,7 @@ public abstract class SsoHost(string provider) : IAsyncLifetime
     public OidcAccount Account(string name) => Accounts.Single(a => a.Sub == name);
 
     private IEnumerable<OidcAccount> Accounts =>
-        new[] { SignsIn, EmailChanges, Unknown, Unverified, Provisioned, ApiUser, PasswordUser, DisabledUser, LookAlike }
+        new[] { SignsIn, EmailChanges, Unknown, Unverified, Provisioned, ApiUser, PasswordUser, DisabledUser, LookAlike, Privileged }
             .Select(name => new OidcAccount(name, $"{name}.{_run}@sso.test", EmailVerified: name != Unverified, "Given-" + name, "Family-" + name));
 
     public async Task InitializeAsync()

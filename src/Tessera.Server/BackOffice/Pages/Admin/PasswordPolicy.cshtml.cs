@@ -8,6 +8,7 @@ namespace Tessera.Server.BackOffice.Pages.Admin;
 
 /// <summary>The company password policy: every setting of <see cref="PasswordPolicy"/>, saved by <see cref="CredentialService.SetPolicyAsync"/>.</summary>
 [RequiresPrivilege(Privileges.ManagePasswordPolicy)]
+[Mfa.RequiresStepUp]
 public sealed class PasswordPolicyModel(CredentialService credentials) : PageModel
 {
     [BindProperty] public PasswordPolicy Policy { get; set; } = PasswordPolicy.Default;

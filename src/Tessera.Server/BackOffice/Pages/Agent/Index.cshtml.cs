@@ -10,6 +10,7 @@ namespace Tessera.Server.BackOffice.Pages.Agent;
 
 /// <summary>Agent assist: search the customers in the agent's scope, and act as one of them with a reason.</summary>
 [RequiresPrivilege(Privileges.AgentAssist)]
+[Mfa.RequiresStepUp("Act")]
 public sealed class IndexModel(AgentScopeService scopes, ImpersonationService impersonation, IOptions<AgentAssistOptions> options) : PageModel
 {
     public const int PageSize = 25;

@@ -471,6 +471,33 @@ namespace Tessera.Server.Storage.Migrations.Postgres
                     b.ToTable("privileges", (string)null);
                 });
 
+            modelBuilder.Entity("Tessera.Server.Storage.RecoveryCode", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("CodeHash")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTime?>("UsedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("uuid");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("UserId", "CodeHash");
+
+                    b.ToTable("recovery_codes", (string)null);
+                });
+
             modelBuilder.Entity("Tessera.Server.Storage.ResourceAction", b =>
                 {
                     b.Property<string>("Resource")
@@ -613,6 +640,33 @@ namespace Tessera.Server.Storage.Migrations.Postgres
                     b.HasKey("Key");
 
                     b.ToTable("settings", (string)null);
+                });
+
+            modelBuilder.Entity("Tessera.Server.Storage.TotpAuthenticator", b =>
+                {
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTime?>("ConfirmedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<long>("LastTimeStep")
+                        .HasColumnType("bigint");
+
+                    b.Property<DateTime?>("LastUsedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("ProtectedSecret")
+                        .IsRequired()
+                        .HasMaxLength(1000)
+                        .HasColumnType("character varying(1000)");
+
+                    b.HasKey("UserId");
+
+                    b.ToTable("totp_authenticators", (string)null);
                 });
 
             modelBuilder.Entity("Tessera.Server.Storage.User", b =>
@@ -913,6 +967,15 @@ namespace Tessera.Server.Storage.Migrations.Postgres
                         .IsRequired();
                 });
 
+            modelBuilder.Entity("Tessera.Server.Storage.RecoveryCode", b =>
+                {
+                    b.HasOne("Tessera.Server.Storage.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Tessera.Server.Storage.RolePermission", b =>
                 {
                     b.HasOne("Tessera.Server.Storage.Role", null)
@@ -933,6 +996,15 @@ namespace Tessera.Server.Storage.Migrations.Postgres
                     b.HasOne("Tessera.Server.Storage.Role", null)
                         .WithMany("Privileges")
                         .HasForeignKey("RoleId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Tessera.Server.Storage.TotpAuthenticator", b =>
+                {
+                    b.HasOne("Tessera.Server.Storage.User", null)
+                        .WithOne()
+                        .HasForeignKey("Tessera.Server.Storage.TotpAuthenticator", "UserId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

@@ -460,6 +460,33 @@ namespace Tessera.Server.Storage.Migrations.Sqlite
                     b.ToTable("privileges", (string)null);
                 });
 
+            modelBuilder.Entity("Tessera.Server.Storage.RecoveryCode", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("CodeHash")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("UsedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("UserId", "CodeHash");
+
+                    b.ToTable("recovery_codes", (string)null);
+                });
+
             modelBuilder.Entity("Tessera.Server.Storage.ResourceAction", b =>
                 {
                     b.Property<string>("Resource")
@@ -600,6 +627,33 @@ namespace Tessera.Server.Storage.Migrations.Sqlite
                     b.HasKey("Key");
 
                     b.ToTable("settings", (string)null);
+                });
+
+            modelBuilder.Entity("Tessera.Server.Storage.TotpAuthenticator", b =>
+                {
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("ConfirmedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("LastTimeStep")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime?>("LastUsedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ProtectedSecret")
+                        .IsRequired()
+                        .HasMaxLength(1000)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("UserId");
+
+                    b.ToTable("totp_authenticators", (string)null);
                 });
 
             modelBuilder.Entity("Tessera.Server.Storage.User", b =>
@@ -886,6 +940,15 @@ namespace Tessera.Server.Storage.Migrations.Sqlite
                         .IsRequired();
                 });
 
+            modelBuilder.Entity("Tessera.Server.Storage.RecoveryCode", b =>
+                {
+                    b.HasOne("Tessera.Server.Storage.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Tessera.Server.Storage.RolePermission", b =>
                 {
                     b.HasOne("Tessera.Server.Storage.Role", null)
@@ -906,6 +969,15 @@ namespace Tessera.Server.Storage.Migrations.Sqlite
                     b.HasOne("Tessera.Server.Storage.Role", null)
                         .WithMany("Privileges")
                         .HasForeignKey("RoleId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Tessera.Server.Storage.TotpAuthenticator", b =>
+                {
+                    b.HasOne("Tessera.Server.Storage.User", null)
+                        .WithOne()
+                        .HasForeignKey("Tessera.Server.Storage.TotpAuthenticator", "UserId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

@@ -11,6 +11,7 @@ namespace Tessera.Server.BackOffice.Pages.Admin.Groups;
 /// <summary>Create, change or delete a group: its roles and its members, through <see cref="GroupService"/>.</summary>
 [RequiresPrivilege(Core.Access.Privileges.ViewUsers)]
 [RequiresPrivilege(Core.Access.Privileges.ManageGroups, OnlyFor = "POST")]
+[Mfa.RequiresStepUp]
 public sealed class GroupModel(GroupService groups, RoleService roles, UserSearch search) : PageModel
 {
     /// <summary>The signed-in user's privileges: the most that a group they change may give its members.</summary>

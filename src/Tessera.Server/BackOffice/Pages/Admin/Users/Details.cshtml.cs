@@ -18,7 +18,8 @@ namespace Tessera.Server.BackOffice.Pages.Admin.Users;
 /// </summary>
 [RequiresPrivilege(Privileges.ViewUsers)]
 [RequiresPrivilege(Privileges.ManageUsers, OnlyFor = "POST")]
-public sealed class DetailsModel(UserService users, RoleService roles, CredentialService credentials, AgentScopeService agentScopes, CustomerService customers, CustomerSearch customerSearch, Tessera.Server.SignIn.SessionService sessions) : PageModel
+[Mfa.RequiresStepUp("Roles", "Password", "Delete", "ResetMfa")]
+public sealed class DetailsModel(UserService users, RoleService roles, CredentialService credentials, AgentScopeService agentScopes, CustomerService customers, CustomerSearch customerSearch, Tessera.Server.SignIn.SessionService sessions, Mfa.MfaMethods mfa) : PageModel
 {
     [BindProperty(SupportsGet = true)] public Guid Id { get; set; }
 
@@ -146,6 +147,12 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
     public async Task<IActionResult> OnPostUnlockAsync()
         => await AfterAsync(await credentials.UnlockAsync(Id, HttpContext.RequestAborted), "unlock", "The user was unlocked.");
 
+    /// <summary>The user's enrolled second factors, for the MFA card.</summary>
+    public IReadOnlyList<Mfa.MfaMethodResponse> MfaMethods { get; private set; } = [];
+
+    public async Task<IActionResult> OnPostResetMfaAsync()
+        => await AfterAsync(await mfa.ResetAsync(Id, HttpContext.RequestAborted), "mfa", "The user's second factors were removed and their sessions ended; they set up a new one at their next sign-in.");
+
     public async Task<IActionResult> OnPostDeleteAsync()
     {
         if (!ConfirmDelete)
@@ -243,6 +250,7 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
 
         RoleToggles = Toggles.Roles(AllRoles, Roles, Subject.Roles, MayChange ? ceiling : null);
         Sessions = (await sessions.ListAsync(Id, ct)).Value ?? [];
+        MfaMethods = Subject.Type == "backoffice" ? await mfa.ListAsync(Id, ct) : [];
 
         if (Subject.Type == "backoffice" && (await agentScopes.GetAsync(Id, ct)).Value is { } scope)
         {

@@ -8,6 +8,7 @@ namespace Tessera.Server.BackOffice.Pages.Admin.Users;
 
 /// <summary>"Add user": the form of <see cref="UserService.CreateAsync"/>; the service decides every rule.</summary>
 [RequiresPrivilege(Privileges.ManageUsers)]
+[Mfa.RequiresStepUp]
 public sealed class NewModel(UserService users, RoleService roles) : PageModel
 {
     [BindProperty] public string Type { get; set; } = "backoffice";
