@@ -12,7 +12,7 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
     public partial class PostgresTesseraDbContextModel
     {
         private PostgresTesseraDbContextModel()
-            : base(skipDetectChanges: false, modelId: new Guid("8f6db7c0-3e69-4646-a40e-ebe5d47d2417"), entityTypeCount: 22)
+            : base(skipDetectChanges: false, modelId: new Guid("e55a6d0b-fd6f-4ee6-87f3-0ab04a9320e5"), entityTypeCount: 23)
         {
         }
 
@@ -30,6 +30,7 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
             var groupMember = GroupMemberEntityType.Create(this);
             var groupRole = GroupRoleEntityType.Create(this);
             var outboxMessage = OutboxMessageEntityType.Create(this);
+            var passkey = PasskeyEntityType.Create(this);
             var passwordHistoryEntry = PasswordHistoryEntryEntityType.Create(this);
             var privilege = PrivilegeEntityType.Create(this);
             var resourceAction = ResourceActionEntityType.Create(this);
@@ -50,6 +51,7 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
             GroupMemberEntityType.CreateForeignKey2(groupMember, user);
             GroupRoleEntityType.CreateForeignKey1(groupRole, group);
             GroupRoleEntityType.CreateForeignKey2(groupRole, role);
+            PasskeyEntityType.CreateForeignKey1(passkey, user);
             PasswordHistoryEntryEntityType.CreateForeignKey1(passwordHistoryEntry, user);
             RolePermissionEntityType.CreateForeignKey1(rolePermission, role);
             RolePrivilegeEntityType.CreateForeignKey1(rolePrivilege, privilege);
@@ -69,6 +71,7 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
             GroupMemberEntityType.CreateAnnotations(groupMember);
             GroupRoleEntityType.CreateAnnotations(groupRole);
             OutboxMessageEntityType.CreateAnnotations(outboxMessage);
+            PasskeyEntityType.CreateAnnotations(passkey);
             PasswordHistoryEntryEntityType.CreateAnnotations(passwordHistoryEntry);
             PrivilegeEntityType.CreateAnnotations(privilege);
             ResourceActionEntityType.CreateAnnotations(resourceAction);

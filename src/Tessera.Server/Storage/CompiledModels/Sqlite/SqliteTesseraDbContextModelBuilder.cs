@@ -11,7 +11,7 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
     public partial class SqliteTesseraDbContextModel
     {
         private SqliteTesseraDbContextModel()
-            : base(skipDetectChanges: false, modelId: new Guid("aa1d3f5e-84d8-4026-bd3e-e9181e487a1f"), entityTypeCount: 22)
+            : base(skipDetectChanges: false, modelId: new Guid("a65d0051-aa0e-42fd-97e2-1a4d516e47e3"), entityTypeCount: 23)
         {
         }
 
@@ -29,6 +29,7 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
             var groupMember = GroupMemberEntityType.Create(this);
             var groupRole = GroupRoleEntityType.Create(this);
             var outboxMessage = OutboxMessageEntityType.Create(this);
+            var passkey = PasskeyEntityType.Create(this);
             var passwordHistoryEntry = PasswordHistoryEntryEntityType.Create(this);
             var privilege = PrivilegeEntityType.Create(this);
             var resourceAction = ResourceActionEntityType.Create(this);
@@ -49,6 +50,7 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
             GroupMemberEntityType.CreateForeignKey2(groupMember, user);
             GroupRoleEntityType.CreateForeignKey1(groupRole, group);
             GroupRoleEntityType.CreateForeignKey2(groupRole, role);
+            PasskeyEntityType.CreateForeignKey1(passkey, user);
             PasswordHistoryEntryEntityType.CreateForeignKey1(passwordHistoryEntry, user);
             RolePermissionEntityType.CreateForeignKey1(rolePermission, role);
             RolePrivilegeEntityType.CreateForeignKey1(rolePrivilege, privilege);
@@ -68,6 +70,7 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
             GroupMemberEntityType.CreateAnnotations(groupMember);
             GroupRoleEntityType.CreateAnnotations(groupRole);
             OutboxMessageEntityType.CreateAnnotations(outboxMessage);
+            PasskeyEntityType.CreateAnnotations(passkey);
             PasswordHistoryEntryEntityType.CreateAnnotations(passwordHistoryEntry);
             PrivilegeEntityType.CreateAnnotations(privilege);
             ResourceActionEntityType.CreateAnnotations(resourceAction);
