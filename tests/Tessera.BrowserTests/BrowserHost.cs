@@ -8,7 +8,7 @@ namespace Tessera.BrowserTests;
 /// A real Tessera host on a loopback port (SQLite), an SMTP sink catching its mail, and Debian's
 /// Chromium driven by Playwright; one per test class.
 /// </summary>
-public sealed class BrowserHost : IAsyncLifetime
+public class BrowserHost : IAsyncLifetime
 {
     public const string ChromiumPath = "/usr/bin/chromium";
 
@@ -22,6 +22,9 @@ public sealed class BrowserHost : IAsyncLifetime
     public SmtpSinkProcess Mail { get; private set; } = null!;
 
     public IBrowser Browser { get; private set; } = null!;
+
+    /// <summary>Serve and browse at localhost rather than 127.0.0.1 (see <see cref="TesseraApp.LocalhostName"/>).</summary>
+    protected virtual bool LocalhostName => false;
 
     public async Task InitializeAsync()
     {
@@ -38,7 +41,7 @@ public sealed class BrowserHost : IAsyncLifetime
             ["Tessera:Mail:Smtp:Security"] = "None",
             ["Tessera:Mail:PollSeconds"] = "1",
             ["Tessera:AgentAssist:StorefrontUrl"] = StorefrontUrl,
-        }, kestrel: true).Started();
+        }, kestrel: true) { LocalhostName = LocalhostName }.Started();
         _playwright = await Playwright.CreateAsync();
         Browser = await _playwright.Chromium.LaunchAsync(new()
         {
