@@ -314,6 +314,68 @@ public abstract partial class PasskeyTests<THost>(THost host) : IClassFixture<TH
     }
 
     [Fact]
+    public async Task A_passkey_answers_the_second_step_of_a_pending_sign_in_and_a_wrong_one_counts_toward_the_lockout()
+    {
+        var user = await Seed.UserAsync(App, UserType.BackOffice, Password);
+        var own = await RegisterAsync(user, "Mine");
+        var other = await Seed.UserAsync(App, UserType.BackOffice, Password);
+        var theirs = await RegisterAsync(other, "Theirs");
+
+        var (browser, cookies) = PendingBrowser(user, PendingStage.SecondFactor, "/profile");
+        using (browser)
+        {
+            var token = await TokenAsync(browser, "/signin");
+            var options = await OptionsAsync(browser, "/signin/passkey/options", token, new { mode = "second-factor" });
+            Assert.Single(options.GetProperty("allowCredentials").EnumerateArray());
+            await Expect.ProblemAsync(await PostAsync(browser, "/signin/passkey", token, new { credential = _authenticator.Get(options, theirs) }), HttpStatusCode.BadRequest, "passkey_failed");
+            await using (var scope = App.Scope(out var db))
+            {
+                Assert.Equal(1, (await db.Users.SingleAsync(u => u.Id == user.Id)).FailedSignInCount);
+                Assert.Equal(1, await db.AuditEvents.CountAsync(a => a.Action == "signin.mfa" && a.Outcome == "failure" && a.TargetId == user.Id.ToString() && a.Details!.Contains("passkey_failed")));
+            }
+
+            options = await OptionsAsync(browser, "/signin/passkey/options", token, new { mode = "second-factor" });
+            var done = await PostAsync(browser, "/signin/passkey", token, new { credential = _authenticator.Get(options, own) });
+            Assert.Equal("/profile", (await Expect.ResponseAsync(done, HttpStatusCode.OK)).GetProperty("redirect").GetString());
+            Assert.Equal(["hwk", "mfa", "pwd"], SessionOf(done).FindAll(TesseraClaims.Amr).Select(c => c.Value).Order().ToArray());
+            Assert.Null(cookies.GetCookies(new Uri(App.BaseUrl))["tessera.pending"]);
+            Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync("/profile")).StatusCode);
+        }
+
+        await using (var scope = App.Scope(out var db))
+        {
+            Assert.Equal(1, await db.AuditEvents.CountAsync(a => a.Action == "signin.mfa" && a.Outcome == "success" && a.TargetId == user.Id.ToString() && a.Details!.Contains("\"method\":\"passkey\"")));
+        }
+    }
+
+    [Fact]
+    public async Task A_user_who_must_enrol_adds_a_first_passkey_and_that_completes_the_sign_in()
+    {
+        var user = await Seed.UserAsync(App, UserType.BackOffice, Password);
+        var (browser, _) = PendingBrowser(user, PendingStage.Enrolment, "/profile");
+        using (browser)
+        {
+            var token = await TokenAsync(browser, "/signin");
+            var options = await OptionsAsync(browser, "/profile/passkeys/options", token);
+            var (response, _) = _authenticator.Create(options);
+            var created = await PostAsync(browser, "/profile/passkeys", token, new { name = "First key", credential = response });
+            Assert.Equal("/profile", (await Expect.ResponseAsync(created, HttpStatusCode.Created)).GetProperty("redirect").GetString());
+            Assert.Equal(["hwk", "mfa", "pwd"], SessionOf(created).FindAll(TesseraClaims.Amr).Select(c => c.Value).Order().ToArray());
+            Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync("/profile")).StatusCode);
+        }
+
+        // A pending sign-in that owes a second factor (not an enrolment) adds no passkey.
+        var (second, _) = PendingBrowser(user, PendingStage.SecondFactor, "/");
+        using (second)
+        {
+            await Expect.ProblemAsync(await PostAsync(second, "/profile/passkeys/options", await TokenAsync(second, "/signin"), new { }), HttpStatusCode.Unauthorized, "unauthorized");
+        }
+
+        await using var scope = App.Scope(out var db);
+        Assert.Equal(1, await db.Passkeys.CountAsync(p => p.UserId == user.Id));
+    }
+
+    [Fact]
     public async Task Without_a_pending_sign_in_a_second_factor_ceremony_does_not_start()
     {
         using var browser = App.Client(cookies: true);
@@ -406,6 +468,29 @@ public abstract partial class PasskeyTests<THost>(THost host) : IClassFixture<TH
         db.Passkeys.Add(new Passkey { UserId = userId, CredentialId = credential.Id, PublicKey = credential.CosePublicKey, UserHandle = credential.UserHandle, Name = "Direct", CreatedAt = DateTime.UtcNow });
         await db.SaveChangesAsync();
         return credential;
+    }
+
+    /// <summary>
+    /// A browser holding the pending-sign-in cookie that SignInFlow.ContinueAsync issues after a first factor (user, stamp,
+    /// amr pwd, stage, return address), made with the host's own cookie protection.
+    /// </summary>
+    private (HttpClient Client, CookieContainer Cookies) PendingBrowser(User user, PendingStage stage, string returnUrl)
+    {
+        var identity = new System.Security.Claims.ClaimsIdentity(
+        [
+            new System.Security.Claims.Claim(TesseraClaims.Subject, user.Id.ToString()),
+            new System.Security.Claims.Claim(TesseraClaims.Username, user.Username),
+            new System.Security.Claims.Claim(TesseraClaims.Stamp, CallerDirectory.Digest(user.SecurityStamp)),
+            new System.Security.Claims.Claim(TesseraClaims.Amr, AuthenticationMethods.Password),
+            new System.Security.Claims.Claim(TesseraClaims.PendingStage, stage.ToString()),
+        ], WebSessions.PendingScheme);
+        var properties = new Microsoft.AspNetCore.Authentication.AuthenticationProperties { ExpiresUtc = App.Clock.GetUtcNow().AddMinutes(5) };
+        properties.Items["returnUrl"] = returnUrl;
+        var format = App.Services.GetRequiredService<IOptionsMonitor<CookieAuthenticationOptions>>().Get(WebSessions.PendingScheme).TicketDataFormat;
+        var value = format.Protect(new Microsoft.AspNetCore.Authentication.AuthenticationTicket(new System.Security.Claims.ClaimsPrincipal(identity), properties, WebSessions.PendingScheme));
+        var cookies = new CookieContainer();
+        cookies.Add(new Uri(App.BaseUrl), new Cookie("tessera.pending", value));
+        return (App.CreateDefaultClient(new Uri(App.BaseUrl), new Microsoft.AspNetCore.Mvc.Testing.Handlers.CookieContainerHandler(cookies)), cookies);
     }
 
     private async Task<string> TokenAsync(HttpClient client, string page)
