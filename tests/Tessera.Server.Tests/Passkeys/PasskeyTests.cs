@@ -6,6 +6,7 @@ using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Tessera.Core.Users;
 using Tessera.Server.SignIn;
@@ -41,7 +42,8 @@ public sealed class PostgresPasskeyHost() : HostFixture("postgres")
 public abstract partial class PasskeyTests<THost>(THost host) : IClassFixture<THost> where THost : HostFixture
 {
     private const string Password = "Passkey-Password-1";
-    private TesseraApp App => host.App;
+    private TesseraApp App => _ownApp ?? host.App;
+    private TesseraApp? _ownApp;
     private readonly SoftwareAuthenticator _authenticator = new();
 
     [Fact]
@@ -373,6 +375,60 @@ public abstract partial class PasskeyTests<THost>(THost host) : IClassFixture<TH
 
         await using var scope = App.Scope(out var db);
         Assert.Equal(1, await db.Passkeys.CountAsync(p => p.UserId == user.Id));
+    }
+
+    [Fact]
+    public async Task No_log_line_at_any_level_holds_a_challenge_a_credential_a_signature_or_the_ceremony_cookie()
+    {
+        using var logs = new CapturedLogs();
+        _ownApp = new TesseraApp(TestDatabase.Create(host.Provider), PasskeyHostSettings.Settings)
+        {
+            Logging = logging =>
+            {
+                logging.ClearProviders();
+                logs.Everything(logging);
+            },
+        }.Started();
+        try
+        {
+            var secrets = new List<(string What, string Value)>();
+            var user = await Seed.UserAsync(App, UserType.BackOffice, Password);
+            using var client = await SignedInAsync(user);
+            var token = await TokenAsync(client, "/profile");
+            var creation = await PostAsync(client, "/profile/passkeys/options", token, new { });
+            var creationOptions = await Expect.ResponseAsync(creation, HttpStatusCode.OK);
+            secrets.Add(("registration challenge", creationOptions.GetProperty("challenge").GetString()!));
+            secrets.Add(("ceremony cookie", creation.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("tessera.passkey=", StringComparison.Ordinal)).Split(';')[0]["tessera.passkey=".Length..]));
+            var (attestation, credential) = _authenticator.Create(creationOptions);
+            secrets.Add(("attestation object", attestation["response"]!["attestationObject"]!.GetValue<string>()));
+            secrets.Add(("credential id", SoftwareAuthenticator.ToBase64Url(credential.Id)));
+            secrets.Add(("public key", SoftwareAuthenticator.ToBase64Url(credential.CosePublicKey)));
+            await Expect.ResponseAsync(await PostAsync(client, "/profile/passkeys", token, new { name = "Logged", credential = attestation }), HttpStatusCode.Created);
+
+            using var browser = App.Client(cookies: true);
+            var signInToken = await TokenAsync(browser, "/signin");
+            var options = await OptionsAsync(browser, "/signin/passkey/options", signInToken, new { mode = "signin" });
+            secrets.Add(("assertion challenge", options.GetProperty("challenge").GetString()!));
+            var bad = _authenticator.Get(options, credential, badSignature: true);
+            secrets.Add(("refused signature", bad["response"]!["signature"]!.GetValue<string>()));
+            await Expect.ProblemAsync(await PostAsync(browser, "/signin/passkey", signInToken, new { credential = bad }), HttpStatusCode.BadRequest, "passkey_failed");
+            options = await OptionsAsync(browser, "/signin/passkey/options", signInToken, new { mode = "signin" });
+            var good = _authenticator.Get(options, credential);
+            secrets.Add(("signature", good["response"]!["signature"]!.GetValue<string>()));
+            secrets.Add(("authenticator data", good["response"]!["authenticatorData"]!.GetValue<string>()));
+            Assert.Equal(HttpStatusCode.OK, (await PostAsync(browser, "/signin/passkey", signInToken, new { credential = good })).StatusCode);
+
+            Assert.True(logs.Count > 100, $"Only {logs.Count} log entries were captured; the capture is not working.");
+            foreach (var (what, value) in secrets)
+            {
+                Assert.True(!logs.EntriesWith(value).Any(), $"The {what} was logged:\n{string.Join('\n', logs.EntriesWith(value).Take(3))}");
+            }
+        }
+        finally
+        {
+            await _ownApp.DisposeAsync();
+            await _ownApp.Database.DisposeAsync();
+        }
     }
 
     [Fact]
