@@ -189,6 +189,7 @@ public abstract partial class PasskeyTests<THost>(THost host) : IClassFixture<TH
         using var browser = App.Client(cookies: true);
 
         await Expect.ProblemAsync(await PasswordlessAsync(browser, credential, badSignature: true), HttpStatusCode.BadRequest, "passkey_failed");
+        await Expect.ProblemAsync(await PasswordlessAsync(browser, credential, userVerified: false), HttpStatusCode.BadRequest, "passkey_failed");
 
         Assert.Equal(HttpStatusCode.OK, (await PasswordlessAsync(browser, credential, counter: 7)).StatusCode);
         using var again = App.Client(cookies: true);
@@ -432,6 +433,30 @@ public abstract partial class PasskeyTests<THost>(THost host) : IClassFixture<TH
     }
 
     [Fact]
+    public async Task Passkey_requests_beyond_the_limit_get_429_with_Retry_After()
+    {
+        _ownApp = new TesseraApp(TestDatabase.Create(host.Provider), new Dictionary<string, string?> { ["Tessera:Passkeys:RequestsPerFiveMinutes"] = "2" }).Started();
+        try
+        {
+            using var browser = App.Client(cookies: true);
+            var token = await TokenAsync(browser, "/signin");
+            for (var i = 0; i < 2; i++)
+            {
+                await OptionsAsync(browser, "/signin/passkey/options", token, new { mode = "signin" });
+            }
+
+            var refused = await PostAsync(browser, "/signin/passkey/options", token, new { mode = "signin" });
+            await Expect.ProblemAsync(refused, HttpStatusCode.TooManyRequests, "too_many_requests");
+            Assert.True(refused.Headers.RetryAfter is not null, "429 without Retry-After");
+        }
+        finally
+        {
+            await _ownApp.DisposeAsync();
+            await _ownApp.Database.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task Without_a_pending_sign_in_a_second_factor_ceremony_does_not_start()
     {
         using var browser = App.Client(cookies: true);
@@ -502,13 +527,13 @@ public abstract partial class PasskeyTests<THost>(THost host) : IClassFixture<TH
         return credential;
     }
 
-    private async Task<HttpResponseMessage> PasswordlessAsync(HttpClient browser, SoftwareAuthenticator.Credential credential, uint? counter = null, bool badSignature = false)
+    private async Task<HttpResponseMessage> PasswordlessAsync(HttpClient browser, SoftwareAuthenticator.Credential credential, uint? counter = null, bool badSignature = false, bool userVerified = true)
     {
         var token = await TokenAsync(browser, "/signin");
         var options = await OptionsAsync(browser, "/signin/passkey/options", token, new { mode = "signin" });
         Assert.Equal(0, options.TryGetProperty("allowCredentials", out var allowed) ? allowed.GetArrayLength() : 0);
         Assert.Equal("required", options.GetProperty("userVerification").GetString());
-        return await PostAsync(browser, "/signin/passkey", token, new { credential = _authenticator.Get(options, credential, counter, badSignature: badSignature) });
+        return await PostAsync(browser, "/signin/passkey", token, new { credential = _authenticator.Get(options, credential, counter, userVerified, badSignature) });
     }
 
     /// <summary>A passkey row written straight to the database, for a user who could never register one through the pages.</summary>
@@ -579,6 +604,31 @@ public abstract partial class PasskeyTests<THost>(THost host) : IClassFixture<TH
 
     [GeneratedRegex("data-antiforgery=\"([^\"]+)\"")]
     private static partial Regex AntiforgeryAttribute();
+}
+
+/// <summary>The relying party's settings are checked at the start, by name.</summary>
+public sealed class PasskeySettingsTests
+{
+    [Theory]
+    [InlineData("not an origin")]
+    [InlineData("ftp://localhost")]
+    [InlineData("http://localhost/path")]
+    [InlineData("https://elsewhere.example")]
+    public async Task A_bad_extra_origin_stops_the_start_and_names_the_setting(string origin)
+    {
+        await using var database = TestDatabase.Create("sqlite");
+        await using var app = new TesseraApp(database, new Dictionary<string, string?> { ["Tessera:Passkeys:ExtraOrigins:0"] = origin });
+        var failure = Assert.ThrowsAny<Exception>(() => app.Started());
+        Assert.Contains("Tessera:Passkeys:ExtraOrigins:0", failure.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_subdomain_of_the_relying_party_is_a_valid_extra_origin()
+    {
+        await using var database = TestDatabase.Create("sqlite");
+        await using var app = new TesseraApp(database, new Dictionary<string, string?> { ["Tessera:Passkeys:ExtraOrigins:0"] = "https://admin.localhost:8443" }).Started();
+        Assert.NotNull(app.Services.GetRequiredService<Tessera.Server.Passkeys.PasskeyConfiguration>().Fido2.Origins.SingleOrDefault(o => o == "https://admin.localhost:8443"));
+    }
 }
 
 internal static class JsonElementText
