@@ -15,6 +15,7 @@ using Tessera.Server.Credentials;
 using Tessera.Server.Http;
 using Tessera.Server.Mail;
 using Tessera.Server.Mfa;
+using Tessera.Server.Passkeys;
 using Tessera.Server.SignIn;
 using Tessera.Server.Storage;
 
@@ -62,6 +63,7 @@ builder.Services.AddScoped<RoleService>();
 builder.Services.AddScoped<GroupService>();
 builder.Services.AddTesseraMail(builder.Configuration);
 builder.Services.AddTesseraAgentAssist(builder.Configuration);
+builder.Services.AddTesseraPasskeys(builder.Configuration);
 
 builder.Services.AddTesseraTokenServer(builder.Configuration);
 builder.Services.AddTesseraSessions(builder.Configuration).AddTesseraSso(builder.Configuration);
@@ -127,6 +129,7 @@ app.MapCredentials();
 app.MapCustomers();
 app.MapAgentAssist();
 app.MapMfa();
+app.MapPasskeys();
 app.MapRazorPages();
 // The fallback takes JSON bodies only, as every API endpoint does: a body of another type to an endpoint is then a 415, not a 404.
 app.MapFallback("/api/{**path}", (HttpContext context) =>

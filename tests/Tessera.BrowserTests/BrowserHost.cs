@@ -25,6 +25,8 @@ public class BrowserHost : IAsyncLifetime
 
     /// <summary>Keep the product's MFA policy (see <see cref="TesseraApp.ProductMfaPolicy"/>).</summary>
     protected virtual bool ProductMfaPolicy => false;
+    /// <summary>Serve and browse at localhost rather than 127.0.0.1 (see <see cref="TesseraApp.LocalhostName"/>).</summary>
+    protected virtual bool LocalhostName => false;
 
     public async Task InitializeAsync()
     {
@@ -41,7 +43,7 @@ public class BrowserHost : IAsyncLifetime
             ["Tessera:Mail:Smtp:Security"] = "None",
             ["Tessera:Mail:PollSeconds"] = "1",
             ["Tessera:AgentAssist:StorefrontUrl"] = StorefrontUrl,
-        }, kestrel: true) { ProductMfaPolicy = ProductMfaPolicy }.Started();
+        }, kestrel: true) { ProductMfaPolicy = ProductMfaPolicy, LocalhostName = LocalhostName }.Started();
         _playwright = await Playwright.CreateAsync();
         Browser = await _playwright.Chromium.LaunchAsync(new()
         {

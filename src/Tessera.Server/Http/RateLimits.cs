@@ -99,11 +99,13 @@ public static class RateLimits
         var context = rejected.HttpContext;
         var seconds = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)) : 60;
         context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-        var api = context.Request.Path.StartsWithSegments("/api") || context.Request.Path.Equals(TokenPath, StringComparison.OrdinalIgnoreCase);
+        var policy = context.GetEndpoint()?.Metadata.GetMetadata<EnableRateLimitingAttribute>()?.PolicyName;
+        var api = context.Request.Path.StartsWithSegments("/api") || context.Request.Path.Equals(TokenPath, StringComparison.OrdinalIgnoreCase)
+            || policy == Passkeys.PasskeyEndpoints.RateLimitPolicy;
         if (api)
         {
-            // The credentials policy answered `too_many_requests` before the others existed; its clients keep that code.
-            var code = context.GetEndpoint()?.Metadata.GetMetadata<EnableRateLimitingAttribute>()?.PolicyName == Credentials ? "too_many_requests" : Code;
+            // The credentials and passkey policies answered `too_many_requests` before the others existed; their clients keep that code.
+            var code = policy is Credentials or Passkeys.PasskeyEndpoints.RateLimitPolicy ? "too_many_requests" : Code;
             await Problems.Of(StatusCodes.Status429TooManyRequests, code, $"Too many requests from this address; try again in {seconds} seconds.").ExecuteAsync(context);
             return;
         }

@@ -96,6 +96,9 @@ public sealed class SessionService(TesseraDbContext db, DirectoryPipeline pipeli
 
         context.Items[WebSessionStore.EndReasonItem] = SessionEndReasons.SignOut;
         await context.SignOutAsync(WebSessions.Scheme);
+
+        // A sign-in halfway through (owing a second factor or an enrolment) ends too.
+        await context.SignOutAsync(WebSessions.PendingScheme);
     }
 
     private TimeSpan Idle => TimeSpan.FromMinutes(options.Value.IdleMinutes);

@@ -257,6 +257,32 @@ public sealed class ExternalLogin
     public DateTime CreatedAt { get; set; }
 }
 
+/// <summary>
+/// A WebAuthn credential (passkey) of a Back Office user. The public key is a COSE key and no secret: only the
+/// authenticator holds the private key. The credential id is unique across all users (a second registration of
+/// the same authenticator credential is refused).
+/// </summary>
+public sealed class Passkey
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public Guid UserId { get; set; }
+    public required byte[] CredentialId { get; set; }
+    public required byte[] PublicKey { get; set; }
+
+    /// <summary>The authenticator's signature counter as last seen; 0 for authenticators that do not count.</summary>
+    public long SignatureCounter { get; set; }
+
+    /// <summary>The WebAuthn user handle the credential was created for (the user's id as 16 bytes).</summary>
+    public required byte[] UserHandle { get; set; }
+    public Guid AaGuid { get; set; }
+
+    /// <summary>The transports the browser reported (comma-separated, e.g. "internal,hybrid"), as hints for later ceremonies.</summary>
+    public string Transports { get; set; } = "";
+    public required string Name { get; set; }
+    public DateTime CreatedAt { get; set; }
+    public DateTime? LastUsedAt { get; set; }
+}
+
 /// <summary>A message waiting to be sent, written in the same transaction as the change that causes it.</summary>
 public sealed class OutboxMessage
 {

@@ -33,6 +33,7 @@ public abstract class TesseraDbContext(DbContextOptions options) : DbContext(opt
     public DbSet<WebSession> WebSessions => Set<WebSession>();
     public DbSet<TotpAuthenticator> TotpAuthenticators => Set<TotpAuthenticator>();
     public DbSet<RecoveryCode> RecoveryCodes => Set<RecoveryCode>();
+    public DbSet<Passkey> Passkeys => Set<Passkey>();
 
     public abstract DatabaseProvider Provider { get; }
 
@@ -313,6 +314,21 @@ public abstract class TesseraDbContext(DbContextOptions options) : DbContext(opt
             e.Property(l => l.Subject).HasMaxLength(255);
             e.HasIndex(l => l.UserId);
             e.HasOne<User>().WithMany().HasForeignKey(l => l.UserId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        b.Entity<Passkey>(e =>
+        {
+            e.ToTable("passkeys");
+            e.HasKey(p => p.Id);
+            // WebAuthn allows credential ids up to 1023 bytes; authenticators use 16 to 64.
+            e.Property(p => p.CredentialId).HasMaxLength(1023);
+            e.HasIndex(p => p.CredentialId).IsUnique();
+            e.Property(p => p.PublicKey).HasMaxLength(2048);
+            e.Property(p => p.UserHandle).HasMaxLength(64);
+            e.Property(p => p.Transports).HasMaxLength(100);
+            e.Property(p => p.Name).HasMaxLength(Tessera.Server.Passkeys.PasskeyNames.MaxLength);
+            e.HasIndex(p => new { p.UserId, p.CreatedAt });
+            e.HasOne<User>().WithMany().HasForeignKey(p => p.UserId).OnDelete(DeleteBehavior.Cascade);
         });
     }
 

@@ -44,7 +44,13 @@ public sealed class TesseraApp : WebApplicationFactory<Program>
     /// <summary>The loopback port when served by Kestrel, else 0.</summary>
     public int Port { get; }
 
-    public string BaseUrl => Port == 0 ? "http://localhost" : $"http://127.0.0.1:{Port}";
+    public string BaseUrl => Port == 0 ? "http://localhost" : $"http://{(LocalhostName ? "localhost" : "127.0.0.1")}:{Port}";
+
+    /// <summary>
+    /// With Kestrel, address the host as localhost rather than 127.0.0.1: browsers refuse WebAuthn on an IP address,
+    /// and the relying party id is the host of Tessera:PublicUrl.
+    /// </summary>
+    public bool LocalhostName { get; init; }
 
     /// <summary>The clock every part of the host uses (OpenIddict included); tests move it forward.</summary>
     public ShiftableTimeProvider Clock { get; } = new();

@@ -18,6 +18,9 @@ public sealed class ProfileMfaModel(MfaMethods methods, SignInFlow flow, CallerD
 {
     public string Username { get; private set; } = "";
 
+    /// <summary>The user whose second factors this page shows: the session's, or the pending sign-in's that must enrol.</summary>
+    public Guid UserId { get; private set; }
+
     /// <summary>True while the user signs in and must enrol before anything else.</summary>
     public bool Enrolling { get; private set; }
 
@@ -99,6 +102,7 @@ public sealed class ProfileMfaModel(MfaMethods methods, SignInFlow flow, CallerD
     {
         var ct = HttpContext.RequestAborted;
         Username = who.Username;
+        UserId = who.Id;
         Enrolling = who.Pending is not null;
         Methods = await methods.ListAsync(who.Id, ct);
         if (Methods.All(m => m.Type != MfaMethods.Totp))

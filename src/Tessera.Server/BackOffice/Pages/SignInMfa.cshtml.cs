@@ -12,8 +12,8 @@ namespace Tessera.Server.BackOffice.Pages;
 /// The second step of sign-in: a TOTP or recovery code (field `code`) for the pending sign-in. A wrong code counts
 /// toward the same lockout as a wrong password, so the six digits cannot be guessed at leisure.
 /// </summary>
-// Rate limiting: when the "second-factor" policy exists (per client address), add [EnableRateLimiting("second-factor")] here.
 [AllowAnonymous]
+[Microsoft.AspNetCore.RateLimiting.EnableRateLimiting(Http.RateLimits.SecondFactor)]
 public sealed class SignInMfaModel(SignInFlow flow, MfaMethods methods, PasswordSignIn passwords, TesseraDbContext db, AuditLog audit) : PageModel
 {
     public const string WrongCode = "That code is not right, or it was used already. Enter the current code from your app, or a recovery code.";

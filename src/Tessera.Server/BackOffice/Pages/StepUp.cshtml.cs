@@ -12,6 +12,7 @@ namespace Tessera.Server.BackOffice.Pages;
 /// toward the lockout as at sign-in. Success makes the session's second factor fresh and returns to the page,
 /// where the user submits the action again.
 /// </summary>
+[Microsoft.AspNetCore.RateLimiting.EnableRateLimiting(Http.RateLimits.SecondFactor)]
 public sealed class StepUpPageModel(SignInFlow flow, MfaMethods methods, PasswordSignIn passwords, TesseraDbContext db, AuditLog audit) : PageModel
 {
     public string ReturnUrl { get; private set; } = "/";

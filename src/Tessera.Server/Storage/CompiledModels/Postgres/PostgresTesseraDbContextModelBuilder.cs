@@ -12,7 +12,7 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
     public partial class PostgresTesseraDbContextModel
     {
         private PostgresTesseraDbContextModel()
-            : base(skipDetectChanges: false, modelId: new Guid("445e8ece-747b-4e77-bec3-2faab1b6f24f"), entityTypeCount: 23)
+            : base(skipDetectChanges: false, modelId: new Guid("dc6fd372-f22c-43e4-bb63-fc5ea280974b"), entityTypeCount: 26)
         {
         }
 
@@ -30,14 +30,17 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
             var groupMember = GroupMemberEntityType.Create(this);
             var groupRole = GroupRoleEntityType.Create(this);
             var outboxMessage = OutboxMessageEntityType.Create(this);
+            var passkey = PasskeyEntityType.Create(this);
             var passwordHistoryEntry = PasswordHistoryEntryEntityType.Create(this);
             var privilege = PrivilegeEntityType.Create(this);
+            var recoveryCode = RecoveryCodeEntityType.Create(this);
             var resourceAction = ResourceActionEntityType.Create(this);
             var revokedToken = RevokedTokenEntityType.Create(this);
             var role = RoleEntityType.Create(this);
             var rolePermission = RolePermissionEntityType.Create(this);
             var rolePrivilege = RolePrivilegeEntityType.Create(this);
             var setting = SettingEntityType.Create(this);
+            var totpAuthenticator = TotpAuthenticatorEntityType.Create(this);
             var user = UserEntityType.Create(this);
             var userRole = UserRoleEntityType.Create(this);
             var webSession = WebSessionEntityType.Create(this);
@@ -51,10 +54,13 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
             GroupMemberEntityType.CreateForeignKey2(groupMember, user);
             GroupRoleEntityType.CreateForeignKey1(groupRole, group);
             GroupRoleEntityType.CreateForeignKey2(groupRole, role);
+            PasskeyEntityType.CreateForeignKey1(passkey, user);
             PasswordHistoryEntryEntityType.CreateForeignKey1(passwordHistoryEntry, user);
+            RecoveryCodeEntityType.CreateForeignKey1(recoveryCode, user);
             RolePermissionEntityType.CreateForeignKey1(rolePermission, role);
             RolePrivilegeEntityType.CreateForeignKey1(rolePrivilege, privilege);
             RolePrivilegeEntityType.CreateForeignKey2(rolePrivilege, role);
+            TotpAuthenticatorEntityType.CreateForeignKey1(totpAuthenticator, user);
             UserRoleEntityType.CreateForeignKey1(userRole, role);
             UserRoleEntityType.CreateForeignKey2(userRole, user);
 
@@ -70,14 +76,17 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
             GroupMemberEntityType.CreateAnnotations(groupMember);
             GroupRoleEntityType.CreateAnnotations(groupRole);
             OutboxMessageEntityType.CreateAnnotations(outboxMessage);
+            PasskeyEntityType.CreateAnnotations(passkey);
             PasswordHistoryEntryEntityType.CreateAnnotations(passwordHistoryEntry);
             PrivilegeEntityType.CreateAnnotations(privilege);
+            RecoveryCodeEntityType.CreateAnnotations(recoveryCode);
             ResourceActionEntityType.CreateAnnotations(resourceAction);
             RevokedTokenEntityType.CreateAnnotations(revokedToken);
             RoleEntityType.CreateAnnotations(role);
             RolePermissionEntityType.CreateAnnotations(rolePermission);
             RolePrivilegeEntityType.CreateAnnotations(rolePrivilege);
             SettingEntityType.CreateAnnotations(setting);
+            TotpAuthenticatorEntityType.CreateAnnotations(totpAuthenticator);
             UserEntityType.CreateAnnotations(user);
             UserRoleEntityType.CreateAnnotations(userRole);
             WebSessionEntityType.CreateAnnotations(webSession);

@@ -11,7 +11,7 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
     public partial class SqliteTesseraDbContextModel
     {
         private SqliteTesseraDbContextModel()
-            : base(skipDetectChanges: false, modelId: new Guid("01b685ed-a9c1-474d-921f-08e81719885a"), entityTypeCount: 23)
+            : base(skipDetectChanges: false, modelId: new Guid("a91576fd-44dc-4d64-b138-c4de240bfda7"), entityTypeCount: 26)
         {
         }
 
@@ -29,14 +29,17 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
             var groupMember = GroupMemberEntityType.Create(this);
             var groupRole = GroupRoleEntityType.Create(this);
             var outboxMessage = OutboxMessageEntityType.Create(this);
+            var passkey = PasskeyEntityType.Create(this);
             var passwordHistoryEntry = PasswordHistoryEntryEntityType.Create(this);
             var privilege = PrivilegeEntityType.Create(this);
+            var recoveryCode = RecoveryCodeEntityType.Create(this);
             var resourceAction = ResourceActionEntityType.Create(this);
             var revokedToken = RevokedTokenEntityType.Create(this);
             var role = RoleEntityType.Create(this);
             var rolePermission = RolePermissionEntityType.Create(this);
             var rolePrivilege = RolePrivilegeEntityType.Create(this);
             var setting = SettingEntityType.Create(this);
+            var totpAuthenticator = TotpAuthenticatorEntityType.Create(this);
             var user = UserEntityType.Create(this);
             var userRole = UserRoleEntityType.Create(this);
             var webSession = WebSessionEntityType.Create(this);
@@ -50,10 +53,13 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
             GroupMemberEntityType.CreateForeignKey2(groupMember, user);
             GroupRoleEntityType.CreateForeignKey1(groupRole, group);
             GroupRoleEntityType.CreateForeignKey2(groupRole, role);
+            PasskeyEntityType.CreateForeignKey1(passkey, user);
             PasswordHistoryEntryEntityType.CreateForeignKey1(passwordHistoryEntry, user);
+            RecoveryCodeEntityType.CreateForeignKey1(recoveryCode, user);
             RolePermissionEntityType.CreateForeignKey1(rolePermission, role);
             RolePrivilegeEntityType.CreateForeignKey1(rolePrivilege, privilege);
             RolePrivilegeEntityType.CreateForeignKey2(rolePrivilege, role);
+            TotpAuthenticatorEntityType.CreateForeignKey1(totpAuthenticator, user);
             UserRoleEntityType.CreateForeignKey1(userRole, role);
             UserRoleEntityType.CreateForeignKey2(userRole, user);
 
@@ -69,14 +75,17 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
             GroupMemberEntityType.CreateAnnotations(groupMember);
             GroupRoleEntityType.CreateAnnotations(groupRole);
             OutboxMessageEntityType.CreateAnnotations(outboxMessage);
+            PasskeyEntityType.CreateAnnotations(passkey);
             PasswordHistoryEntryEntityType.CreateAnnotations(passwordHistoryEntry);
             PrivilegeEntityType.CreateAnnotations(privilege);
+            RecoveryCodeEntityType.CreateAnnotations(recoveryCode);
             ResourceActionEntityType.CreateAnnotations(resourceAction);
             RevokedTokenEntityType.CreateAnnotations(revokedToken);
             RoleEntityType.CreateAnnotations(role);
             RolePermissionEntityType.CreateAnnotations(rolePermission);
             RolePrivilegeEntityType.CreateAnnotations(rolePrivilege);
             SettingEntityType.CreateAnnotations(setting);
+            TotpAuthenticatorEntityType.CreateAnnotations(totpAuthenticator);
             UserEntityType.CreateAnnotations(user);
             UserRoleEntityType.CreateAnnotations(userRole);
             WebSessionEntityType.CreateAnnotations(webSession);
