@@ -51,7 +51,7 @@ public static class PendingSignIns
     });
 
     private static bool Passes(PathString path)
-        => path.StartsWithSegments("/signin") || path.StartsWithSegments("/signout") || path.StartsWithSegments("/profile/mfa")
+        => path.StartsWithSegments("/signin") || path.StartsWithSegments("/signout") || path.StartsWithSegments("/profile/mfa") || path.StartsWithSegments("/profile/passkeys")
             || path.StartsWithSegments("/api") || path.StartsWithSegments("/healthz") || path.StartsWithSegments("/css")
             || path.StartsWithSegments("/js") || path.StartsWithSegments("/favicon.ico") || path.StartsWithSegments("/.well-known")
             || path.StartsWithSegments("/connect/token") || path.StartsWithSegments("/docs") || path.StartsWithSegments("/openapi");

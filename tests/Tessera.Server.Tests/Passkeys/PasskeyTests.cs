@@ -71,7 +71,7 @@ public abstract partial class PasskeyTests<THost>(THost host) : IClassFixture<TH
         Assert.Equal(["hwk", "mfa"], session.FindAll(TesseraClaims.Amr).Select(c => c.Value).Order().ToArray());
         Assert.NotNull(session.FindFirst(TesseraClaims.SecondFactorAt));
 
-        var profile = await browser.GetAsync("/profile");
+        var profile = await browser.GetAsync("/profile/mfa");
         Assert.Equal(HttpStatusCode.OK, profile.StatusCode);
         var html = await profile.Content.ReadAsStringAsync();
         Assert.Contains(user.Username, html, StringComparison.Ordinal);
@@ -116,10 +116,10 @@ public abstract partial class PasskeyTests<THost>(THost host) : IClassFixture<TH
         var other = await Seed.UserAsync(App, UserType.BackOffice, Password);
         using (var otherClient = await SignedInAsync(other))
         {
-            await Expect.ProblemAsync(await PostAsync(otherClient, $"/profile/passkeys/{firstId}/delete", await TokenAsync(otherClient, "/profile"), new { }), HttpStatusCode.NotFound, "not_found");
+            await Expect.ProblemAsync(await PostAsync(otherClient, $"/profile/passkeys/{firstId}/delete", await TokenAsync(otherClient, "/profile/mfa"), new { }), HttpStatusCode.NotFound, "not_found");
         }
 
-        Assert.Equal(HttpStatusCode.NoContent, (await PostAsync(client, $"/profile/passkeys/{firstId}/delete", await TokenAsync(client, "/profile"), new { })).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await PostAsync(client, $"/profile/passkeys/{firstId}/delete", await TokenAsync(client, "/profile/mfa"), new { })).StatusCode);
         await using (var scope = App.Scope(out var db))
         {
             Assert.Equal(["Security key"], await db.Passkeys.Where(p => p.UserId == user.Id).Select(p => p.Name).ToArrayAsync());
@@ -141,7 +141,7 @@ public abstract partial class PasskeyTests<THost>(THost host) : IClassFixture<TH
     {
         var user = await Seed.UserAsync(App, UserType.BackOffice, Password);
         using var client = await SignedInAsync(user);
-        var token = await TokenAsync(client, "/profile");
+        var token = await TokenAsync(client, "/profile/mfa");
         var options = await OptionsAsync(client, "/profile/passkeys/options", token);
         var (response, _) = _authenticator.Create(options);
         await Expect.ProblemAsync(await PostAsync(client, "/profile/passkeys", token, new { name, credential = response }), HttpStatusCode.BadRequest, "invalid_passkey_name");
@@ -156,7 +156,7 @@ public abstract partial class PasskeyTests<THost>(THost host) : IClassFixture<TH
         var credential = await RegisterAsync(user, "First");
         var other = await Seed.UserAsync(App, UserType.BackOffice, Password);
         using var client = await SignedInAsync(other);
-        var token = await TokenAsync(client, "/profile");
+        var token = await TokenAsync(client, "/profile/mfa");
         var options = await OptionsAsync(client, "/profile/passkeys/options", token);
         var (response, _) = _authenticator.Create(options, credentialId: credential.Id);
         await Expect.ProblemAsync(await PostAsync(client, "/profile/passkeys", token, new { name = "Copy", credential = response }), HttpStatusCode.Conflict, "passkey_exists");
@@ -169,7 +169,7 @@ public abstract partial class PasskeyTests<THost>(THost host) : IClassFixture<TH
     {
         var user = await Seed.UserAsync(App, UserType.BackOffice, Password);
         using var client = await SignedInAsync(user);
-        var token = await TokenAsync(client, "/profile");
+        var token = await TokenAsync(client, "/profile/mfa");
         var (unverified, _) = _authenticator.Create(await OptionsAsync(client, "/profile/passkeys/options", token), userVerified: false);
         await Expect.ProblemAsync(await PostAsync(client, "/profile/passkeys", token, new { name = "No UV", credential = unverified }), HttpStatusCode.BadRequest, "passkey_failed");
 
@@ -273,7 +273,7 @@ public abstract partial class PasskeyTests<THost>(THost host) : IClassFixture<TH
         var user = await Seed.UserAsync(App, UserType.BackOffice, Password);
         using var client = await SignedInAsync(user);
         await Expect.ProblemAsync(await client.PostAsJsonAsync("/profile/passkeys/options", new { }), HttpStatusCode.BadRequest, "antiforgery_failed");
-        var token = await TokenAsync(client, "/profile");
+        var token = await TokenAsync(client, "/profile/mfa");
         var (response, credential) = _authenticator.Create(await OptionsAsync(client, "/profile/passkeys/options", token));
         await Expect.ProblemAsync(await client.PostAsJsonAsync("/profile/passkeys", new { name = "Sneaky", credential = response }), HttpStatusCode.BadRequest, "antiforgery_failed");
         await Expect.ProblemAsync(await PostAsync(client, "/profile/passkeys", "not-the-token", new { name = "Sneaky", credential = response }), HttpStatusCode.BadRequest, "antiforgery_failed");
@@ -299,7 +299,7 @@ public abstract partial class PasskeyTests<THost>(THost host) : IClassFixture<TH
         var other = await Seed.UserAsync(App, UserType.BackOffice, Password);
         var theirs = await RegisterAsync(other, "Theirs");
 
-        var token = await TokenAsync(client, "/profile");
+        var token = await TokenAsync(client, "/profile/mfa");
         var options = await OptionsAsync(client, "/signin/passkey/options", token, new { mode = "step-up", returnUrl = "/profile" });
         Assert.Single(options.GetProperty("allowCredentials").EnumerateArray());
         await Expect.ProblemAsync(await PostAsync(client, "/signin/passkey", token, new { credential = _authenticator.Get(options, theirs) }), HttpStatusCode.BadRequest, "passkey_failed");
@@ -307,7 +307,9 @@ public abstract partial class PasskeyTests<THost>(THost host) : IClassFixture<TH
         options = await OptionsAsync(client, "/signin/passkey/options", token, new { mode = "step-up", returnUrl = "/profile" });
         var stepped = await PostAsync(client, "/signin/passkey", token, new { credential = _authenticator.Get(options, own) });
         Assert.Equal("/profile", (await Expect.ResponseAsync(stepped, HttpStatusCode.OK)).GetProperty("redirect").GetString());
-        var session = SessionOf(stepped);
+        // Step-up moves the stored session on (no new cookie): its record now names the passkey and a fresh second factor.
+        var session = LatestSessionOf(user.Id);
+        Assert.NotNull(session.FindFirst(TesseraClaims.SecondFactorAt));
         Assert.Contains("hwk", session.FindAll(TesseraClaims.Amr).Select(c => c.Value));
         Assert.Contains("pwd", session.FindAll(TesseraClaims.Amr).Select(c => c.Value));
 
@@ -324,7 +326,7 @@ public abstract partial class PasskeyTests<THost>(THost host) : IClassFixture<TH
         var other = await Seed.UserAsync(App, UserType.BackOffice, Password);
         var theirs = await RegisterAsync(other, "Theirs");
 
-        var (browser, cookies) = PendingBrowser(user, PendingStage.SecondFactor, "/profile");
+        var (browser, cookies) = await PendingBrowserAsync(user, PendingStage.SecondFactor);
         using (browser)
         {
             var token = await TokenAsync(browser, "/signin");
@@ -339,7 +341,7 @@ public abstract partial class PasskeyTests<THost>(THost host) : IClassFixture<TH
 
             options = await OptionsAsync(browser, "/signin/passkey/options", token, new { mode = "second-factor" });
             var done = await PostAsync(browser, "/signin/passkey", token, new { credential = _authenticator.Get(options, own) });
-            Assert.Equal("/profile", (await Expect.ResponseAsync(done, HttpStatusCode.OK)).GetProperty("redirect").GetString());
+            Assert.Equal("/", (await Expect.ResponseAsync(done, HttpStatusCode.OK)).GetProperty("redirect").GetString());
             Assert.Equal(["hwk", "mfa", "pwd"], SessionOf(done).FindAll(TesseraClaims.Amr).Select(c => c.Value).Order().ToArray());
             Assert.Null(cookies.GetCookies(new Uri(App.BaseUrl))["tessera.pending"]);
             Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync("/profile")).StatusCode);
@@ -354,29 +356,52 @@ public abstract partial class PasskeyTests<THost>(THost host) : IClassFixture<TH
     [Fact]
     public async Task A_user_who_must_enrol_adds_a_first_passkey_and_that_completes_the_sign_in()
     {
-        var user = await Seed.UserAsync(App, UserType.BackOffice, Password);
-        var (browser, _) = PendingBrowser(user, PendingStage.Enrolment, "/profile");
-        using (browser)
+        // The product default: an administrator owes a second factor, and this one holds none yet.
+        var user = await Seed.UserAsync(App, UserType.BackOffice, Password, "Administrator");
+        using var admin = await Seed.AdminApiAsync(App);
+        await SetRequiredAsync(admin, "privileged");
+        try
         {
-            var token = await TokenAsync(browser, "/signin");
-            var options = await OptionsAsync(browser, "/profile/passkeys/options", token);
-            var (response, _) = _authenticator.Create(options);
-            var created = await PostAsync(browser, "/profile/passkeys", token, new { name = "First key", credential = response });
-            Assert.Equal("/profile", (await Expect.ResponseAsync(created, HttpStatusCode.Created)).GetProperty("redirect").GetString());
-            Assert.Equal(["hwk", "mfa", "pwd"], SessionOf(created).FindAll(TesseraClaims.Amr).Select(c => c.Value).Order().ToArray());
-            Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync("/profile")).StatusCode);
-        }
+            var (browser, _) = await PendingBrowserAsync(user, PendingStage.Enrolment);
+            using (browser)
+            {
+                // Nothing but the enrolment opens meanwhile.
+                var elsewhere = await browser.GetAsync("/profile");
+                Assert.Equal("/profile/mfa", elsewhere.Headers.Location?.OriginalString);
 
-        // A pending sign-in that owes a second factor (not an enrolment) adds no passkey.
-        var (second, _) = PendingBrowser(user, PendingStage.SecondFactor, "/");
-        using (second)
+                var token = await TokenAsync(browser, "/profile/mfa");
+                var options = await OptionsAsync(browser, "/profile/passkeys/options", token);
+                var (response, _) = _authenticator.Create(options);
+                var created = await PostAsync(browser, "/profile/passkeys", token, new { name = "First key", credential = response });
+                Assert.Equal("/", (await Expect.ResponseAsync(created, HttpStatusCode.Created)).GetProperty("redirect").GetString());
+                Assert.Equal(["hwk", "mfa", "pwd"], SessionOf(created).FindAll(TesseraClaims.Amr).Select(c => c.Value).Order().ToArray());
+                Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync("/profile")).StatusCode);
+            }
+
+            // The passkey now counts as the user's second factor: the next password sign-in owes the second step, and that
+            // pending sign-in (not an enrolment) adds no passkey.
+            var (second, _) = await PendingBrowserAsync(user, PendingStage.SecondFactor);
+            using (second)
+            {
+                await Expect.ProblemAsync(await PostAsync(second, "/profile/passkeys/options", await TokenAsync(second, "/signin"), new { }), HttpStatusCode.Unauthorized, "unauthorized");
+            }
+
+            var methods = await Expect.ResponseAsync(await admin.GetAsync($"/api/v1/users/{user.Id}/mfa"), HttpStatusCode.OK);
+            Assert.Equal(["passkey"], methods.GetProperty("methods").EnumerateArray().Select(m => m.GetProperty("type").GetString()!).ToArray());
+
+            // An administrator's reset removes the passkey with the other methods.
+            Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"/api/v1/users/{user.Id}/mfa")).StatusCode);
+            await using var scope = App.Scope(out var db);
+            Assert.Equal(0, await db.Passkeys.CountAsync(p => p.UserId == user.Id));
+        }
+        finally
         {
-            await Expect.ProblemAsync(await PostAsync(second, "/profile/passkeys/options", await TokenAsync(second, "/signin"), new { }), HttpStatusCode.Unauthorized, "unauthorized");
+            await SetRequiredAsync(admin, "none");
         }
-
-        await using var scope = App.Scope(out var db);
-        Assert.Equal(1, await db.Passkeys.CountAsync(p => p.UserId == user.Id));
     }
+
+    private static async Task SetRequiredAsync(HttpClient admin, string required)
+        => await Expect.ResponseAsync(await admin.PutAsJsonAsync("/api/v1/mfa-policy", new { required, requiredRoles = Array.Empty<string>(), stepUpMinutes = 15, trustProviderMfa = true }), HttpStatusCode.OK);
 
     [Fact]
     public async Task No_log_line_at_any_level_holds_a_challenge_a_credential_a_signature_or_the_ceremony_cookie()
@@ -395,7 +420,7 @@ public abstract partial class PasskeyTests<THost>(THost host) : IClassFixture<TH
             var secrets = new List<(string What, string Value)>();
             var user = await Seed.UserAsync(App, UserType.BackOffice, Password);
             using var client = await SignedInAsync(user);
-            var token = await TokenAsync(client, "/profile");
+            var token = await TokenAsync(client, "/profile/mfa");
             var creation = await PostAsync(client, "/profile/passkeys/options", token, new { });
             var creationOptions = await Expect.ResponseAsync(creation, HttpStatusCode.OK);
             secrets.Add(("registration challenge", creationOptions.GetProperty("challenge").GetString()!));
@@ -519,7 +544,7 @@ public abstract partial class PasskeyTests<THost>(THost host) : IClassFixture<TH
 
     private async Task<SoftwareAuthenticator.Credential> RegisterAsync(HttpClient client, string name)
     {
-        var token = await TokenAsync(client, "/profile");
+        var token = await TokenAsync(client, "/profile/mfa");
         var options = await OptionsAsync(client, "/profile/passkeys/options", token);
         var (response, credential) = _authenticator.Create(options);
         var created = await Expect.ResponseAsync(await PostAsync(client, "/profile/passkeys", token, new { name, credential = response }), HttpStatusCode.Created);
@@ -552,26 +577,19 @@ public abstract partial class PasskeyTests<THost>(THost host) : IClassFixture<TH
     }
 
     /// <summary>
-    /// A browser holding the pending-sign-in cookie that SignInFlow.ContinueAsync issues after a first factor (user, stamp,
-    /// amr pwd, stage, return address), made with the host's own cookie protection.
+    /// A browser past the password step of a real sign-in that owes a second factor or an enrolment: SignInFlow.ContinueAsync
+    /// issued its pending cookie and sent it to <paramref name="expectedStage"/>'s page.
     /// </summary>
-    private (HttpClient Client, CookieContainer Cookies) PendingBrowser(User user, PendingStage stage, string returnUrl)
+    private async Task<(HttpClient Client, CookieContainer Cookies)> PendingBrowserAsync(User user, PendingStage expectedStage)
     {
-        var identity = new System.Security.Claims.ClaimsIdentity(
-        [
-            new System.Security.Claims.Claim(TesseraClaims.Subject, user.Id.ToString()),
-            new System.Security.Claims.Claim(TesseraClaims.Username, user.Username),
-            new System.Security.Claims.Claim(TesseraClaims.Stamp, CallerDirectory.Digest(user.SecurityStamp)),
-            new System.Security.Claims.Claim(TesseraClaims.Amr, AuthenticationMethods.Password),
-            new System.Security.Claims.Claim(TesseraClaims.PendingStage, stage.ToString()),
-        ], WebSessions.PendingScheme);
-        var properties = new Microsoft.AspNetCore.Authentication.AuthenticationProperties { ExpiresUtc = App.Clock.GetUtcNow().AddMinutes(5) };
-        properties.Items["returnUrl"] = returnUrl;
-        var format = App.Services.GetRequiredService<IOptionsMonitor<CookieAuthenticationOptions>>().Get(WebSessions.PendingScheme).TicketDataFormat;
-        var value = format.Protect(new Microsoft.AspNetCore.Authentication.AuthenticationTicket(new System.Security.Claims.ClaimsPrincipal(identity), properties, WebSessions.PendingScheme));
         var cookies = new CookieContainer();
-        cookies.Add(new Uri(App.BaseUrl), new Cookie("tessera.pending", value));
-        return (App.CreateDefaultClient(new Uri(App.BaseUrl), new Microsoft.AspNetCore.Mvc.Testing.Handlers.CookieContainerHandler(cookies)), cookies);
+        var client = App.CreateDefaultClient(new Uri(App.BaseUrl), new Microsoft.AspNetCore.Mvc.Testing.Handlers.CookieContainerHandler(cookies));
+        var response = await Seed.SignInAsync(client, user.Username, Password);
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.Equal(expectedStage == PendingStage.SecondFactor ? "/signin/mfa" : "/profile/mfa", response.Headers.Location?.OriginalString);
+        Assert.NotNull(cookies.GetCookies(new Uri(App.BaseUrl))["tessera.pending"]);
+        Assert.Null(cookies.GetCookies(new Uri(App.BaseUrl))["tessera.session"]);
+        return (client, cookies);
     }
 
     private async Task<string> TokenAsync(HttpClient client, string page)
@@ -582,7 +600,7 @@ public abstract partial class PasskeyTests<THost>(THost host) : IClassFixture<TH
 
     private async Task<JsonElement> OptionsAsync(HttpClient client, string path, string? token = null, object? body = null)
     {
-        token ??= await TokenAsync(client, "/profile");
+        token ??= await TokenAsync(client, "/profile/mfa");
         return await Expect.ResponseAsync(await PostAsync(client, path, token, body ?? new { }), HttpStatusCode.OK);
     }
 
@@ -594,12 +612,29 @@ public abstract partial class PasskeyTests<THost>(THost host) : IClassFixture<TH
     }
 
     /// <summary>The session a response set, read with the host's own cookie protection.</summary>
+    /// <summary>The session a response's cookie opens, as the server rebuilds it from its stored record (the cookie holds only the record's key).</summary>
     private System.Security.Claims.ClaimsPrincipal SessionOf(HttpResponseMessage response)
     {
         var cookie = response.Headers.GetValues("Set-Cookie").Last(c => c.StartsWith("tessera.session=", StringComparison.Ordinal));
         var value = cookie["tessera.session=".Length..cookie.IndexOf(';', StringComparison.Ordinal)];
         var options = App.Services.GetRequiredService<IOptionsMonitor<CookieAuthenticationOptions>>().Get(WebSessions.Scheme);
-        return options.TicketDataFormat.Unprotect(value)?.Principal ?? throw new InvalidOperationException("The session cookie does not open.");
+        var key = options.TicketDataFormat.Unprotect(value)?.Principal.Claims.SingleOrDefault(c => c.Type.EndsWith("SessionId", StringComparison.Ordinal))?.Value
+            ?? throw new InvalidOperationException("The session cookie does not open.");
+        using var scope = App.Services.CreateScope();
+        var db = scope.ServiceProvider.GetRequiredService<TesseraDbContext>();
+        var record = db.WebSessions.AsNoTracking().Single(s => s.Id == Guid.Parse(key));
+        var username = db.Users.AsNoTracking().Where(u => u.Id == record.UserId).Select(u => u.Username).Single();
+        return WebSessions.Principal(record, username);
+    }
+
+    /// <summary>The user's most recent stored session, as the server rebuilds it.</summary>
+    private System.Security.Claims.ClaimsPrincipal LatestSessionOf(Guid userId)
+    {
+        using var scope = App.Services.CreateScope();
+        var db = scope.ServiceProvider.GetRequiredService<TesseraDbContext>();
+        var record = db.WebSessions.AsNoTracking().Where(s => s.UserId == userId && s.EndedAt == null).AsEnumerable().MaxBy(s => s.CreatedAt)
+            ?? throw new InvalidOperationException("The user has no open session.");
+        return WebSessions.Principal(record, db.Users.AsNoTracking().Where(u => u.Id == userId).Select(u => u.Username).Single());
     }
 
     [GeneratedRegex("data-antiforgery=\"([^\"]+)\"")]
