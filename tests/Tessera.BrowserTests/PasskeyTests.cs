@@ -39,12 +39,13 @@ public sealed class PasskeyTests(LocalhostBrowserHost host) : IClassFixture<Loca
         });
 
         await SignInAsync(page, user.Username, Password);
-        await page.GotoAsync("/profile");
+        await page.GotoAsync("/profile/mfa");
         await Expect(page.Locator("#passkeys-none")).ToBeVisibleAsync();
         await page.FillAsync("#passkey-name", "Virtual laptop key");
         await page.ClickAsync("#passkey-add");
         await Expect(page.Locator("#passkeys-list")).ToContainTextAsync("Virtual laptop key");
         await Expect(page.Locator("#passkeys-card [role=alert]")).ToBeHiddenAsync();
+        await Screenshot(page, "passkeys");
 
         await page.ClickAsync("form[action='/signout'] button");
         await page.WaitForURLAsync("**/signin**");
@@ -54,6 +55,7 @@ public sealed class PasskeyTests(LocalhostBrowserHost host) : IClassFixture<Loca
         await Expect(page.Locator("#profile-link")).ToBeVisibleAsync();
         await page.GotoAsync("/profile");
         await Expect(page.Locator("#profile-username")).ToHaveTextAsync(user.Username);
+        await page.GotoAsync("/profile/mfa");
         await Expect(page.Locator("#passkeys-list")).Not.ToContainTextAsync("never");
 
         await using var scope = App.Scope(out var db);
