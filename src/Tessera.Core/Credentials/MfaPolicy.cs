@@ -38,6 +38,9 @@ public sealed record MfaPolicy
     /// <summary>A user who signs in through SSO is never asked for Tessera's own second factor: the provider's stands.</summary>
     public bool TrustProviderMfa { get; init; } = true;
 
+    /// <summary>Whether the policy leaves a user's second factor to their SSO provider (an SSO user, while the provider's MFA is trusted).</summary>
+    public bool LeavesToProvider(bool ssoUser) => ssoUser && TrustProviderMfa;
+
     /// <summary>
     /// Whether a privilege set counts as privileged: any MANAGE_* (changes the directory or its policies),
     /// any APPROVE_* (a second pair of eyes must itself be sure), or AGENT_ASSIST (acts as a customer).

@@ -21,6 +21,9 @@ public sealed record MfaMethodResponse(string Type, DateTime CreatedAt, DateTime
 public interface IMfaMethodSource
 {
     Task<IReadOnlyList<MfaMethodResponse>> ListAsync(TesseraDbContext db, Guid userId, CancellationToken ct);
+
+    /// <summary>Whether the user holds at least one method of this source (asked at every sign-in: one existence query).</summary>
+    Task<bool> AnyAsync(TesseraDbContext db, Guid userId, CancellationToken ct);
 }
 
 /// <summary>A new TOTP enrolment: what the page shows so the user can add the key to an authenticator app.</summary>
@@ -68,7 +71,22 @@ public sealed class MfaMethods(
 
     /// <summary>Whether the user holds a second factor of their own; recovery codes alone are a fallback, not a factor.</summary>
     public async Task<bool> HoldsSecondFactorAsync(Guid userId, CancellationToken ct)
-        => (await ListAsync(userId, ct)).Any(m => m.Type != RecoveryCodesType);
+    {
+        if (await db.TotpAuthenticators.AnyAsync(t => t.UserId == userId && t.ConfirmedAt != null, ct))
+        {
+            return true;
+        }
+
+        foreach (var source in sources)
+        {
+            if (await source.AnyAsync(db, userId, ct))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>Whether the policy obliges this user to use a second factor (roles held directly or through groups count).</summary>
     public async Task<bool> RequiredAsync(CallerState caller, MfaPolicy policy, CancellationToken ct)

@@ -34,7 +34,7 @@ public sealed class StepUp(MfaMethods methods, Storage.TesseraDbContext db, Time
             return true;
         }
 
-        var trusted = caller.CredentialMode == Core.Users.CredentialMode.Sso && policy.TrustProviderMfa;
+        var trusted = policy.LeavesToProvider(caller.CredentialMode == Core.Users.CredentialMode.Sso);
         return !trusted && await methods.RequiredAsync(caller, policy, ct);
     }
 

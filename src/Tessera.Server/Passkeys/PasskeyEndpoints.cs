@@ -133,17 +133,7 @@ public static class PasskeyEndpoints
             return new PasskeyOwner(sessionUser, null);
         }
 
-        if (await flow.PendingAsync(http) is { Stage: PendingStage.Enrolment } pending)
-        {
-            var caller = await http.RequestServices.GetRequiredService<CallerDirectory>().GetAsync(pending.UserId, http.RequestAborted);
-            var now = http.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime;
-            if (caller is not null && caller.MayAct(now) && caller.StampDigest == pending.StampDigest && caller.Type == Core.Users.UserType.BackOffice)
-            {
-                return new PasskeyOwner(pending.UserId, pending);
-            }
-        }
-
-        return null;
+        return await flow.PendingAsync(http, PendingStage.Enrolment) is { } pending ? new PasskeyOwner(pending.UserId, pending) : null;
     }
 
     /// <summary>

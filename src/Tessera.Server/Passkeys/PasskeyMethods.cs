@@ -14,5 +14,7 @@ public sealed class PasskeyMethods(PasskeyStore store) : IMfaMethodSource, IMfaM
     public async Task<IReadOnlyList<MfaMethodResponse>> ListAsync(TesseraDbContext db, Guid userId, CancellationToken ct)
         => [.. (await store.ListAsync(db, userId, ct)).Select(p => new MfaMethodResponse(Type, p.CreatedAt, p.LastUsedAt, Id: p.Id.ToString(), Name: p.Name))];
 
+    public Task<bool> AnyAsync(TesseraDbContext db, Guid userId, CancellationToken ct) => store.AnyAsync(db, userId, ct);
+
     public Task ResetAsync(TesseraDbContext db, Guid userId, CancellationToken ct) => store.RemoveAllAsync(db, userId, ct);
 }

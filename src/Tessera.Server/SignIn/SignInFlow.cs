@@ -51,7 +51,7 @@ public sealed class SignInFlow(CallerDirectory callers, Mfa.MfaMethods methods, 
         if (!amr.Contains(AuthenticationMethods.MultiFactor))
         {
             var policy = await Mfa.MfaPolicyService.GetAsync(db, ct);
-            var trusted = caller.CredentialMode == Core.Users.CredentialMode.Sso && policy.TrustProviderMfa;
+            var trusted = policy.LeavesToProvider(caller.CredentialMode == Core.Users.CredentialMode.Sso);
             PendingStage? owed = trusted ? null
                 : await methods.HoldsSecondFactorAsync(userId, ct) ? PendingStage.SecondFactor
                 : await methods.RequiredAsync(caller, policy, ct) ? PendingStage.Enrolment
@@ -87,7 +87,31 @@ public sealed class SignInFlow(CallerDirectory callers, Mfa.MfaMethods methods, 
         return new ClaimsPrincipal(identity);
     }
 
-    /// <summary>The pending sign-in of this browser, if any and still current.</summary>
+    /// <summary>
+    /// The pending sign-in of this browser at <paramref name="stage"/>, checked against the user's current standing as a
+    /// session is: a user disabled, locked or re-stamped (password changed, MFA reset) between the two steps gets no
+    /// further, and their pending cookie is dropped.
+    /// </summary>
+    public async Task<PendingSignIn?> PendingAsync(HttpContext http, PendingStage stage)
+    {
+        var pending = await PendingAsync(http);
+        if (pending is null || pending.Stage != stage)
+        {
+            return null;
+        }
+
+        var caller = await callers.GetAsync(pending.UserId, http.RequestAborted);
+        if (caller is null || caller.Type != Core.Users.UserType.BackOffice || !caller.MayAct(clock.GetUtcNow().UtcDateTime)
+            || caller.StampDigest != pending.StampDigest)
+        {
+            await http.SignOutAsync(WebSessions.PendingScheme);
+            return null;
+        }
+
+        return pending;
+    }
+
+    /// <summary>The pending sign-in this browser holds, as its cookie says (not yet checked against the user's standing).</summary>
     public async Task<PendingSignIn?> PendingAsync(HttpContext http)
     {
         var result = await http.AuthenticateAsync(WebSessions.PendingScheme);
@@ -131,8 +155,6 @@ public sealed class SignInFlow(CallerDirectory callers, Mfa.MfaMethods methods, 
             return;
         }
 
-        // Resolved here rather than injected, so that the sign-in paths that never step up do not carry the store.
-        var db = http.RequestServices.GetRequiredService<Storage.TesseraDbContext>();
         var now = clock.GetUtcNow().UtcDateTime;
         var record = await db.WebSessions.SingleOrDefaultAsync(s => s.Id == sessionId && s.EndedAt == null, ct);
         if (record is null)

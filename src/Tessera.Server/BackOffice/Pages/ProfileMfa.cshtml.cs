@@ -121,7 +121,7 @@ public sealed class ProfileMfaModel(MfaMethods methods, SignInFlow flow, CallerD
             return new Who(caller.Id, caller.Username, null);
         }
 
-        if (await PendingSignIns.CurrentAsync(HttpContext, PendingStage.Enrolment) is { } pending
+        if (await flow.PendingAsync(HttpContext, PendingStage.Enrolment) is { } pending
             && await callers.GetAsync(pending.UserId, HttpContext.RequestAborted) is { } owing)
         {
             return new Who(owing.Id, owing.Username, pending);

@@ -21,12 +21,12 @@ public sealed class SignInMfaModel(SignInFlow flow, MfaMethods methods, Password
     public string? Message { get; private set; }
 
     public async Task<IActionResult> OnGetAsync()
-        => await PendingSignIns.CurrentAsync(HttpContext, PendingStage.SecondFactor) is null ? Redirect("/signin") : Page();
+        => await flow.PendingAsync(HttpContext, PendingStage.SecondFactor) is null ? Redirect("/signin") : Page();
 
     public async Task<IActionResult> OnPostAsync(string? code)
     {
         var ct = HttpContext.RequestAborted;
-        if (await PendingSignIns.CurrentAsync(HttpContext, PendingStage.SecondFactor) is not { } pending)
+        if (await flow.PendingAsync(HttpContext, PendingStage.SecondFactor) is not { } pending)
         {
             // Expired, or the user may no longer act (locked by wrong codes, disabled): back to the start.
             return Redirect("/signin");
