@@ -313,6 +313,7 @@ public abstract class StoredSessionTests<THost>(THost host) : IClassFixture<THos
             ["Tessera:RateLimits:SignIn:PermitLimit"] = "2",
             ["Tessera:RateLimits:Token:PermitLimit"] = "2",
             ["Tessera:RateLimits:OwnPassword:PermitLimit"] = "1",
+            ["Tessera:RateLimits:SecondFactor:PermitLimit"] = "1",
         }).Started();
         var user = await Seed.UserAsync(app, UserType.BackOffice, Password);
         using var browser = app.Client(cookies: true);
@@ -342,6 +343,16 @@ public abstract class StoredSessionTests<THost>(THost host) : IClassFixture<THos
         var ownLimited = await api.PostAsJsonAsync("/api/v1/me/password", change);
         await Expect.ProblemAsync(ownLimited, HttpStatusCode.TooManyRequests, "rate_limited");
         Assert.True(ownLimited.Headers.RetryAfter is not null);
+
+        // The second step and the step-up prompt share one limit per address; a GET of either form is never limited.
+        using var stranger = app.Client();
+        var code = new FormUrlEncodedContent(new Dictionary<string, string> { ["code"] = "123456" });
+        Assert.NotEqual(HttpStatusCode.TooManyRequests, (await stranger.PostAsync("/signin/mfa", code)).StatusCode);
+        var stepUpLimited = await stranger.PostAsync("/signin/step-up", code);
+        Assert.Equal(HttpStatusCode.TooManyRequests, stepUpLimited.StatusCode);
+        Assert.True(stepUpLimited.Headers.RetryAfter is not null);
+        Assert.NotEqual(HttpStatusCode.TooManyRequests, (await stranger.GetAsync("/signin/mfa")).StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await stranger.PostAsync("/signin/mfa", code)).StatusCode);
     }
 
     [Fact]
