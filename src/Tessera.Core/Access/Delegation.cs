@@ -27,6 +27,12 @@ public enum AccountAction
 
     /// <summary>An administrator setting the account's password (one's own goes through /me/password).</summary>
     SetPassword,
+
+    /// <summary>
+    /// Adding or deleting an API user's credentials. Never one's own: a client that could mint itself a new
+    /// credential would turn one stolen secret into a lasting one.
+    /// </summary>
+    ManageCredentials,
 }
 
 /// <summary>An account a change acts on, with the privileges it holds before the change.</summary>
@@ -86,6 +92,7 @@ public static class Delegation
             {
                 AccountAction.Disable => "You cannot disable your own account; ask another user manager.",
                 AccountAction.Delete => "You cannot delete your own account; ask another user manager.",
+                AccountAction.ManageCredentials => "An API user cannot add or delete its own credentials; another user manager does, so that a stolen credential cannot mint more.",
                 _ => "Change your own password with POST /api/v1/me/password or on your profile page: it asks for the current one.",
             }, [], self);
         }

@@ -117,12 +117,14 @@ public sealed class Bootstrapper(
 
         // Each configured secret is checked against its stored hash (a PBKDF2 run of a fraction of a second); both
         // checks run at once, on two cores where there are two, rather than one after the other.
-        var adminCheck = VerifyConfigured(admin, o.AdminPassword);
-        var clientCheck = client is null ? null : VerifyConfigured(client, o.ApiClientSecret);
-        await ApplyConfiguredPasswordAsync(admin, o.AdminPassword, adminCheck, AdminMarker, now, ct);
+        // The API client's configured secret is its credential named "initial" (a user row from before keeps it in PasswordHash).
+        var clientInitial = client is null ? null : await InitialCredentialAsync(client, ct);
+        var adminCheck = VerifyConfigured(admin, admin.PasswordHash, o.AdminPassword);
+        var clientCheck = client is null ? null : VerifyConfigured(client, clientInitial?.SecretHash ?? client.PasswordHash, o.ApiClientSecret);
+        await ApplyConfiguredPasswordAsync(admin, admin.PasswordHash, o.AdminPassword, adminCheck, AdminMarker, now, ct);
         if (client is not null)
         {
-            await ApplyConfiguredPasswordAsync(client, o.ApiClientSecret, clientCheck, ApiMarker, now, ct);
+            await ApplyConfiguredPasswordAsync(client, clientInitial?.SecretHash ?? client.PasswordHash, o.ApiClientSecret, clientCheck, ApiMarker, now, ct);
         }
 
         await db.SaveChangesAsync(ct);
@@ -188,12 +190,18 @@ public sealed class Bootstrapper(
     /// Sets a configured password when the user has none, or when the one they have is still the
     /// one Tessera set from configuration; a password a person chose since is left alone.
     /// </summary>
-    private Task<PasswordVerificationResult>? VerifyConfigured(User user, string? configured)
-        => string.IsNullOrEmpty(configured) || user.PasswordHash is not { } hash
+    private Task<PasswordVerificationResult>? VerifyConfigured(User user, string? currentHash, string? configured)
+        => string.IsNullOrEmpty(configured) || currentHash is not { } hash || ApiCredentials.ApiSecrets.IsGenerated(hash)
             ? null
             : Task.Run(() => hasher.VerifyHashedPassword(user, hash, configured));
 
-    private async Task ApplyConfiguredPasswordAsync(User user, string? configured, Task<PasswordVerificationResult>? check, string markerKey, DateTime now, CancellationToken ct)
+    private Task<ApiCredential?> InitialCredentialAsync(User client, CancellationToken ct)
+    {
+        var name = Core.Credentials.ApiCredentialRules.NormalizeName(Core.Credentials.ApiCredentialRules.InitialName);
+        return db.ApiCredentials.SingleOrDefaultAsync(c => c.UserId == client.Id && c.NormalizedName == name, ct);
+    }
+
+    private async Task ApplyConfiguredPasswordAsync(User user, string? currentHash, string? configured, Task<PasswordVerificationResult>? check, string markerKey, DateTime now, CancellationToken ct)
     {
         if (string.IsNullOrEmpty(configured))
         {
@@ -201,7 +209,7 @@ public sealed class Bootstrapper(
         }
 
         var marker = await db.Settings.FindAsync([markerKey], ct);
-        var ours = user.PasswordHash is null || (marker is not null && marker.Value == user.PasswordHash);
+        var ours = currentHash is null || (marker is not null && marker.Value == currentHash);
         if (!ours)
         {
             if (await check! == PasswordVerificationResult.Failed)
@@ -217,7 +225,16 @@ public sealed class Bootstrapper(
             return;
         }
 
-        user.PasswordHash = hasher.HashPassword(user, configured);
+        var hash = hasher.HashPassword(user, configured);
+        if (user.Type == UserType.Api)
+        {
+            await ApiCredentials.ApiCredentialService.ReplaceInitialAsync(db, user, hash, null, Actor.System.Name, now, ct);
+        }
+        else
+        {
+            user.PasswordHash = hash;
+        }
+
         user.PasswordChangedAt = now;
         user.SecurityStamp = User.NewStamp();
         user.Apply(user.Standing.Reinstate());
@@ -225,11 +242,11 @@ public sealed class Bootstrapper(
         await tokens.VoidAllAsync(db, user.Id, ct);
         if (marker is null)
         {
-            db.Settings.Add(new Setting { Key = markerKey, Value = user.PasswordHash, UpdatedAt = now });
+            db.Settings.Add(new Setting { Key = markerKey, Value = hash, UpdatedAt = now });
         }
         else
         {
-            marker.Value = user.PasswordHash;
+            marker.Value = hash;
             marker.UpdatedAt = now;
         }
 

@@ -50,6 +50,8 @@ public sealed record ChangeTarget(string Type, Guid? Id, string? Name = null)
 [JsonDerivedType(typeof(DeleteGroup), "group.delete")]
 [JsonDerivedType(typeof(ResetMfa), "user.reset_mfa")]
 [JsonDerivedType(typeof(SetMfaPolicy), "mfa_policy.set")]
+[JsonDerivedType(typeof(AddApiCredential), "user.add_credential")]
+[JsonDerivedType(typeof(DeleteApiCredential), "user.delete_credential")]
 public abstract record DirectoryChange(Guid? ActorId)
 {
     /// <summary>The audit action the change writes when it applies (and names as attempted when refused).</summary>
@@ -218,4 +220,19 @@ public sealed record SetMfaPolicy(Guid? ActorId, Tessera.Core.Credentials.MfaPol
     public override string Action => "mfa_policy.changed";
 
     public override ChangeTarget Target => new("mfa_policy", null);
+}
+
+/// <summary>A named credential added to an API user; a generated secret is never part of the value.</summary>
+public sealed record AddApiCredential(Guid? ActorId, Guid UserId, string Name, string Type, DateTime? ExpiresAt, string? Thumbprint) : DirectoryChange(ActorId)
+{
+    public override string Action => "credential.created";
+
+    public override ChangeTarget Target => ChangeTarget.User(UserId);
+}
+
+public sealed record DeleteApiCredential(Guid? ActorId, Guid UserId, Guid CredentialId) : DirectoryChange(ActorId)
+{
+    public override string Action => "credential.deleted";
+
+    public override ChangeTarget Target => ChangeTarget.User(UserId);
 }

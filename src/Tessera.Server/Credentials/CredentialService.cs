@@ -199,6 +199,13 @@ public sealed class CredentialService(
                 return failure;
             }
 
+            if (user.Type == UserType.Api)
+            {
+                // An API user's chosen secret is its credential named "initial"; other credentials stay as they are.
+                var actor = audit.CurrentActor();
+                await ApiCredentials.ApiCredentialService.ReplaceInitialAsync(db, user, user.PasswordHash!, actor.Id, actor.Name, clock.GetUtcNow().UtcDateTime, ct);
+            }
+
             mail.PasswordChanged(db, user);
             scope.Audit();
             return null;
@@ -218,18 +225,34 @@ public sealed class CredentialService(
             return SsoUser();
         }
 
-        if (user.PasswordHash is null || hasher.VerifyHashedPassword(user, user.PasswordHash, request.CurrentPassword ?? "") == PasswordVerificationResult.Failed)
+        // An API user's own password is its credential named "initial"; its other credentials are a user manager's to manage.
+        var current = await PasswordService.CurrentHashAsync(db, user, ct);
+        if (current is null || hasher.VerifyHashedPassword(user, current, request.CurrentPassword ?? "") == PasswordVerificationResult.Failed)
         {
+            if (user.Type == UserType.Api)
+            {
+                // Wrong client secrets never lock an API user (anyone could cut an integration off); the refusal is recorded.
+                audit.Record(db, "password.change", "user", user.Id.ToString(), user.Username, new { reason = "wrong_current_password" }, "failure");
+                await db.SaveChangesAsync(ct);
+                await tx.CommitAsync(ct);
+                return WrongCurrentPassword();
+            }
+
             // A wrong current password counts toward the lockout like a wrong password at sign-in, so that a stolen
             // session or token cannot guess the password. The count has a transaction of its own: end this one first.
             await tx.DisposeAsync();
             await signIn.CountWrongSecretAsync("password.change", user, "wrong_current_password", ct);
-            return Failure.Invalid("wrong_password", "The current password is not correct.", new Dictionary<string, string[]> { ["currentPassword"] = ["The current password is not correct."] });
+            return WrongCurrentPassword();
         }
 
         if (await passwords.SetAsync(db, user, request.NewPassword, request.ConfirmPassword ?? "", ct) is { } failure)
         {
             return failure;
+        }
+
+        if (user.Type == UserType.Api)
+        {
+            await ApiCredentials.ApiCredentialService.ReplaceInitialAsync(db, user, user.PasswordHash!, user.Id, user.Username, clock.GetUtcNow().UtcDateTime, ct);
         }
 
         audit.Record(db, "user.password_changed", "user", user.Id.ToString(), user.Username);
@@ -296,6 +319,9 @@ public sealed class CredentialService(
         var now = clock.GetUtcNow().UtcDateTime;
         return await db.CredentialTokens.SingleOrDefaultAsync(t => t.TokenHash == hash && t.UsedAt == null && t.ExpiresAt > now, ct);
     }
+
+    private static Failure WrongCurrentPassword()
+        => Failure.Invalid("wrong_password", "The current password is not correct.", new Dictionary<string, string[]> { ["currentPassword"] = ["The current password is not correct."] });
 
     private static Failure SsoUser() => Failure.Conflict("sso_user", "This user signs in through single sign-on and has no password here.");
 }

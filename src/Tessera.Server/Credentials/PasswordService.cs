@@ -38,13 +38,14 @@ public sealed class PasswordService(IPasswordHasher<User> hasher, ICommonPasswor
 
         var policy = await PasswordPolicyStore.GetAsync(db, ct);
         var violations = PasswordRules.Check(newPassword, policy, user.Username, user.Email, common, strength, user.FirstName, user.LastName).ToList();
+        var current = await CurrentHashAsync(db, user, ct);
         if (policy.HistoryCount > 0)
         {
             var previous = await db.PasswordHistory.Where(h => h.UserId == user.Id).OrderByDescending(h => h.Id)
                 .Take(policy.HistoryCount).Select(h => h.PasswordHash).ToListAsync(ct);
-            if (user.PasswordHash is not null && !previous.Contains(user.PasswordHash))
+            if (current is not null && !previous.Contains(current))
             {
-                previous.Insert(0, user.PasswordHash);
+                previous.Insert(0, current);
             }
 
             if (previous.Take(policy.HistoryCount).Any(h => hasher.VerifyHashedPassword(user, h, newPassword) != PasswordVerificationResult.Failed))
@@ -60,10 +61,10 @@ public sealed class PasswordService(IPasswordHasher<User> hasher, ICommonPasswor
         }
 
         var now = clock.GetUtcNow().UtcDateTime;
-        if (user.PasswordHash is not null && !await db.PasswordHistory.AnyAsync(h => h.UserId == user.Id && h.PasswordHash == user.PasswordHash, ct))
+        if (current is not null && !await db.PasswordHistory.AnyAsync(h => h.UserId == user.Id && h.PasswordHash == current, ct))
         {
             // A password set before history was kept (bootstrap, say) still counts as used.
-            db.PasswordHistory.Add(new PasswordHistoryEntry { UserId = user.Id, PasswordHash = user.PasswordHash, CreatedAt = user.PasswordChangedAt ?? now });
+            db.PasswordHistory.Add(new PasswordHistoryEntry { UserId = user.Id, PasswordHash = current, CreatedAt = user.PasswordChangedAt ?? now });
         }
 
         user.PasswordHash = hasher.HashPassword(user, newPassword);
@@ -75,5 +76,21 @@ public sealed class PasswordService(IPasswordHasher<User> hasher, ICommonPasswor
 
         await tokens.VoidAllAsync(db, user.Id, ct);
         return null;
+    }
+
+    /// <summary>
+    /// The user's current chosen password hash: a BackOffice user's password, or an API user's credential named
+    /// "initial" (the secret this service sets for API users); null when there is none.
+    /// </summary>
+    public static async Task<string?> CurrentHashAsync(TesseraDbContext db, User user, CancellationToken ct)
+    {
+        if (user.Type != Core.Users.UserType.Api || user.PasswordHash is not null)
+        {
+            return user.PasswordHash;
+        }
+
+        var initial = ApiCredentialRules.NormalizeName(ApiCredentialRules.InitialName);
+        var hash = await db.ApiCredentials.Where(c => c.UserId == user.Id && c.NormalizedName == initial).Select(c => c.SecretHash).SingleOrDefaultAsync(ct);
+        return ApiCredentials.ApiSecrets.IsGenerated(hash) ? null : hash;
     }
 }

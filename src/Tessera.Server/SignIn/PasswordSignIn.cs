@@ -8,11 +8,10 @@ using Tessera.Server.Users;
 
 namespace Tessera.Server.SignIn;
 
-/// <summary>Where a password is presented: the Back Office sign-in page, or the token endpoint.</summary>
+/// <summary>Where a password is presented. API users authenticate by their credentials instead (<see cref="ApiCredentials.ClientAuthentication"/>).</summary>
 public enum SignInChannel
 {
     BackOffice,
-    Token,
 }
 
 /// <summary>The outcome of a password check. The reason is for the audit log only, never for the caller.</summary>
@@ -22,16 +21,14 @@ public sealed record PasswordCheck(User? User, string? FailureReason, bool Passw
 }
 
 /// <summary>
-/// Checks a username (or email) and password for one channel, counts failures toward lockout and
+/// Checks a BackOffice user's username (or email) and password, counts failures toward lockout and
 /// records every attempt in the audit log. Callers show one generic message whatever the reason.
 /// </summary>
 public sealed class PasswordSignIn(
     TesseraDbContext db,
     IPasswordHasher<User> hasher,
     AuditLog audit,
-    AuditBatchWriter batchedAudit,
     CallerDirectory callers,
-    ClientSecretCache secrets,
     Credentials.PasswordPolicyCache policies,
     TimeProvider clock,
     ILogger<PasswordSignIn> logger)
@@ -39,9 +36,9 @@ public sealed class PasswordSignIn(
     /// <summary>LastSignInAt is written at most this often per user, so that repeated token requests do not each update the row.</summary>
     public static readonly TimeSpan LastSignInGranularity = TimeSpan.FromMinutes(1);
 
-    // Compiled once per provider: a token request runs this lookup every time, and building and caching
-    // the query's expression tree on each call was a tenth of its CPU. A compiled query keeps the first
-    // model it meets, hence one per context type (the tests run both providers in one process).
+    // Compiled once per provider: building and caching the query's expression tree on each call cost a tenth
+    // of a sign-in's CPU. A compiled query keeps the first model it meets, hence one per context type (the
+    // tests run both providers in one process).
     private static readonly ConcurrentDictionary<Type, Func<TesseraDbContext, string, CancellationToken, Task<User?>>> ByUsername = new();
     private static readonly ConcurrentDictionary<Type, Func<TesseraDbContext, string, CancellationToken, Task<User?>>> ByUsernameOrEmail = new();
 
@@ -64,16 +61,15 @@ public sealed class PasswordSignIn(
         password ??= "";
         var normalized = Usernames.Normalize(login);
         var user = login.Length == 0 ? null
-            : await FindAsync(db, normalized, orEmail: channel == SignInChannel.BackOffice && login.Contains('@', StringComparison.Ordinal), ct);
+            : await FindAsync(db, normalized, orEmail: login.Contains('@', StringComparison.Ordinal), ct);
         var now = clock.GetUtcNow().UtcDateTime;
-        var action = channel == SignInChannel.BackOffice ? "signin.password" : "token.client_credentials";
+        const string action = "signin.password";
 
         string? reason = user switch
         {
             null => "unknown_user",
             _ when Usernames.IsReserved(user.Username) => "reserved_user",
-            _ when channel == SignInChannel.BackOffice && user.Type != UserType.BackOffice => "api_user_on_web",
-            _ when channel == SignInChannel.Token && user.Type != UserType.Api => "backoffice_user_on_token",
+            _ when user.Type != UserType.BackOffice => "api_user_on_web",
             _ when user.CredentialMode == CredentialMode.Sso => "sso_user",
             _ when user.Status == UserStatus.Disabled => "disabled",
             _ when user.Standing.IsLockedAt(now) => "locked",
@@ -89,22 +85,9 @@ public sealed class PasswordSignIn(
             return new PasswordCheck(null, reason);
         }
 
-        // A client that proved this very secret moments ago (same stamp, same hash) skips PBKDF2.
-        var remembered = false;
-        PasswordVerificationResult verdict;
-        if (channel == SignInChannel.Token && secrets.Matches(user!.Id, user.SecurityStamp, user.PasswordHash!, password))
-        {
-            remembered = true;
-            verdict = PasswordVerificationResult.Success;
-        }
-        else
-        {
-            verdict = hasher.VerifyHashedPassword(user!, user!.PasswordHash!, password);
-        }
-
+        var verdict = hasher.VerifyHashedPassword(user!, user!.PasswordHash!, password);
         if (verdict == PasswordVerificationResult.Failed)
         {
-            secrets.Forget(user.Id);
             await CountFailureAsync(action, login, user, lockout, now, ct);
             return new PasswordCheck(null, "wrong_password");
         }
@@ -116,16 +99,6 @@ public sealed class PasswordSignIn(
 
         user.Apply(user.Standing.SignedIn(now));
         var expired = policy.MaxAgeDays > 0 && (user.PasswordChangedAt ?? user.CreatedAt) < now.AddDays(-policy.MaxAgeDays);
-        if (expired && channel == SignInChannel.Token)
-        {
-            await RecordFailureAsync(action, login, user, "password_expired", ct);
-            return new PasswordCheck(null, "password_expired");
-        }
-
-        if (channel == SignInChannel.Token && !remembered)
-        {
-            secrets.Remember(user.Id, user.SecurityStamp, user.PasswordHash!, password);
-        }
 
         if (user.LastSignInAt is null || user.LastSignInAt.Value > now || now - user.LastSignInAt.Value >= LastSignInGranularity)
         {
@@ -133,17 +106,8 @@ public sealed class PasswordSignIn(
         }
 
         var actor = audit.CurrentActor() with { Id = user.Id, Name = user.Username };
-        var entry = audit.Describe(action, "user", user.Id.ToString(), user.Username, expired ? new { passwordExpired = true } : null, "success", actor);
-        if (channel == SignInChannel.Token && !db.ChangeTracker.HasChanges())
-        {
-            // A repeat token changes nothing else: its event joins the next batch instead of a transaction of its own.
-            await batchedAudit.RecordAsync(db, entry, ct);
-        }
-        else
-        {
-            db.AuditEvents.Add(entry);
-            await db.SaveChangesAsync(ct);
-        }
+        db.AuditEvents.Add(audit.Describe(action, "user", user.Id.ToString(), user.Username, expired ? new { passwordExpired = true } : null, "success", actor));
+        await db.SaveChangesAsync(ct);
 
         return new PasswordCheck(user, null, expired);
     }

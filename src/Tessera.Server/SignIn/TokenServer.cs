@@ -51,6 +51,7 @@ public static class TokenServer
         services.AddSingleton<AuditBatchWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<AuditBatchWriter>());
         services.AddScoped<PasswordSignIn>();
+        services.AddScoped<ApiCredentials.ClientAuthentication>();
         services.AddScoped<TokenStanding>();
         services.AddSingleton<SigningKeys>();
         services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>, ConfigureServerFromStore>();
@@ -181,10 +182,10 @@ public static class TokenServer
     }
 
     /// <summary>
-    /// Client authentication: the client is an active API user whose password matches; or, redeeming an
+    /// Client authentication: the client is an active API user presenting one of its unexpired credentials; or, redeeming an
     /// authorization code, a registered public client, which has no secret to present.
     /// </summary>
-    private sealed class AuthenticateClient<TContext>(PasswordSignIn signIn, IOptions<TokenOptions> tokens) : IOpenIddictServerHandler<TContext>
+    private sealed class AuthenticateClient<TContext>(ApiCredentials.ClientAuthentication clients, IOptions<TokenOptions> tokens) : IOpenIddictServerHandler<TContext>
         where TContext : BaseValidatingClientContext
     {
         public async ValueTask HandleAsync(TContext context)
@@ -200,7 +201,7 @@ public static class TokenServer
             }
 
             var ct = context.CancellationToken;
-            var check = await signIn.CheckAsync(context.ClientId, context.ClientSecret, SignInChannel.Token, ct);
+            var check = await clients.CheckSecretAsync(context.ClientId, context.ClientSecret, ct);
             if (!check.Succeeded)
             {
                 context.Reject(Errors.InvalidClient, "The client credentials are invalid.");

@@ -283,6 +283,50 @@ public sealed class Passkey
     public DateTime? LastUsedAt { get; set; }
 }
 
+/// <summary>
+/// One named credential of an API user: a secret it presents at the token endpoint, or a public key that its
+/// signed client assertions (private_key_jwt) are checked against. Only a hash of a secret is kept: SHA-256 for
+/// a generated one (256 random bits need no key stretching), PBKDF2 for the administrator-chosen <c>initial</c>.
+/// </summary>
+public sealed class ApiCredential
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public Guid UserId { get; set; }
+    public required string Name { get; set; }
+    public required string NormalizedName { get; set; }
+    public Tessera.Core.Credentials.ApiCredentialType Type { get; set; }
+
+    /// <summary>"sha256:" and the Base64 digest of a generated secret, or an ASP.NET Core Identity (PBKDF2) hash; null for a key.</summary>
+    public string? SecretHash { get; set; }
+
+    /// <summary>The public JWK as registered (private members refused), with "kid" set to its thumbprint; null for a secret.</summary>
+    public string? PublicKeyJwk { get; set; }
+
+    /// <summary>The RFC 7638 thumbprint of the key (base64url SHA-256).</summary>
+    public string? Thumbprint { get; set; }
+
+    /// <summary>"RSA 2048", "EC P-256": what the Back Office shows.</summary>
+    public string? KeyType { get; set; }
+    public DateTime CreatedAt { get; set; }
+    public Guid? CreatedById { get; set; }
+    public string? CreatedBy { get; set; }
+    public DateTime? ExpiresAt { get; set; }
+    public DateTime? LastUsedAt { get; set; }
+
+    /// <summary>The last expiry warning sent (14 or 3 days before), so that each goes out once.</summary>
+    public int? ExpiryNoticeDays { get; set; }
+
+    public const string Sha256Prefix = "sha256:";
+}
+
+/// <summary>A client assertion's jti, kept until the assertion expires, so that a replay is refused (RFC 7523 §3).</summary>
+public sealed class ClientAssertionId
+{
+    public Guid UserId { get; set; }
+    public required string Jti { get; set; }
+    public DateTime ExpiresAt { get; set; }
+}
+
 /// <summary>A message waiting to be sent, written in the same transaction as the change that causes it.</summary>
 public sealed class OutboxMessage
 {

@@ -34,6 +34,8 @@ public abstract class TesseraDbContext(DbContextOptions options) : DbContext(opt
     public DbSet<TotpAuthenticator> TotpAuthenticators => Set<TotpAuthenticator>();
     public DbSet<RecoveryCode> RecoveryCodes => Set<RecoveryCode>();
     public DbSet<Passkey> Passkeys => Set<Passkey>();
+    public DbSet<ApiCredential> ApiCredentials => Set<ApiCredential>();
+    public DbSet<ClientAssertionId> ClientAssertionIds => Set<ClientAssertionId>();
 
     public abstract DatabaseProvider Provider { get; }
 
@@ -329,6 +331,34 @@ public abstract class TesseraDbContext(DbContextOptions options) : DbContext(opt
             e.Property(p => p.Name).HasMaxLength(Tessera.Server.Passkeys.PasskeyNames.MaxLength);
             e.HasIndex(p => new { p.UserId, p.CreatedAt });
             e.HasOne<User>().WithMany().HasForeignKey(p => p.UserId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        b.Entity<ApiCredential>(e =>
+        {
+            e.ToTable("api_credentials");
+            e.HasKey(c => c.Id);
+            e.Property(c => c.Name).HasMaxLength(Tessera.Core.Credentials.ApiCredentialRules.MaxNameLength);
+            e.Property(c => c.NormalizedName).HasMaxLength(Tessera.Core.Credentials.ApiCredentialRules.MaxNameLength);
+            e.Property(c => c.Type).HasConversion(new ValueConverter<Tessera.Core.Credentials.ApiCredentialType, string>(
+                v => v == Tessera.Core.Credentials.ApiCredentialType.PublicKey ? "public_key" : "secret",
+                v => v == "public_key" ? Tessera.Core.Credentials.ApiCredentialType.PublicKey : Tessera.Core.Credentials.ApiCredentialType.Secret)).HasMaxLength(16);
+            e.Property(c => c.SecretHash).HasMaxLength(512);
+            e.Property(c => c.PublicKeyJwk).HasMaxLength(4096);
+            e.Property(c => c.Thumbprint).HasMaxLength(64);
+            e.Property(c => c.KeyType).HasMaxLength(32);
+            e.Property(c => c.CreatedBy).HasMaxLength(Usernames.MaxLength);
+            e.HasIndex(c => new { c.UserId, c.NormalizedName }).IsUnique();
+            // The expiry sweep reads only credentials that expire.
+            e.HasIndex(c => c.ExpiresAt);
+            e.HasOne<User>().WithMany().HasForeignKey(c => c.UserId).OnDelete(DeleteBehavior.Cascade);
+        });
+
+        b.Entity<ClientAssertionId>(e =>
+        {
+            e.ToTable("client_assertion_ids");
+            e.HasKey(a => new { a.UserId, a.Jti });
+            e.Property(a => a.Jti).HasMaxLength(Tessera.Server.ApiCredentials.ClientAssertions.MaxJtiLength);
+            e.HasIndex(a => a.ExpiresAt);
         });
     }
 

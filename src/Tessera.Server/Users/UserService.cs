@@ -17,6 +17,7 @@ public sealed class UserService(
     PasswordService passwords,
     ICredentialMail mail,
     IEnumerable<IUserCreatedListener> listeners,
+    Audit.AuditLog audit,
     TimeProvider clock)
 {
     public async Task<Outcome<UserResponse>> GetAsync(Guid id, CancellationToken ct)
@@ -130,6 +131,11 @@ public sealed class UserService(
             if (change.Password is not null && await passwords.SetAsync(db, user, change.Password, null, ct) is { } weak)
             {
                 return weak;
+            }
+
+            if (user.Type == UserType.Api && user.PasswordHash is { } initial)
+            {
+                await ApiCredentials.ApiCredentialService.ReplaceInitialAsync(db, user, initial, change.ActorId, audit.CurrentActor().Name, clock.GetUtcNow().UtcDateTime, ct);
             }
 
             scope.Target = new ChangeTarget("user", user.Id, user.Username);
@@ -268,7 +274,9 @@ public sealed class UserService(
             if (request.Status is not null)
             {
                 var before = user.Status.ToWire();
-                var next = status == UserStatus.Disabled ? user.Standing.Disable() : user.Standing.Enable(user.HasHadCredential, user.CredentialMode);
+                // An API user's credentials live apart from the user row; holding one counts as having had one.
+                var hadCredential = user.HasHadCredential || (user.Type == UserType.Api && await db.ApiCredentials.AnyAsync(c => c.UserId == user.Id, ct));
+                var next = status == UserStatus.Disabled ? user.Standing.Disable() : user.Standing.Enable(hadCredential, user.CredentialMode);
                 if (user.Apply(next) && status == UserStatus.Disabled)
                 {
                     // A disabled user's tokens and sessions end at once.

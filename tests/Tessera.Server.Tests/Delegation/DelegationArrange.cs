@@ -160,13 +160,28 @@ public static class DelegationArrange
         await using var scope = app.Scope(out var db);
         var hasher = scope.ServiceProvider.GetRequiredService<IPasswordHasher<User>>();
         var user = await db.Users.SingleAsync(u => u.Id == id);
-        if (user.PasswordHash is not null && hasher.VerifyHashedPassword(user, user.PasswordHash, password) != PasswordVerificationResult.Failed
+        // An API user's secret is its credential named "initial".
+        var initial = user.Type == UserType.Api ? await db.ApiCredentials.SingleOrDefaultAsync(c => c.UserId == id && c.NormalizedName == "INITIAL") : null;
+        var hash = user.Type == UserType.Api ? initial?.SecretHash : user.PasswordHash;
+        if (hash is not null && hasher.VerifyHashedPassword(user, hash, password) != PasswordVerificationResult.Failed
             && user.Status == UserStatus.Active)
         {
             return;
         }
 
-        user.PasswordHash = hasher.HashPassword(user, password);
+        if (user.Type != UserType.Api)
+        {
+            user.PasswordHash = hasher.HashPassword(user, password);
+        }
+        else if (initial is not null)
+        {
+            initial.SecretHash = hasher.HashPassword(user, password);
+        }
+        else
+        {
+            db.ApiCredentials.Add(new ApiCredential { UserId = id, Name = "initial", NormalizedName = "INITIAL", SecretHash = hasher.HashPassword(user, password), CreatedAt = DateTime.UtcNow });
+        }
+
         user.Status = UserStatus.Active;
         user.LockedUntil = null;
         user.FailedSignInCount = 0;

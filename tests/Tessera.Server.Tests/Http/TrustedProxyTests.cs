@@ -83,6 +83,6 @@ public sealed class TrustedProxyTests
         Assert.False((await Seed.RequestTokenAsync(client, login, "not-a-secret")).IsSuccessStatusCode);
 
         await using var scope = app.Scope(out var db);
-        return (await db.AuditEvents.SingleAsync(a => a.Action == "token.client_credentials" && a.ActorName == login)).ClientIp;
+        return (await db.AuditEvents.SingleAsync(a => a.Action == "token.failed" && a.ActorName == login)).ClientIp;
     }
 }

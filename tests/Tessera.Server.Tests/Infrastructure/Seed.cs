@@ -35,7 +35,20 @@ public static partial class Seed
         user.SetNames("Seed", username);
         if (password is not null)
         {
-            user.PasswordHash = scope.ServiceProvider.GetRequiredService<IPasswordHasher<User>>().HashPassword(user, password);
+            var hash = scope.ServiceProvider.GetRequiredService<IPasswordHasher<User>>().HashPassword(user, password);
+            if (type == UserType.Api)
+            {
+                // An API user's secret is its credential named "initial", as POST /users/{id}/password makes it.
+                db.ApiCredentials.Add(new ApiCredential
+                {
+                    UserId = user.Id, Name = "initial", NormalizedName = "INITIAL", Type = Core.Credentials.ApiCredentialType.Secret,
+                    SecretHash = hash, CreatedAt = now,
+                });
+            }
+            else
+            {
+                user.PasswordHash = hash;
+            }
         }
 
         var wanted = roles.Select(r => r.ToUpperInvariant()).ToList();

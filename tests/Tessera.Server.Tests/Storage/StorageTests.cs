@@ -85,9 +85,11 @@ public abstract class StorageTests<THost>(THost host) : IClassFixture<THost> whe
         string personal;
         await using (var scope = App.Scope(out var db))
         {
+            // An API client's chosen secret is its credential named "initial".
             var client = await db.Users.SingleAsync(u => u.Username == TesseraApp.ApiClientId);
+            var initial = await db.ApiCredentials.SingleAsync(c => c.UserId == client.Id && c.Name == "initial");
             var hasher = scope.ServiceProvider.GetRequiredService<IPasswordHasher<User>>();
-            client.PasswordHash = personal = hasher.HashPassword(client, "A-password-a-person-chose-1");
+            initial.SecretHash = personal = hasher.HashPassword(client, "A-password-a-person-chose-1");
             await db.SaveChangesAsync();
         }
 
@@ -95,7 +97,9 @@ public abstract class StorageTests<THost>(THost host) : IClassFixture<THost> whe
         _ = restarted.Server;
         await using (var scope = restarted.Scope(out var db))
         {
-            Assert.Equal(personal, await db.Users.Where(u => u.Username == TesseraApp.ApiClientId).Select(u => u.PasswordHash).SingleAsync());
+            var client = await db.Users.SingleAsync(u => u.Username == TesseraApp.ApiClientId);
+            Assert.Null(client.PasswordHash);
+            Assert.Equal(personal, await db.ApiCredentials.Where(c => c.UserId == client.Id && c.Name == "initial").Select(c => c.SecretHash).SingleAsync());
         }
     }
 

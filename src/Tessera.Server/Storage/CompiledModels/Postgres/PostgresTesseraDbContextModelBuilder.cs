@@ -12,7 +12,7 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
     public partial class PostgresTesseraDbContextModel
     {
         private PostgresTesseraDbContextModel()
-            : base(skipDetectChanges: false, modelId: new Guid("dc6fd372-f22c-43e4-bb63-fc5ea280974b"), entityTypeCount: 26)
+            : base(skipDetectChanges: false, modelId: new Guid("ef6e9766-a8cf-4845-958e-c10ebbd0b232"), entityTypeCount: 28)
         {
         }
 
@@ -22,7 +22,9 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
             var agentCustomer = AgentCustomerEntityType.Create(this);
             var agentScope = AgentScopeEntityType.Create(this);
             var agentSession = AgentSessionEntityType.Create(this);
+            var apiCredential = ApiCredentialEntityType.Create(this);
             var auditEvent = AuditEventEntityType.Create(this);
+            var clientAssertionId = ClientAssertionIdEntityType.Create(this);
             var credentialToken = CredentialTokenEntityType.Create(this);
             var customer = CustomerEntityType.Create(this);
             var externalLogin = ExternalLoginEntityType.Create(this);
@@ -48,6 +50,7 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
             AgentCustomerEntityType.CreateForeignKey1(agentCustomer, customer);
             AgentCustomerEntityType.CreateForeignKey2(agentCustomer, user);
             AgentScopeEntityType.CreateForeignKey1(agentScope, user);
+            ApiCredentialEntityType.CreateForeignKey1(apiCredential, user);
             CredentialTokenEntityType.CreateForeignKey1(credentialToken, user);
             ExternalLoginEntityType.CreateForeignKey1(externalLogin, user);
             GroupMemberEntityType.CreateForeignKey1(groupMember, group);
@@ -68,7 +71,9 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
             AgentCustomerEntityType.CreateAnnotations(agentCustomer);
             AgentScopeEntityType.CreateAnnotations(agentScope);
             AgentSessionEntityType.CreateAnnotations(agentSession);
+            ApiCredentialEntityType.CreateAnnotations(apiCredential);
             AuditEventEntityType.CreateAnnotations(auditEvent);
+            ClientAssertionIdEntityType.CreateAnnotations(clientAssertionId);
             CredentialTokenEntityType.CreateAnnotations(credentialToken);
             CustomerEntityType.CreateAnnotations(customer);
             ExternalLoginEntityType.CreateAnnotations(externalLogin);

@@ -11,7 +11,7 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
     public partial class SqliteTesseraDbContextModel
     {
         private SqliteTesseraDbContextModel()
-            : base(skipDetectChanges: false, modelId: new Guid("a91576fd-44dc-4d64-b138-c4de240bfda7"), entityTypeCount: 26)
+            : base(skipDetectChanges: false, modelId: new Guid("8ab0cfdd-c87e-4dc2-a1fc-7f253190c9d3"), entityTypeCount: 28)
         {
         }
 
@@ -21,7 +21,9 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
             var agentCustomer = AgentCustomerEntityType.Create(this);
             var agentScope = AgentScopeEntityType.Create(this);
             var agentSession = AgentSessionEntityType.Create(this);
+            var apiCredential = ApiCredentialEntityType.Create(this);
             var auditEvent = AuditEventEntityType.Create(this);
+            var clientAssertionId = ClientAssertionIdEntityType.Create(this);
             var credentialToken = CredentialTokenEntityType.Create(this);
             var customer = CustomerEntityType.Create(this);
             var externalLogin = ExternalLoginEntityType.Create(this);
@@ -47,6 +49,7 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
             AgentCustomerEntityType.CreateForeignKey1(agentCustomer, customer);
             AgentCustomerEntityType.CreateForeignKey2(agentCustomer, user);
             AgentScopeEntityType.CreateForeignKey1(agentScope, user);
+            ApiCredentialEntityType.CreateForeignKey1(apiCredential, user);
             CredentialTokenEntityType.CreateForeignKey1(credentialToken, user);
             ExternalLoginEntityType.CreateForeignKey1(externalLogin, user);
             GroupMemberEntityType.CreateForeignKey1(groupMember, group);
@@ -67,7 +70,9 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
             AgentCustomerEntityType.CreateAnnotations(agentCustomer);
             AgentScopeEntityType.CreateAnnotations(agentScope);
             AgentSessionEntityType.CreateAnnotations(agentSession);
+            ApiCredentialEntityType.CreateAnnotations(apiCredential);
             AuditEventEntityType.CreateAnnotations(auditEvent);
+            ClientAssertionIdEntityType.CreateAnnotations(clientAssertionId);
             CredentialTokenEntityType.CreateAnnotations(credentialToken);
             CustomerEntityType.CreateAnnotations(customer);
             ExternalLoginEntityType.CreateAnnotations(externalLogin);

@@ -110,6 +110,75 @@ namespace Tessera.Server.Storage.Migrations.Sqlite
                     b.ToTable("agent_sessions", (string)null);
                 });
 
+            modelBuilder.Entity("Tessera.Server.Storage.ApiCredential", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("CreatedBy")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid?>("CreatedById")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("ExpiresAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int?>("ExpiryNoticeDays")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("KeyType")
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("LastUsedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("NormalizedName")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("PublicKeyJwk")
+                        .HasMaxLength(4096)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("SecretHash")
+                        .HasMaxLength(512)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Thumbprint")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Type")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ExpiresAt");
+
+                    b.HasIndex("UserId", "NormalizedName")
+                        .IsUnique();
+
+                    b.ToTable("api_credentials", (string)null);
+                });
+
             modelBuilder.Entity("Tessera.Server.Storage.AuditEvent", b =>
                 {
                     b.Property<long>("Id")
@@ -171,6 +240,25 @@ namespace Tessera.Server.Storage.Migrations.Sqlite
                     b.HasIndex("TargetId", "Id");
 
                     b.ToTable("audit_events", (string)null);
+                });
+
+            modelBuilder.Entity("Tessera.Server.Storage.ClientAssertionId", b =>
+                {
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Jti")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("ExpiresAt")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("UserId", "Jti");
+
+                    b.HasIndex("ExpiresAt");
+
+                    b.ToTable("client_assertion_ids", (string)null);
                 });
 
             modelBuilder.Entity("Tessera.Server.Storage.CredentialToken", b =>
@@ -931,6 +1019,15 @@ namespace Tessera.Server.Storage.Migrations.Sqlite
                     b.HasOne("Tessera.Server.Storage.User", null)
                         .WithOne()
                         .HasForeignKey("Tessera.Server.Storage.AgentScope", "UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Tessera.Server.Storage.ApiCredential", b =>
+                {
+                    b.HasOne("Tessera.Server.Storage.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });
