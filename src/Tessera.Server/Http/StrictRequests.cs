@@ -96,11 +96,14 @@ public static class StrictRequests
         return false;
     }
 
-    /// <summary>Descriptions are the free text that may span lines.</summary>
+    /// <summary>Descriptions are the free text that may span lines; a PEM key (in "pem", "jwk" or a page's "publicKey") has lines by nature.</summary>
     public static bool IsMultiLine(string field)
     {
         var name = field.AsSpan(field.LastIndexOf('.') + 1);
-        return name.Equals("description", StringComparison.OrdinalIgnoreCase);
+        return name.Equals("description", StringComparison.OrdinalIgnoreCase)
+            || name.Equals("pem", StringComparison.OrdinalIgnoreCase)
+            || name.Equals("jwk", StringComparison.OrdinalIgnoreCase)
+            || name.Equals("publicKey", StringComparison.OrdinalIgnoreCase);
     }
 
     /// <summary>Return addresses are cleaned, not refused (see <see cref="SignIn.SignInEndpoints.LocalOnly"/>).</summary>

@@ -106,6 +106,43 @@ public abstract class StartupTests(string provider)
         return text.ToString();
     }
 
+    [Fact]
+    public async Task An_API_users_one_secret_becomes_its_credential_named_initial_when_the_database_is_upgraded()
+    {
+        await using var database = TestDatabase.Create(provider);
+        const string secret = "A-secret-from-before-credentials-1";
+        var username = Seed.Unique("legacy");
+        string hash;
+        await using (var db = Context(database))
+        {
+            // The database as it was before API users held several credentials: one PBKDF2 hash on the user row.
+            var migrations = db.Database.GetMigrations().ToList();
+            var before = migrations[migrations.FindIndex(m => m.EndsWith("_ApiCredentials", StringComparison.Ordinal)) - 1];
+            await db.GetService<IMigrator>().MigrateAsync(before);
+            var now = DateTime.UtcNow;
+            var user = new User { Username = "", NormalizedUsername = "", Email = "", NormalizedEmail = "", Type = Core.Users.UserType.Api, Status = Core.Users.UserStatus.Active, CreatedAt = now, UpdatedAt = now };
+            user.SetUsername(username);
+            user.SetEmail(username + "@legacy.test");
+            user.PasswordHash = hash = new Microsoft.AspNetCore.Identity.PasswordHasher<User>().HashPassword(user, secret);
+            user.PasswordChangedAt = now.AddDays(-3);
+            db.Users.Add(user);
+            await db.SaveChangesAsync();
+        }
+
+        await using var app = new TesseraApp(database).Started();
+        await using (var scope = app.Scope(out var db))
+        {
+            var user = await db.Users.AsNoTracking().SingleAsync(u => u.Username == username);
+            Assert.Null(user.PasswordHash);
+            var initial = await db.ApiCredentials.AsNoTracking().SingleAsync(c => c.UserId == user.Id);
+            Assert.Equal(("initial", "INITIAL", hash), (initial.Name, initial.NormalizedName, initial.SecretHash));
+            Assert.Equal(Core.Credentials.ApiCredentialType.Secret, initial.Type);
+        }
+
+        using var client = app.Client();
+        Assert.True((await Seed.RequestTokenAsync(client, username, secret)).IsSuccessStatusCode, "the secret from before still gets a token");
+    }
+
     private static TesseraDbContext Context(TestDatabase database) => database.Provider == "postgres"
         ? new PostgresTesseraDbContext(new DbContextOptionsBuilder<PostgresTesseraDbContext>().UseNpgsql(database.ConnectionString).Options)
         : new SqliteTesseraDbContext(new DbContextOptionsBuilder<SqliteTesseraDbContext>().UseSqlite(database.ConnectionString).Options);
