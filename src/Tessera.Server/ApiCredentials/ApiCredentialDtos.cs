@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Tessera.Core.Credentials;
@@ -6,7 +7,7 @@ using Tessera.Server.Storage;
 namespace Tessera.Server.ApiCredentials;
 
 /// <summary>A new credential: <c>type</c> "secret" (the server generates it) or "public_key" (a JWK, or a PEM in <c>pem</c> or <c>jwk</c>).</summary>
-public sealed record CreateApiCredentialRequest(string? Name, string? Type, DateTimeOffset? ExpiresAt, JsonElement? Jwk, string? Pem);
+public sealed record CreateApiCredentialRequest([Required] string? Name, [Required] string? Type, DateTimeOffset? ExpiresAt, JsonElement? Jwk, string? Pem);
 
 /// <summary>A credential as listed: never its secret.</summary>
 public record ApiCredentialResponse(
