@@ -83,7 +83,7 @@ internal static class Seeder
         // One PBKDF2 hash (the server's cost), shared by the bench clients: they all use ClientSecret.
         var hasher = new PasswordHasher<User>(Microsoft.Extensions.Options.Options.Create(new PasswordHasherOptions { IterationCount = PasswordHashing.Iterations }));
         var clientHash = hasher.HashPassword(null!, ClientSecret);
-        var rows = Generate(count, now, clientHash, roleIds, groupIds);
+        var rows = Generate(count, now, roleIds, groupIds);
         if (postgres)
         {
             await CopyPostgresAsync(connection, rows);
@@ -91,6 +91,17 @@ internal static class Seeder
         else
         {
             await InsertSqliteAsync(connection, rows);
+        }
+
+        // The bench clients' secret is their credential named "initial", as the application keeps it.
+        await using (var db = CreateContext(postgres, connection))
+        {
+            var clients = await db.Users.Where(u => u.NormalizedUsername.StartsWith("BENCH-CLIENT-")).Select(u => u.Id).ToListAsync();
+            db.ApiCredentials.AddRange(clients.Select(id => new ApiCredential
+            {
+                UserId = id, Name = "initial", NormalizedName = "INITIAL", Type = Core.Credentials.ApiCredentialType.Secret, SecretHash = clientHash, CreatedAt = now,
+            }));
+            await db.SaveChangesAsync();
         }
     }
 
@@ -173,7 +184,7 @@ internal static class Seeder
     internal sealed record SeedRow(User User, Guid[] Roles, Guid[] Groups);
 
     /// <summary>Deterministic (fixed seed), so that runs and figures can be compared.</summary>
-    private static IEnumerable<SeedRow> Generate(int count, DateTime now, string clientHash, Guid[] roleIds, Guid[] groupIds)
+    private static IEnumerable<SeedRow> Generate(int count, DateTime now, Guid[] roleIds, Guid[] groupIds)
     {
         var random = new Random(20261125);
         var stamp = new byte[16];
@@ -207,7 +218,6 @@ internal static class Seeder
             user.SetNames(client ? "Bench" : first, client ? "Client" : last);
             if (client)
             {
-                user.PasswordHash = clientHash;
                 user.PasswordChangedAt = now;
             }
 
