@@ -19,8 +19,8 @@ namespace Tessera.Server.Http;
 /// <c>validation_failed</c>, with the parameter as the key of <c>errors</c>.</item>
 /// </list>
 /// Control characters are Unicode's Cc category: C0 (NUL, TAB, CR, LF ...), DEL and C1. Descriptions are the
-/// one kind of free text that may span lines, so a member or form field named <c>description</c> may hold
-/// TAB, CR and LF, and no other. <c>returnUrl</c> is never refused: whatever is not a clean local path
+/// one kind of free text that may span lines, and a PEM key is lines by its format, so a member or form field named
+/// <c>description</c> or <c>pem</c> may hold TAB, CR and LF, and no other. <c>returnUrl</c> is never refused: whatever is not a clean local path
 /// becomes "/" (<see cref="SignIn.SignInEndpoints.LocalOnly"/>). The OAuth endpoints answer in OAuth's
 /// format instead (<see cref="SignIn.RefuseControlCharacters{TContext}"/>).
 /// </summary>
@@ -96,11 +96,11 @@ public static class StrictRequests
         return false;
     }
 
-    /// <summary>Descriptions are the free text that may span lines.</summary>
+    /// <summary>Descriptions are the free text that may span lines; so is a PEM public key, which is lines by its format.</summary>
     public static bool IsMultiLine(string field)
     {
         var name = field.AsSpan(field.LastIndexOf('.') + 1);
-        return name.Equals("description", StringComparison.OrdinalIgnoreCase);
+        return name.Equals("description", StringComparison.OrdinalIgnoreCase) || name.Equals("pem", StringComparison.OrdinalIgnoreCase);
     }
 
     /// <summary>Return addresses are cleaned, not refused (see <see cref="SignIn.SignInEndpoints.LocalOnly"/>).</summary>
