@@ -161,6 +161,11 @@ public abstract partial class CredentialCardTests<THost>(THost host) : IClassFix
         Assert.Equal(HttpStatusCode.Conflict, twice.StatusCode);
         Assert.Contains("already holds this key", await twice.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal(1, await CountAsync(api.Id));
+
+        // A PEM is lines by its format: the API takes its line breaks in "pem" too.
+        using var other = RSA.Create(2048);
+        using var admin = await Seed.AdminApiAsync(App);
+        await Expect.ResponseAsync(await admin.PostAsJsonAsync($"/api/v1/users/{api.Id}/credentials", new { name = "api-pem", type = "public_key", pem = other.ExportSubjectPublicKeyInfoPem() }), HttpStatusCode.Created);
     }
 
     [Fact]
