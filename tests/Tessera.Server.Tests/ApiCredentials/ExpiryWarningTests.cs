@@ -129,6 +129,16 @@ public abstract class ExpiryWarningTests<THost>(THost host) : IClassFixture<THos
         Assert.Single(await EventsAsync(user.Id));
     }
 
+    [Theory]
+    [InlineData("0")]
+    [InlineData("169")]
+    public async Task An_expiry_check_period_out_of_range_stops_the_start_and_names_the_setting(string hours)
+    {
+        await using var app = new TesseraApp(App.Database, new Dictionary<string, string?> { ["Tessera:ApiCredentials:ExpiryCheckHours"] = hours });
+        var failure = Assert.ThrowsAny<Exception>(() => app.Started());
+        Assert.Contains("Tessera:ApiCredentials:ExpiryCheckHours", failure.ToString(), StringComparison.Ordinal);
+    }
+
     private DateTime Now() => App.Clock.GetUtcNow().UtcDateTime;
 
     private async Task<User> ApiUserAsync(string prefix, string? email = null)
