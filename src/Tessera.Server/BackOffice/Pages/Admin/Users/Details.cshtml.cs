@@ -40,7 +40,8 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
 
     // The Credentials card of API users: a new credential, or the one to delete.
     [BindProperty] public string? CredentialName { get; set; }
-    [BindProperty] public string CredentialType { get; set; } = "secret";
+    // Nullable, as every bound property here: a non-nullable one would be implicitly required, and the other forms' ModelState would fail without it.
+    [BindProperty] public string? CredentialType { get; set; }
     [BindProperty] public string? CredentialExpires { get; set; }
     [BindProperty] public string? Pem { get; set; }
     [BindProperty] public Guid? CredentialId { get; set; }
@@ -241,7 +242,7 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
         AddedCredential = added.Value;
         Response.Headers.CacheControl = "no-store";
         ModelState.Clear();
-        (CredentialName, CredentialExpires, Pem, CredentialType) = (null, null, null, "secret");
+        (CredentialName, CredentialExpires, Pem, CredentialType) = (null, null, null, null);
         return await ShowAsync(fillForm: true);
     }
 
