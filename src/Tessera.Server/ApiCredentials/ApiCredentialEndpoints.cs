@@ -8,6 +8,11 @@ public static class ApiCredentialEndpoints
     public static IServiceCollection AddTesseraApiCredentials(this IServiceCollection services)
     {
         services.AddScoped<ApiCredentialService>();
+        services.AddOptions<ApiCredentialOptions>().BindConfiguration(ApiCredentialOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+
+        // One instance, so that tests (and an operator's tooling) can ask it for a look now.
+        services.AddSingleton<CredentialExpiryWarnings>();
+        services.AddHostedService(sp => sp.GetRequiredService<CredentialExpiryWarnings>());
         return services;
     }
 

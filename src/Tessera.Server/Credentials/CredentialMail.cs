@@ -40,7 +40,7 @@ public sealed class CredentialMail(MailOutbox outbox) : ICredentialMail
     /// Tessera gives the users it makes for itself (the maintenance user, the bootstrap API client): no mailbox
     /// can receive it.
     /// </summary>
-    private static bool Deliverable(string email) => !email.TrimEnd().EndsWith(".invalid", StringComparison.OrdinalIgnoreCase);
+    internal static bool Deliverable(string email) => !email.TrimEnd().EndsWith(".invalid", StringComparison.OrdinalIgnoreCase);
 
     private static Dictionary<string, string> Values(User user, string link, int expiresHours)
     {
@@ -50,7 +50,7 @@ public sealed class CredentialMail(MailOutbox outbox) : ICredentialMail
         return values;
     }
 
-    private static Dictionary<string, string> Person(User user) => new()
+    internal static Dictionary<string, string> Person(User user) => new()
     {
         ["username"] = user.Username,
         ["firstName"] = string.IsNullOrWhiteSpace(user.FirstName) ? user.Username : OneLine(user.FirstName),

@@ -19,9 +19,10 @@ public sealed partial class MailTemplates
     public const string PasswordReset = "password-reset";
     public const string PasswordChanged = "password-changed";
     public const string EmailChanged = "email-changed";
+    public const string CredentialExpiring = "credential-expiring";
 
     /// <summary>Every template Tessera knows.</summary>
-    public static IReadOnlyList<string> Names { get; } = [Invitation, PasswordReset, PasswordChanged, EmailChanged];
+    public static IReadOnlyList<string> Names { get; } = [Invitation, PasswordReset, PasswordChanged, EmailChanged, CredentialExpiring];
 
     /// <summary>The file name suffixes of the three parts of a template.</summary>
     internal const string SubjectSuffix = ".subject.txt";

@@ -1,5 +1,6 @@
-// The "Add user" form: for API users the System role is on and locked and the initial password
-// field shows; for BackOffice users neither the System role nor the password field is offered.
+// The "Add user" form: for API users the System role is on and locked and the optional initial secret
+// field shows; for BackOffice users neither the System role nor that field is offered, and only they choose
+// between a password (by invitation) and single sign-on.
 // Without this script both show and the server decides.
 (function () {
   var form = document.getElementById("new-user");
@@ -8,6 +9,8 @@
     var checked = form.querySelector("input[name=Type]:checked");
     var api = checked && checked.value === "api";
     form.querySelectorAll("[data-api-only]").forEach(function (el) { el.hidden = !api; });
+    // API users have neither an invitation nor single sign-on: the credentials choice is the BackOffice user's.
+    form.querySelectorAll("[data-backoffice-only]").forEach(function (el) { el.hidden = api; });
     form.querySelectorAll("label[data-system=true]").forEach(function (label) {
       var box = label.querySelector("input");
       (label.closest(".toggle") || label).hidden = !api;

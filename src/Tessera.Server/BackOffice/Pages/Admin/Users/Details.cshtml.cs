@@ -4,6 +4,7 @@ using Tessera.Core.Access;
 using Tessera.Core.Common;
 using Tessera.Core.Customers;
 using Tessera.Server.AgentAssist;
+using Tessera.Server.ApiCredentials;
 using Tessera.Server.Credentials;
 using Tessera.Server.Customers;
 using Tessera.Server.Roles;
@@ -12,14 +13,14 @@ using Tessera.Server.Users;
 namespace Tessera.Server.BackOffice.Pages.Admin.Users;
 
 /// <summary>
-/// One user: edit details, change roles, set a password, invite, unlock, delete, and why they may do what they may.
+/// One user: edit details, change roles, set a password, invite, unlock, delete, an API user's credentials, and why they may do what they may.
 /// The page offers only what the delegation rules let the signed-in user do (<see cref="Delegation"/>); the
 /// services judge every change again and their refusals show beside the form.
 /// </summary>
 [RequiresPrivilege(Privileges.ViewUsers)]
 [RequiresPrivilege(Privileges.ManageUsers, OnlyFor = "POST")]
-[Mfa.RequiresStepUp("Roles", "Password", "Delete", "ResetMfa")]
-public sealed class DetailsModel(UserService users, RoleService roles, CredentialService credentials, AgentScopeService agentScopes, CustomerService customers, CustomerSearch customerSearch, Tessera.Server.SignIn.SessionService sessions, Mfa.MfaMethods mfa) : PageModel
+[Mfa.RequiresStepUp("Roles", "Password", "Delete", "ResetMfa", "AddCredential")]
+public sealed class DetailsModel(UserService users, RoleService roles, CredentialService credentials, AgentScopeService agentScopes, CustomerService customers, CustomerSearch customerSearch, Tessera.Server.SignIn.SessionService sessions, Mfa.MfaMethods mfa, ApiCredentialService apiCredentials, TimeProvider clock) : PageModel
 {
     [BindProperty(SupportsGet = true)] public Guid Id { get; set; }
 
@@ -36,6 +37,23 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
     [BindProperty] public List<Guid> AssignedCustomers { get; set; } = [];
     [BindProperty] public string? AddCustomers { get; set; }
     [BindProperty] public Guid? SessionId { get; set; }
+
+    // The Credentials card of API users: a new credential, or the one to delete.
+    [BindProperty] public string? CredentialName { get; set; }
+    // Nullable, as every bound property here: a non-nullable one would be implicitly required, and the other forms' ModelState would fail without it.
+    [BindProperty] public string? CredentialType { get; set; }
+    [BindProperty] public string? CredentialExpires { get; set; }
+    [BindProperty] public string? Pem { get; set; }
+    [BindProperty] public Guid? CredentialId { get; set; }
+
+    /// <summary>An API user's credentials (the Credentials card); never a secret.</summary>
+    public IReadOnlyList<ApiCredentialResponse> ApiCredentials { get; private set; } = [];
+
+    /// <summary>The credential just added, in the answer to the POST that added it: its secret is shown this once and kept nowhere.</summary>
+    public ApiCredentialResponse? AddedCredential { get; private set; }
+
+    /// <summary>The time the page was made, for "expired" and "expires in 5 days".</summary>
+    public DateTime Now { get; private set; }
 
     /// <summary>The subject's open Back Office sessions (the Sessions card).</summary>
     public IReadOnlyList<Tessera.Server.SignIn.SessionResponse> Sessions { get; private set; } = [];
@@ -186,6 +204,69 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
     public async Task<IActionResult> OnPostEndSessionsAsync()
         => await AfterAsync(await sessions.EndAsync(Id, null, HttpContext.RequestAborted), "sessions", "Every session of the user was ended.");
 
+    /// <summary>
+    /// Adds a generated secret or a public key. The answer is the page itself, not a redirect: a generated secret is
+    /// shown in it once, and is stored nowhere it could be shown from again (the database keeps only its hash).
+    /// </summary>
+    public async Task<IActionResult> OnPostAddCredentialAsync()
+    {
+        var ct = HttpContext.RequestAborted;
+        DateTimeOffset? expires = null;
+        if (!string.IsNullOrWhiteSpace(CredentialExpires))
+        {
+            // A date input's value: the credential stops working at the start of that day, UTC.
+            if (DateOnly.TryParseExact(CredentialExpires.Trim(), "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var day))
+            {
+                expires = new DateTimeOffset(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+            }
+            else
+            {
+                ModelState.AddModelError(nameof(CredentialExpires), "Enter the expiry as a date, YYYY-MM-DD, or leave it empty for none.");
+                return await CredentialRefusedAsync(StatusCodes.Status400BadRequest);
+            }
+        }
+
+        var isKey = Tessera.Core.Credentials.ApiCredentialRules.TryParseType(CredentialType, out var type) && type == Tessera.Core.Credentials.ApiCredentialType.PublicKey;
+        var added = await apiCredentials.AddAsync(Id, new CreateApiCredentialRequest(CredentialName, CredentialType, expires, null, isKey ? Pem : null), ct);
+        if (added.Failure is { } failure)
+        {
+            if (failure.Kind == FailureKind.NotFound)
+            {
+                return NotFound();
+            }
+
+            failure.AddTo(ModelState, ("name", nameof(CredentialName)), ("type", nameof(CredentialType)), ("expiresAt", nameof(CredentialExpires)), ("jwk", nameof(Pem)), ("pem", nameof(Pem)));
+            return await CredentialRefusedAsync(failure.FormStatus());
+        }
+
+        AddedCredential = added.Value;
+        Response.Headers.CacheControl = "no-store";
+        ModelState.Clear();
+        (CredentialName, CredentialExpires, Pem, CredentialType) = (null, null, null, null);
+        return await ShowAsync(fillForm: true);
+    }
+
+    public async Task<IActionResult> OnPostDeleteCredentialAsync()
+    {
+        var ct = HttpContext.RequestAborted;
+        var name = CredentialId is { } id ? (await apiCredentials.ListAsync(Id, ct)).Value?.FirstOrDefault(c => c.Id == id)?.Name : null;
+        var failure = CredentialId is { } one ? await apiCredentials.DeleteAsync(Id, one, ct) : null;
+        if (failure?.Kind == FailureKind.NotFound && (await users.GetAsync(Id, ct)).Succeeded)
+        {
+            // Deleted meanwhile (another tab, another administrator): the card simply no longer lists it.
+            return await AfterAsync(null, "credentials", "That credential had already been deleted.");
+        }
+
+        return await AfterAsync(failure, "credentials", $"The credential {name} was deleted; it authenticates nothing from now on.");
+    }
+
+    private async Task<IActionResult> CredentialRefusedAsync(int status)
+    {
+        FailedForm = "credentials";
+        Response.StatusCode = status;
+        return await ShowAsync(fillForm: true);
+    }
+
     private async Task<IActionResult> AfterAsync(Failure? failure, string form, string notice, bool fillForm = true)
     {
         if (failure is null)
@@ -251,6 +332,8 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
         RoleToggles = Toggles.Roles(AllRoles, Roles, Subject.Roles, MayChange ? ceiling : null);
         Sessions = (await sessions.ListAsync(Id, ct)).Value ?? [];
         MfaMethods = Subject.Type == "backoffice" ? await mfa.ListAsync(Id, ct) : [];
+        Now = clock.GetUtcNow().UtcDateTime;
+        ApiCredentials = Subject.Type == "api" ? (await apiCredentials.ListAsync(Id, ct)).Value ?? [] : [];
 
         if (Subject.Type == "backoffice" && (await agentScopes.GetAsync(Id, ct)).Value is { } scope)
         {

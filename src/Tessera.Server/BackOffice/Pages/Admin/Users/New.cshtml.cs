@@ -31,9 +31,12 @@ public sealed class NewModel(UserService users, RoleService roles) : PageModel
             string.IsNullOrEmpty(Password) ? null : Password), HttpContext.RequestAborted);
         if (created.Succeeded)
         {
-            TempData["Notice"] = created.Value!.Type == "backoffice" && created.Value.CredentialMode == "password"
-                ? $"User {created.Value.Username} was created and an invitation email is on its way."
-                : $"User {created.Value.Username} was created.";
+            TempData["Notice"] = created.Value!.Type switch
+            {
+                "backoffice" when created.Value.CredentialMode == "password" => $"User {created.Value.Username} was created and an invitation email is on its way.",
+                "api" when string.IsNullOrEmpty(Password) => $"User {created.Value.Username} was created. Add its first credential below: a secret that Tessera generates, or a public key.",
+                _ => $"User {created.Value.Username} was created.",
+            };
             return Redirect($"/admin/users/{created.Value.Id}");
         }
 
