@@ -20,7 +20,7 @@ namespace Tessera.Server.Http;
 /// </list>
 /// Control characters are Unicode's Cc category: C0 (NUL, TAB, CR, LF ...), DEL and C1. Descriptions are the
 /// one kind of free text that may span lines, so a member or form field named <c>description</c> may hold
-/// TAB, CR and LF, and no other. <c>returnUrl</c> is never refused: whatever is not a clean local path
+/// TAB, CR and LF, and no other; so may <c>pem</c> and <c>jwk</c>, where a PEM public key is pasted. <c>returnUrl</c> is never refused: whatever is not a clean local path
 /// becomes "/" (<see cref="SignIn.SignInEndpoints.LocalOnly"/>). The OAuth endpoints answer in OAuth's
 /// format instead (<see cref="SignIn.RefuseControlCharacters{TContext}"/>).
 /// </summary>
@@ -96,11 +96,16 @@ public static class StrictRequests
         return false;
     }
 
-    /// <summary>Descriptions are the free text that may span lines.</summary>
+    /// <summary>
+    /// Descriptions are the free text that may span lines; a public key pasted as PEM (<c>pem</c>, or <c>jwk</c>
+    /// holding one) spans lines by its format.
+    /// </summary>
     public static bool IsMultiLine(string field)
     {
         var name = field.AsSpan(field.LastIndexOf('.') + 1);
-        return name.Equals("description", StringComparison.OrdinalIgnoreCase);
+        return name.Equals("description", StringComparison.OrdinalIgnoreCase)
+            || name.Equals("pem", StringComparison.OrdinalIgnoreCase)
+            || name.Equals("jwk", StringComparison.OrdinalIgnoreCase);
     }
 
     /// <summary>Return addresses are cleaned, not refused (see <see cref="SignIn.SignInEndpoints.LocalOnly"/>).</summary>
