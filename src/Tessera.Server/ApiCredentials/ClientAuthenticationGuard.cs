@@ -92,11 +92,15 @@ public static class ClientAuthenticationGuard
 
             var request = context.Transaction.Request;
             var assertion = !string.IsNullOrEmpty(request?.ClientAssertion);
+            // The assertion itself was refused, not the token under introspection or revocation (invalid_token), which
+            // OpenIddict checks after it. At introspection OpenIddict answers either as an inactive token, without an error.
             var assertionRefused = assertion && context.Transaction.Properties.TryGetValue(typeof(ProcessAuthenticationContext).FullName!, out var stored)
-                && stored is ProcessAuthenticationContext { IsRejected: true };
+                && stored is ProcessAuthenticationContext { IsRejected: true } authentication
+                && (authentication.ClientAssertionPrincipal is null || authentication.Error != Errors.InvalidToken);
+
             // Two credentials at once: OpenIddict refuses the request as malformed (RFC 6749 §2.3), before any is checked.
             var both = assertion && !string.IsNullOrEmpty(request!.ClientSecret);
-            if (string.IsNullOrEmpty(response.Error) || (response.Error != Errors.InvalidClient && !assertionRefused && !both))
+            if (!assertionRefused && (string.IsNullOrEmpty(response.Error) || (response.Error != Errors.InvalidClient && !both)))
             {
                 // Not a client authentication that failed (a bad grant type or scope, say, refused before any was tried).
                 return;
@@ -111,6 +115,11 @@ public static class ClientAuthenticationGuard
             if (assertion && !both)
             {
                 // OpenIddict's descriptions tell a missing key from a bad claim; every refused assertion reads alike.
+                foreach (var name in response.GetParameters().Select(p => p.Key).ToList())
+                {
+                    response.RemoveParameter(name);
+                }
+
                 response.Error = Errors.InvalidClient;
                 response.ErrorDescription = ClientAuthentication.Refusal;
                 response.ErrorUri = null;

@@ -357,6 +357,33 @@ public abstract class ClientAuthenticationTests<THost>(THost host) : IClassFixtu
         Assert.True(third.Secret >= first.Secret.AddSeconds(60) && third.Key >= first.Key.AddSeconds(60), $"{first} then {third}");
     }
 
+    [Fact]
+    public async Task Introspection_and_revocation_take_private_key_jwt_too()
+    {
+        using var admin = await Seed.AdminApiAsync(App);
+        var (userId, clientId, secret) = await DelegationArrange.ApiUserAsync(admin, []);
+        using var key = TestKey.Create("PS256");
+        await AddAsync(admin, userId, new { name = "erp-key", type = "public_key", jwk = key.PublicJwk() });
+        using var client = ClientFrom("192.0.2.50");
+        var token = await ExpectTokenAsync(client, Secret(clientId, secret));
+
+        Dictionary<string, string> Authenticated(string audience) => new()
+        {
+            ["token"] = token, ["client_id"] = clientId,
+            ["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ["client_assertion"] = key.Sign(iss: clientId, aud: audience, now: App.Clock.GetUtcNow()),
+        };
+
+        var introspected = await Expect.ResponseAsync(await client.PostAsync("/connect/introspect", new FormUrlEncodedContent(Authenticated(Issuer))), HttpStatusCode.OK);
+        Assert.True(introspected.GetProperty("active").GetBoolean(), introspected.ToString());
+        // OpenIddict answers a refused assertion at introspection as an inactive token; Tessera answers it as at /connect/token.
+        await ExpectInvalidClientAsync(await client.PostAsync("/connect/introspect", new FormUrlEncodedContent(Authenticated("https://elsewhere.example/"))), "introspection, wrong aud");
+
+        await Expect.ResponseAsync(await client.PostAsync("/connect/revoke", new FormUrlEncodedContent(Authenticated(App.BaseUrl + "/connect/token"))), HttpStatusCode.OK);
+        using var api = Seed.WithBearer(App, token);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await api.GetAsync("/api/v1/me")).StatusCode);
+    }
+
     private HttpClient ClientFrom(string address, TesseraApp? app = null)
     {
         var client = (app ?? App).Client();
@@ -485,6 +512,37 @@ public abstract class ClientAuthenticationTests<THost>(THost host) : IClassFixtu
             Rsa?.Dispose();
             Ec?.Dispose();
         }
+    }
+}
+
+/// <summary>A throttle setting out of range stops the start and names itself; none of them turns the throttle off.</summary>
+public sealed class ClientThrottleSettingsTests
+{
+    [Theory]
+    [InlineData("FreeFailures", "-1")]
+    [InlineData("FreeFailures", "1001")]
+    [InlineData("MaxBlockSeconds", "0")]
+    [InlineData("WindowSeconds", "86401")]
+    public async Task A_throttle_setting_out_of_range_stops_the_start_and_names_itself(string setting, string value)
+    {
+        await using var database = TestDatabase.Create("sqlite");
+        await using var app = new TesseraApp(database, new Dictionary<string, string?> { [$"Tessera:ApiCredentials:Throttle:{setting}"] = value });
+        var failure = Assert.ThrowsAny<Exception>(() => app.Started());
+        Assert.Contains($"Tessera:ApiCredentials:Throttle:{setting}", failure.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task With_no_free_failures_the_first_failure_blocks()
+    {
+        await using var database = TestDatabase.Create("sqlite");
+        await using var app = new TesseraApp(database, new Dictionary<string, string?> { ["Tessera:ApiCredentials:Throttle:FreeFailures"] = "0" }).Started();
+        using var client = app.Client();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Seed.RequestTokenAsync(client, TesseraApp.ApiClientId, "wrong")).StatusCode);
+        var blocked = await Seed.RequestTokenAsync(client, TesseraApp.ApiClientId, TesseraApp.ApiClientSecret);
+        Assert.Equal(HttpStatusCode.TooManyRequests, blocked.StatusCode);
+        Assert.Equal("2", blocked.Headers.GetValues("Retry-After").Single());
+        app.Clock.Advance(TimeSpan.FromSeconds(3));
+        Assert.Equal(HttpStatusCode.OK, (await Seed.RequestTokenAsync(client, TesseraApp.ApiClientId, TesseraApp.ApiClientSecret)).StatusCode);
     }
 }
 
