@@ -67,7 +67,11 @@ public sealed class ClientThrottle(IOptions<ClientThrottleOptions> options, Time
 
     /// <summary>The key of a pair: the client_id as usernames compare (trimmed, case-insensitive) and the address.</summary>
     public static string Key(string? clientId, System.Net.IPAddress? address)
-        => Core.Users.Usernames.Normalize(clientId?.Trim() ?? "") + "\n" + (address?.ToString() ?? "unknown");
+    {
+        // Bounded: a client_id is a username (at most 254 characters), whatever a request sends.
+        var login = clientId?.Trim() ?? "";
+        return Core.Users.Usernames.Normalize(login.Length > 256 ? login[..256] : login) + "\n" + (address?.ToString() ?? "unknown");
+    }
 
     /// <summary>How long the pair stays blocked, or null when it may try now.</summary>
     public TimeSpan? BlockedFor(string key)
