@@ -26,10 +26,25 @@ public sealed class ClientAuthentication(
     AuditLog audit,
     AuditBatchWriter batchedAudit,
     ClientSecretCache remembered,
+    UsedAssertionIds usedAssertions,
+    Microsoft.Extensions.Options.IOptions<TesseraOptions> tessera,
     TimeProvider clock)
 {
     public const string SuccessAction = "token.client_credentials";
     public const string FailureAction = "token.failed";
+
+    /// <summary>The audit names of the two ways a client authenticates.</summary>
+    public const string SecretMethod = "client_secret";
+    public const string PrivateKeyJwtMethod = "private_key_jwt";
+
+    /// <summary>The one answer to every refused client authentication, whatever the reason: it tells nobody who exists or what failed.</summary>
+    public const string Refusal = "The client credentials are invalid.";
+
+    /// <summary>
+    /// Whether this request's client authentication has been recorded: true (succeeded), false (refused and audited),
+    /// null (nothing recorded yet). One authentication per request, so the scope is the request.
+    /// </summary>
+    public bool? Authenticated { get; private set; }
 
     // Compiled once per provider (see PasswordSignIn): every token request runs these lookups.
     private static readonly ConcurrentDictionary<Type, Func<TesseraDbContext, string, CancellationToken, Task<User?>>> ByUsername = new();
@@ -85,7 +100,7 @@ public sealed class ClientAuthentication(
         if (user is null)
         {
             hasher.VerifyHashedPassword(null!, DummyHash.Value, secret);
-            return await FailedAsync(clientId, null, reason!, "client_secret", ct);
+            return await FailedAsync(clientId, null, reason!, SecretMethod, ct);
         }
 
         var now = clock.GetUtcNow().UtcDateTime;
@@ -126,15 +141,54 @@ public sealed class ClientAuthentication(
                 hasher.VerifyHashedPassword(null!, DummyHash.Value, secret);
             }
 
-            return await FailedAsync(clientId, user, credentials.Count == 0 ? "no_credential" : "wrong_secret", "client_secret", ct);
+            return await FailedAsync(clientId, user, credentials.Count == 0 ? "no_credential" : "wrong_secret", SecretMethod, ct);
         }
 
         if (ApiCredentialRules.IsExpired(match.ExpiresAt, now))
         {
-            return await FailedAsync(clientId, user, "expired_credential", "client_secret", ct, match);
+            return await FailedAsync(clientId, user, "expired_credential", SecretMethod, ct, match);
         }
 
-        return await SucceededAsync(user, match, "client_secret", ct);
+        return await SucceededAsync(user, match, SecretMethod, ct);
+    }
+
+    /// <summary>
+    /// private_key_jwt: an assertion OpenIddict has verified with one of the client's keys (<paramref name="client"/>
+    /// says which) passes Tessera's own rules (<see cref="ClientAssertions.Refusal"/>), its key is unexpired, and its
+    /// jti has not been used: the row <c>(user, jti)</c> is inserted, and its key refuses a second one, also when two
+    /// requests race, on either provider.
+    /// </summary>
+    public async Task<ClientCheck> CheckAssertionAsync(string? clientId, AssertionClient client, System.Security.Claims.ClaimsPrincipal assertion,
+        string? assertionType, CancellationToken ct)
+    {
+        if (client.User is not { } user || client.VerifiedBy is not { } credential)
+        {
+            return await FailedAsync(clientId, client.User, client.Reason ?? "invalid_assertion", PrivateKeyJwtMethod, ct);
+        }
+
+        var now = clock.GetUtcNow();
+        if (ClientAssertions.Refusal(assertion, assertionType, tessera.Value.PublicUrl, now, out var jti, out var expiresAt) is { } refusal)
+        {
+            return await FailedAsync(clientId, user, refusal, PrivateKeyJwtMethod, ct, credential);
+        }
+
+        if (ApiCredentialRules.IsExpired(credential.ExpiresAt, now.UtcDateTime))
+        {
+            return await FailedAsync(clientId, user, "expired_credential", PrivateKeyJwtMethod, ct, credential);
+        }
+
+        db.ClientAssertionIds.Add(new ClientAssertionId { UserId = user.Id, Jti = jti, ExpiresAt = expiresAt });
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException e) when (e.IsUniqueViolation(out _))
+        {
+            return await FailedAsync(clientId, user, "replayed_assertion", PrivateKeyJwtMethod, ct, credential);
+        }
+
+        await usedAssertions.PurgeIfDueAsync(db, now.UtcDateTime, ct);
+        return await SucceededAsync(user, credential, PrivateKeyJwtMethod, ct);
     }
 
     /// <summary>Records a successful authentication: the credential's last use (at most once a minute), the user's last sign-in, and the audit event.</summary>
@@ -166,18 +220,43 @@ public sealed class ClientAuthentication(
             await db.SaveChangesAsync(ct);
         }
 
+        Authenticated = true;
         return new ClientCheck(user, credential, null);
     }
 
     /// <summary>Records a refused authentication as <c>token.failed</c>, in the name the client gave. It counts toward no lockout.</summary>
-    public async Task<ClientCheck> FailedAsync(string? clientId, User? user, string reason, string method, CancellationToken ct, ApiCredential? credential = null)
+    /// <param name="detail">OpenIddict's description of a refusal it made (an assertion's claim, say): no secret, and useful to whoever reads the log.</param>
+    public async Task<ClientCheck> FailedAsync(string? clientId, User? user, string reason, string method, CancellationToken ct, ApiCredential? credential = null,
+        string? detail = null)
     {
         var login = clientId?.Trim() ?? "";
         var actor = audit.CurrentActor() with { Id = null, Name = login.Length > 254 ? login[..254] : login };
         // The unit of work may hold a half-made success (a rehash, say): only the refusal is saved.
         db.ChangeTracker.Clear();
-        audit.Record(db, FailureAction, "user", user?.Id.ToString(), user?.Username, new { reason, method, credential = credential?.Name }, "failure", actor);
+        audit.Record(db, FailureAction, "user", user?.Id.ToString(), user?.Username, new { reason, method, credential = credential?.Name, detail }, "failure", actor);
         await db.SaveChangesAsync(ct);
+        Authenticated = false;
         return new ClientCheck(null, null, reason);
+    }
+}
+
+/// <summary>
+/// Rows of used assertion ids outlive their purpose once the assertion has expired (it is then refused by its expiry
+/// alone): at most once an hour per instance, those past their expiry and the clock skew are deleted.
+/// </summary>
+public sealed class UsedAssertionIds
+{
+    private long _nextTicks;
+
+    public async Task PurgeIfDueAsync(TesseraDbContext db, DateTime now, CancellationToken ct)
+    {
+        var next = Interlocked.Read(ref _nextTicks);
+        if (now.Ticks < next || Interlocked.CompareExchange(ref _nextTicks, now.AddHours(1).Ticks, next) != next)
+        {
+            return;
+        }
+
+        var before = now - ClientAssertions.ClockSkew - TimeSpan.FromMinutes(1);
+        await db.ClientAssertionIds.Where(a => a.ExpiresAt < before).ExecuteDeleteAsync(ct);
     }
 }

@@ -19,8 +19,8 @@ namespace Tessera.Server.Http;
 /// <c>validation_failed</c>, with the parameter as the key of <c>errors</c>.</item>
 /// </list>
 /// Control characters are Unicode's Cc category: C0 (NUL, TAB, CR, LF ...), DEL and C1. Descriptions are the
-/// one kind of free text that may span lines, and a PEM key is lines by its format, so a member or form field named
-/// <c>description</c> or <c>pem</c> may hold TAB, CR and LF, and no other. <c>returnUrl</c> is never refused: whatever is not a clean local path
+/// one kind of free text that may span lines, and a PEM public key is lines by its format, so a member or form field named
+/// <c>description</c>, <c>pem</c>, <c>jwk</c> or <c>publicKey</c> may hold TAB, CR and LF, and no other. <c>returnUrl</c> is never refused: whatever is not a clean local path
 /// becomes "/" (<see cref="SignIn.SignInEndpoints.LocalOnly"/>). The OAuth endpoints answer in OAuth's
 /// format instead (<see cref="SignIn.RefuseControlCharacters{TContext}"/>).
 /// </summary>

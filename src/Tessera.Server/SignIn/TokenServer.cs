@@ -8,6 +8,7 @@ using OpenIddict.Server;
 using OpenIddict.Validation;
 using OpenIddict.Validation.AspNetCore;
 using Tessera.Core.Users;
+using Tessera.Server.ApiCredentials;
 using Tessera.Server.Audit;
 using Tessera.Server.Storage;
 using static OpenIddict.Abstractions.OpenIddictConstants;
@@ -17,9 +18,10 @@ namespace Tessera.Server.SignIn;
 
 /// <summary>
 /// The OAuth 2.0 authorization server (OpenIddict). Clients are Tessera's API users themselves:
-/// client_id is the username and client_secret the password, so OpenIddict runs in degraded mode
-/// with Tessera's own client authentication, and token standing (user status, security stamp,
-/// revocation) is checked by Tessera on every use.
+/// client_id is the username, and the client authenticates with one of the user's credentials (a secret,
+/// or private_key_jwt with a registered public key), so OpenIddict runs in degraded mode with Tessera's
+/// own client authentication, and token standing (user status, security stamp, revocation) is checked
+/// by Tessera on every use.
 /// </summary>
 public static class TokenServer
 {
@@ -52,6 +54,10 @@ public static class TokenServer
         services.AddHostedService(sp => sp.GetRequiredService<AuditBatchWriter>());
         services.AddScoped<PasswordSignIn>();
         services.AddScoped<ApiCredentials.ClientAuthentication>();
+        services.AddSingleton<ApiCredentials.UsedAssertionIds>();
+        services.AddSingleton<ApiCredentials.ClientThrottle>();
+        services.AddOptions<ApiCredentials.ClientThrottleOptions>().Bind(configuration.GetSection(ApiCredentials.ClientThrottleOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ApiCredentials.ClientThrottleOptions>, ApiCredentials.ClientThrottleOptions.Validator>();
         services.AddScoped<TokenStanding>();
         services.AddSingleton<SigningKeys>();
         services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>, ConfigureServerFromStore>();
@@ -79,7 +85,6 @@ public static class TokenServer
                 o.EnableDegradedMode();
                 o.DisableAccessTokenEncryption();
                 o.RegisterScopes(ApiScope);
-                o.Configure(s => s.ClientAuthenticationMethods.Remove(ClientAuthenticationMethods.PrivateKeyJwt));
 
                 var aspnet = o.UseAspNetCore().EnableAuthorizationEndpointPassthrough();
                 if (configuration["Tessera:PublicUrl"]?.StartsWith("http://", StringComparison.OrdinalIgnoreCase) != false)
@@ -104,6 +109,22 @@ public static class TokenServer
                 o.AddEventHandler<ValidateAuthorizationRequestContext>(b => b.UseSingletonHandler<AuthorizationCode.ValidateClient>()
                     .SetOrder(OpenIddictServerHandlers.Authentication.ValidateClientRedirectUri.Descriptor.Order));
                 o.AddEventHandler<ValidateTokenRequestContext>(b => b.UseScopedHandler<AgentAssist.TokenExchange>().SetOrder(AgentAssist.TokenExchange.Order));
+                // Client authentication, in order: the throttle (before any validator), OpenIddict's client assertion
+                // validation with the client's own keys (ResolveKeys, the degraded mode's part of it), Tessera's checks
+                // (AuthenticateClient), and, as the answer goes out, every refusal counted and audited (RecordFailure).
+                o.AddEventHandler<ValidateTokenRequestContext>(b => b.UseScopedHandler<ClientAuthenticationGuard.Throttle<ValidateTokenRequestContext>>()
+                    .SetOrder(ClientAuthenticationGuard.Throttle<ValidateTokenRequestContext>.Order));
+                o.AddEventHandler<ValidateIntrospectionRequestContext>(b => b.UseScopedHandler<ClientAuthenticationGuard.Throttle<ValidateIntrospectionRequestContext>>()
+                    .SetOrder(ClientAuthenticationGuard.Throttle<ValidateIntrospectionRequestContext>.Order));
+                o.AddEventHandler<ValidateRevocationRequestContext>(b => b.UseScopedHandler<ClientAuthenticationGuard.Throttle<ValidateRevocationRequestContext>>()
+                    .SetOrder(ClientAuthenticationGuard.Throttle<ValidateRevocationRequestContext>.Order));
+                o.AddEventHandler<ValidateTokenContext>(b => b.UseScopedHandler<ClientAssertions.ResolveKeys>().SetOrder(ClientAssertions.ResolveKeys.Order));
+                o.AddEventHandler<ApplyTokenResponseContext>(b => b.UseScopedHandler<ClientAuthenticationGuard.RecordFailure<ApplyTokenResponseContext>>()
+                    .SetOrder(ClientAuthenticationGuard.RecordFailure<ApplyTokenResponseContext>.Order));
+                o.AddEventHandler<ApplyIntrospectionResponseContext>(b => b.UseScopedHandler<ClientAuthenticationGuard.RecordFailure<ApplyIntrospectionResponseContext>>()
+                    .SetOrder(ClientAuthenticationGuard.RecordFailure<ApplyIntrospectionResponseContext>.Order));
+                o.AddEventHandler<ApplyRevocationResponseContext>(b => b.UseScopedHandler<ClientAuthenticationGuard.RecordFailure<ApplyRevocationResponseContext>>()
+                    .SetOrder(ClientAuthenticationGuard.RecordFailure<ApplyRevocationResponseContext>.Order));
                 o.AddEventHandler<ValidateTokenRequestContext>(b => b.UseScopedHandler<AuthenticateClient<ValidateTokenRequestContext>>());
                 o.AddEventHandler<ValidateIntrospectionRequestContext>(b => b.UseScopedHandler<AuthenticateClient<ValidateIntrospectionRequestContext>>());
                 o.AddEventHandler<ValidateRevocationRequestContext>(b => b.UseScopedHandler<AuthenticateClient<ValidateRevocationRequestContext>>());
@@ -185,14 +206,15 @@ public static class TokenServer
     /// Client authentication: the client is an active API user presenting one of its unexpired credentials; or, redeeming an
     /// authorization code, a registered public client, which has no secret to present.
     /// </summary>
-    private sealed class AuthenticateClient<TContext>(ApiCredentials.ClientAuthentication clients, IOptions<TokenOptions> tokens) : IOpenIddictServerHandler<TContext>
+    private sealed class AuthenticateClient<TContext>(ClientAuthentication clients, ClientThrottle throttle, IOptions<TokenOptions> tokens) : IOpenIddictServerHandler<TContext>
         where TContext : BaseValidatingClientContext
     {
         public async ValueTask HandleAsync(TContext context)
         {
             if (context is ValidateTokenRequestContext { Request: var request } && request.IsAuthorizationCodeGrantType())
             {
-                if (AuthorizationCode.Find(tokens.Value, context.ClientId) is null || !string.IsNullOrEmpty(context.ClientSecret))
+                if (AuthorizationCode.Find(tokens.Value, context.ClientId) is null || !string.IsNullOrEmpty(context.ClientSecret)
+                    || !string.IsNullOrEmpty(context.Transaction.Request!.ClientAssertion))
                 {
                     context.Reject(Errors.InvalidClient, "The client is not a registered public client: it must send its client_id and no secret.");
                 }
@@ -201,11 +223,35 @@ public static class TokenServer
             }
 
             var ct = context.CancellationToken;
-            var check = await clients.CheckSecretAsync(context.ClientId, context.ClientSecret, ct);
+            var authentication = context.Transaction.GetProperty<ProcessAuthenticationContext>(typeof(ProcessAuthenticationContext).FullName!);
+            ClientCheck check;
+            if (authentication?.ClientAssertionPrincipal is { } assertion)
+            {
+                var client = context.Transaction.GetProperty<AssertionClient>(ClientAssertions.ClientProperty) ?? new AssertionClient { Reason = "invalid_assertion" };
+                check = !string.IsNullOrEmpty(context.ClientSecret)
+                    // Two credentials in one request (RFC 6749 §2.3): refused rather than one of them chosen.
+                    ? await clients.FailedAsync(context.ClientId ?? client.ClientId, client.User, "secret_and_assertion", ClientAuthentication.PrivateKeyJwtMethod, ct)
+                    : await clients.CheckAssertionAsync(context.ClientId ?? client.ClientId, client, assertion, context.Transaction.Request!.ClientAssertionType, ct);
+            }
+            else if (!string.IsNullOrEmpty(context.Transaction.Request!.ClientAssertion) || !string.IsNullOrEmpty(context.Transaction.Request!.ClientAssertionType))
+            {
+                // An assertion OpenIddict did not validate (or its type without it) is never a way around the secret.
+                check = await clients.FailedAsync(context.ClientId, null, "invalid_assertion", ClientAuthentication.PrivateKeyJwtMethod, ct);
+            }
+            else
+            {
+                check = await clients.CheckSecretAsync(context.ClientId, context.ClientSecret, ct);
+            }
+
             if (!check.Succeeded)
             {
-                context.Reject(Errors.InvalidClient, "The client credentials are invalid.");
+                context.Reject(Errors.InvalidClient, ClientAuthentication.Refusal);
                 return;
+            }
+
+            if (context.Transaction.Properties.TryGetValue(ClientAuthenticationGuard.ThrottleKeyProperty, out var key) && key is string pair)
+            {
+                throttle.Succeeded(pair);
             }
 
             context.Transaction.Properties[UserIdProperty] = check.User!.Id;
@@ -308,6 +354,12 @@ public static class TokenServer
     {
         public async ValueTask HandleAsync(ValidateTokenContext context)
         {
+            // A client assertion is the client's own token, not one Tessera issued: ClientAuthentication judges it.
+            if (context.ValidTokenTypes.Count == 1 && context.ValidTokenTypes.Contains(TokenTypeIdentifiers.Private.ClientAssertion))
+            {
+                return;
+            }
+
             if (context.Principal is { } principal && await standing.RefusalAsync(principal, context.CancellationToken) is { } reason)
             {
                 context.Reject(Errors.InvalidToken, reason);

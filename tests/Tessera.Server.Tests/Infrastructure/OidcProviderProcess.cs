@@ -87,9 +87,10 @@ public sealed record OidcClient(
 public sealed record OidcAccount(string Sub, string Email, bool EmailVerified, string GivenName, string FamilyName);
 
 /// <summary>
-/// A node program from tests/support/NAME started as a child process: waits for its one
-/// <c>READY ...</c> line on stdout and keeps everything it prints for failure messages.
-/// Shared by <see cref="OidcProviderProcess"/> and <see cref="SmtpSinkProcess"/>.
+/// A node program from tests/support/NAME started as a child process: a server (<see cref="StartAsync"/>) waits for
+/// its one <c>READY ...</c> line on stdout, a one-shot program (<see cref="RunAsync"/>) for its exit; both keep what
+/// it prints for failure messages. Shared by <see cref="OidcProviderProcess"/>, <see cref="SmtpSinkProcess"/> and
+/// <see cref="OpenIdClientProcess"/>.
 /// </summary>
 internal sealed class NodePeer : IAsyncDisposable
 {
@@ -99,12 +100,15 @@ internal sealed class NodePeer : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
     private readonly TaskCompletionSource<string> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly StringBuilder _result = new();
+    private readonly bool _stdoutIsResult;
     private int _disposed;
 
-    private NodePeer(string name, Process process)
+    private NodePeer(string name, Process process, bool stdoutIsResult)
     {
         _name = name;
         _process = process;
+        _stdoutIsResult = stdoutIsResult;
     }
 
     public string ReadyLine => _ready.Task.IsCompletedSuccessfully
@@ -138,6 +142,57 @@ internal sealed class NodePeer : IAsyncDisposable
 
     public static async Task<NodePeer> StartAsync(string name, string directory, IReadOnlyList<string> arguments)
     {
+        var peer = Launch(name, directory, "server.js", arguments, environment: null, stdoutIsResult: false);
+        var process = peer._process;
+        using var timeout = new CancellationTokenSource(StartTimeout);
+        var exited = process.WaitForExitAsync(timeout.Token);
+        var first = await Task.WhenAny(peer._ready.Task, exited);
+        if (first == peer._ready.Task)
+        {
+            return peer;
+        }
+
+        var reason = exited.IsCanceled
+            ? $"did not print its READY line within {StartTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s"
+            : $"exited with code {process.ExitCode.ToString(CultureInfo.InvariantCulture)} before it was ready";
+        await peer.DisposeAsync();
+        throw new InvalidOperationException($"tests/support/{name}/server.js {reason}. Its output:\n{peer.Output}");
+    }
+
+    /// <summary>
+    /// Runs tests/support/<paramref name="name"/>/<paramref name="script"/> to its end. Its stdout is the result and is
+    /// kept apart from <see cref="NodeRun.Output"/> (stderr only), so a failure message never repeats a token it printed.
+    /// <paramref name="environment"/> carries what must not appear in a process listing, such as a secret.
+    /// </summary>
+    public static async Task<NodeRun> RunAsync(string name, string directory, string script, IReadOnlyList<string> arguments,
+        IReadOnlyDictionary<string, string>? environment, TimeSpan timeout)
+    {
+        await using var peer = Launch(name, directory, script, arguments, environment, stdoutIsResult: true);
+        using var limit = new CancellationTokenSource(timeout);
+        try
+        {
+            await peer._process.WaitForExitAsync(limit.Token);
+            // The parameterless wait also waits until the last line of stdout and stderr has been handed over.
+            peer._process.WaitForExit();
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException(
+                $"tests/support/{name}/{script} did not finish within {timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s. Its stderr:\n{peer.Output}");
+        }
+
+        string result;
+        lock (peer._result)
+        {
+            result = peer._result.ToString();
+        }
+
+        return new NodeRun(peer._process.ExitCode, result, peer.Output);
+    }
+
+    private static NodePeer Launch(string name, string directory, string script, IReadOnlyList<string> arguments,
+        IReadOnlyDictionary<string, string>? environment, bool stdoutIsResult)
+    {
         var info = new ProcessStartInfo("node")
         {
             WorkingDirectory = directory,
@@ -148,7 +203,7 @@ internal sealed class NodePeer : IAsyncDisposable
             StandardOutputEncoding = Encoding.UTF8,
             StandardErrorEncoding = Encoding.UTF8,
         };
-        info.ArgumentList.Add("server.js");
+        info.ArgumentList.Add(script);
         foreach (var argument in arguments)
         {
             info.ArgumentList.Add(argument);
@@ -157,9 +212,13 @@ internal sealed class NodePeer : IAsyncDisposable
         // The server exits by itself when this process goes away and the stdin pipe closes.
         info.Environment["EXIT_WITH_STDIN"] = "1";
         info.Environment.Remove("NODE_OPTIONS");
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[key] = value;
+        }
 
         var process = new Process { StartInfo = info };
-        var peer = new NodePeer(name, process);
+        var peer = new NodePeer(name, process, stdoutIsResult);
         process.OutputDataReceived += (_, e) => peer.Record(e.Data, fromStdout: true);
         process.ErrorDataReceived += (_, e) => peer.Record(e.Data, fromStdout: false);
         try
@@ -174,20 +233,7 @@ internal sealed class NodePeer : IAsyncDisposable
 
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-
-        using var timeout = new CancellationTokenSource(StartTimeout);
-        var exited = process.WaitForExitAsync(timeout.Token);
-        var first = await Task.WhenAny(peer._ready.Task, exited);
-        if (first == peer._ready.Task)
-        {
-            return peer;
-        }
-
-        var reason = exited.IsCanceled
-            ? $"did not print its READY line within {StartTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s"
-            : $"exited with code {process.ExitCode.ToString(CultureInfo.InvariantCulture)} before it was ready";
-        await peer.DisposeAsync();
-        throw new InvalidOperationException($"tests/support/{name}/server.js {reason}. Its output:\n{peer.Output}");
+        return peer;
     }
 
     /// <summary>Kills the process (and its children) and waits for it to go.</summary>
@@ -229,6 +275,16 @@ internal sealed class NodePeer : IAsyncDisposable
             return;
         }
 
+        if (fromStdout && _stdoutIsResult)
+        {
+            lock (_result)
+            {
+                _result.AppendLine(line);
+            }
+
+            return;
+        }
+
         lock (_output)
         {
             _output.Append(fromStdout ? "[out] " : "[err] ").AppendLine(line);
@@ -240,3 +296,6 @@ internal sealed class NodePeer : IAsyncDisposable
         }
     }
 }
+
+/// <summary>How a one-shot node program ended: its exit code, its stdout (the result) and its stderr.</summary>
+internal sealed record NodeRun(int ExitCode, string Stdout, string Output);

@@ -62,6 +62,7 @@ public abstract class TokenTests<THost>(THost host) : IClassFixture<THost> where
         var methods = discovery.GetProperty("token_endpoint_auth_methods_supported").EnumerateArray().Select(m => m.GetString()).ToList();
         Assert.Contains("client_secret_basic", methods);
         Assert.Contains("client_secret_post", methods);
+        Assert.Contains("private_key_jwt", methods);
         var jwks = JsonDocument.Parse(await client.GetStringAsync(new Uri(discovery.GetProperty("jwks_uri").GetString()!).PathAndQuery)).RootElement;
         Assert.Contains(jwks.GetProperty("keys").EnumerateArray(), k => k.GetProperty("kid").GetString() == jwt.Header.Kid);
     }
