@@ -177,6 +177,7 @@ public class DelegationTests
     [InlineData("Administrator", AccountAction.Disable, DelegationCodes.SelfLockout, "You cannot disable your own account")]
     [InlineData("Administrator", AccountAction.Delete, DelegationCodes.SelfLockout, "You cannot delete your own account")]
     [InlineData("Administrator", AccountAction.SetPassword, DelegationCodes.SelfLockout, "/api/v1/me/password")]
+    [InlineData("Administrator", AccountAction.ManageCredentials, DelegationCodes.SelfLockout, "cannot add or delete its own credentials")]
     [InlineData("Administrator", AccountAction.Change, null, null)]
     [InlineData("Help desk", AccountAction.Disable, DelegationCodes.SelfLockout, "You cannot disable your own account")]
     [InlineData("Help desk", AccountAction.Delete, DelegationCodes.SelfLockout, "You cannot delete your own account")]
