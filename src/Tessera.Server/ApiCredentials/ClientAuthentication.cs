@@ -246,12 +246,11 @@ public sealed class ClientAuthentication(
 /// </summary>
 public sealed class UsedAssertionIds
 {
-    private long _nextTicks;
+    private readonly OncePer _hourly = new(TimeSpan.FromHours(1));
 
     public async Task PurgeIfDueAsync(TesseraDbContext db, DateTime now, CancellationToken ct)
     {
-        var next = Interlocked.Read(ref _nextTicks);
-        if (now.Ticks < next || Interlocked.CompareExchange(ref _nextTicks, now.AddHours(1).Ticks, next) != next)
+        if (!_hourly.IsDue(now))
         {
             return;
         }

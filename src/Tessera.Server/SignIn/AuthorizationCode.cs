@@ -238,12 +238,11 @@ public static class AuthorizationCode
 /// </summary>
 public sealed class ExpiredRevocations
 {
-    private long _nextTicks;
+    private readonly OncePer _hourly = new(TimeSpan.FromHours(1));
 
     public async Task IfDueAsync(TesseraDbContext db, DateTime now, CancellationToken ct)
     {
-        var next = Interlocked.Read(ref _nextTicks);
-        if (now.Ticks < next || Interlocked.CompareExchange(ref _nextTicks, now.AddHours(1).Ticks, next) != next)
+        if (!_hourly.IsDue(now))
         {
             return;
         }
