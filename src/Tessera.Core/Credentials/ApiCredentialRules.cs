@@ -27,9 +27,6 @@ public static class ApiCredentialRules
     /// <summary>The Back Office highlights a credential from this many days before it expires.</summary>
     public const int SoonDays = 14;
 
-    /// <summary>How often the last use of a credential is written at most: a busy client does not update its row on every token.</summary>
-    public static readonly TimeSpan LastUseGranularity = TimeSpan.FromMinutes(1);
-
     public static string ToWire(this ApiCredentialType type) => type == ApiCredentialType.PublicKey ? "public_key" : "secret";
 
     public static bool TryParseType(string? wire, out ApiCredentialType type)
@@ -100,8 +97,7 @@ public static class ApiCredentialRules
     public static int DaysLeft(DateTime expiresAt, DateTime now) => (int)Math.Ceiling((expiresAt - now).TotalDays);
 
     /// <summary>Whether a use at <paramref name="now"/> should be written, given the one stored.</summary>
-    public static bool ShouldRecordUse(DateTime? lastUsedAt, DateTime now)
-        => lastUsedAt is not { } last || last > now || now - last >= LastUseGranularity;
+    public static bool ShouldRecordUse(DateTime? lastUsedAt, DateTime now) => UseStamp.IsDue(lastUsedAt, now);
 
     public static Failure InvalidName(string message) => Failure.Invalid("validation_failed", message, new Dictionary<string, string[]> { ["name"] = [message] });
 }

@@ -22,7 +22,10 @@ public static class ApiSecrets
     /// <summary>Whether <paramref name="storedHash"/> is a generated secret's digest.</summary>
     public static bool IsGenerated(string? storedHash) => storedHash?.StartsWith(ApiCredential.Sha256Prefix, StringComparison.Ordinal) == true;
 
-    /// <summary>Compares a presented secret with a generated secret's digest, in constant time.</summary>
-    public static bool Matches(string storedHash, string presented)
-        => IsGenerated(storedHash) && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(storedHash), Encoding.ASCII.GetBytes(Hash(presented)));
+    /// <summary>
+    /// Compares the digest of a presented secret (<see cref="Hash"/>, made once per request however many credentials
+    /// the client holds) with a generated secret's stored digest, in constant time.
+    /// </summary>
+    public static bool Matches(string storedHash, string presentedDigest)
+        => IsGenerated(storedHash) && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(storedHash), Encoding.ASCII.GetBytes(presentedDigest));
 }

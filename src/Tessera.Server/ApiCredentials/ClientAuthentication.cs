@@ -48,7 +48,7 @@ public sealed class ClientAuthentication(
 
     // Compiled once per provider (see PasswordSignIn): every token request runs these lookups.
     private static readonly ConcurrentDictionary<Type, Func<TesseraDbContext, string, CancellationToken, Task<User?>>> ByUsername = new();
-    private static readonly ConcurrentDictionary<Type, Func<TesseraDbContext, Guid, IAsyncEnumerable<ApiCredential>>> CredentialsOf = new();
+    private static readonly ConcurrentDictionary<Type, Func<TesseraDbContext, Guid, ApiCredentialType, IAsyncEnumerable<ApiCredential>>> CredentialsOf = new();
 
     /// <summary>Spent when no administrator-chosen secret was checked, so that the response time does not tell who exists.</summary>
     private static readonly Lazy<string> DummyHash = new(() => new PasswordHasher<User>(
@@ -80,13 +80,10 @@ public sealed class ClientAuthentication(
     public async Task<List<ApiCredential>> CredentialsAsync(Guid userId, ApiCredentialType type, CancellationToken ct)
     {
         var list = new List<ApiCredential>();
-        await foreach (var credential in CredentialsOf.GetOrAdd(db.GetType(), static _ => EF.CompileAsyncQuery((TesseraDbContext db, Guid id) =>
-            db.ApiCredentials.Where(c => c.UserId == id)))(db, userId).WithCancellation(ct))
+        await foreach (var credential in CredentialsOf.GetOrAdd(db.GetType(), static _ => EF.CompileAsyncQuery((TesseraDbContext db, Guid id, ApiCredentialType type) =>
+            db.ApiCredentials.Where(c => c.UserId == id && c.Type == type)))(db, userId, type).WithCancellation(ct))
         {
-            if (credential.Type == type)
-            {
-                list.Add(credential);
-            }
+            list.Add(credential);
         }
 
         return list;
@@ -105,7 +102,8 @@ public sealed class ClientAuthentication(
 
         var now = clock.GetUtcNow().UtcDateTime;
         var credentials = await CredentialsAsync(user.Id, ApiCredentialType.Secret, ct);
-        ApiCredential? match = credentials.FirstOrDefault(c => c.SecretHash is { } hash && ApiSecrets.Matches(hash, secret));
+        var digest = ApiSecrets.Hash(secret);
+        ApiCredential? match = credentials.FirstOrDefault(c => c.SecretHash is { } hash && ApiSecrets.Matches(hash, digest));
         var stretched = false;
         if (match is null)
         {
@@ -200,7 +198,7 @@ public sealed class ClientAuthentication(
             credential.LastUsedAt = now;
         }
 
-        if (user.LastSignInAt is null || user.LastSignInAt.Value > now || now - user.LastSignInAt.Value >= PasswordSignIn.LastSignInGranularity)
+        if (Core.Common.UseStamp.IsDue(user.LastSignInAt, now))
         {
             user.LastSignInAt = now;
         }

@@ -122,9 +122,9 @@ public sealed class CredentialExpiryWarnings(
         // The claim: only the update that still finds the last warning this instance read changes the row. On
         // PostgreSQL a second instance's update waits for this transaction and then finds the row changed; a rollback
         // (a failure below) leaves the warning to the next look.
-        var claimed = lastSent is { } last
-            ? await db.ApiCredentials.Where(c => c.Id == id && c.ExpiryNoticeDays == last).ExecuteUpdateAsync(s => s.SetProperty(c => c.ExpiryNoticeDays, due), ct)
-            : await db.ApiCredentials.Where(c => c.Id == id && c.ExpiryNoticeDays == null).ExecuteUpdateAsync(s => s.SetProperty(c => c.ExpiryNoticeDays, due), ct);
+        // EF Core compares a null parameter as IS NULL, so one statement serves "none sent yet" and "14 sent".
+        var claimed = await db.ApiCredentials.Where(c => c.Id == id && c.ExpiryNoticeDays == lastSent)
+            .ExecuteUpdateAsync(s => s.SetProperty(c => c.ExpiryNoticeDays, due), ct);
         if (claimed == 0)
         {
             return false;

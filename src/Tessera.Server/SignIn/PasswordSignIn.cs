@@ -33,9 +33,6 @@ public sealed class PasswordSignIn(
     TimeProvider clock,
     ILogger<PasswordSignIn> logger)
 {
-    /// <summary>LastSignInAt is written at most this often per user, so that repeated token requests do not each update the row.</summary>
-    public static readonly TimeSpan LastSignInGranularity = TimeSpan.FromMinutes(1);
-
     // Compiled once per provider: building and caching the query's expression tree on each call cost a tenth
     // of a sign-in's CPU. A compiled query keeps the first model it meets, hence one per context type (the
     // tests run both providers in one process).
@@ -100,7 +97,7 @@ public sealed class PasswordSignIn(
         user.Apply(user.Standing.SignedIn(now));
         var expired = policy.MaxAgeDays > 0 && (user.PasswordChangedAt ?? user.CreatedAt) < now.AddDays(-policy.MaxAgeDays);
 
-        if (user.LastSignInAt is null || user.LastSignInAt.Value > now || now - user.LastSignInAt.Value >= LastSignInGranularity)
+        if (Core.Common.UseStamp.IsDue(user.LastSignInAt, now))
         {
             user.LastSignInAt = now;
         }
