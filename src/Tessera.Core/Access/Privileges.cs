@@ -15,6 +15,9 @@ public static class Privileges
     public const string AgentAssist = "AGENT_ASSIST";
     public const string ManageResources = "MANAGE_RESOURCES";
     public const string Authorize = "AUTHORIZE";
+    public const string ManageGovernance = "MANAGE_GOVERNANCE";
+    public const string ApproveChanges = "APPROVE_CHANGES";
+    public const string ReviewAccess = "REVIEW_ACCESS";
 
     /// <summary>Every privilege with a line that tells an administrator what it allows.</summary>
     public static readonly IReadOnlyList<(string Name, string Description)> Catalog =
@@ -31,6 +34,9 @@ public static class Privileges
         (AgentAssist, "Act on a storefront customer's behalf."),
         (ManageResources, "Register the resources and actions that permission rules name."),
         (Authorize, "Ask whether a user may do something (for other back-office services)."),
+        (ManageGovernance, "Define separation-of-duties constraints, the approval policy and access-review campaigns."),
+        (ApproveChanges, "Approve or reject changes that another user sent for four-eyes approval."),
+        (ReviewAccess, "Read the access report of every user's privileges and their sources."),
     ];
 
     public static bool Exists(string name) => Catalog.Any(p => p.Name == name);

@@ -9,6 +9,12 @@ public enum FailureKind
     Forbidden,
     Unauthorized,
     TooManyRequests,
+
+    /// <summary>
+    /// Not applied yet: the change was stored for a second person's approval (four-eyes). An API answers 202
+    /// with the change request; <see cref="Failure.Extensions"/> carries its <c>changeRequestId</c>.
+    /// </summary>
+    Deferred,
 }
 
 /// <summary>An expected failure of a use case: a stable machine-readable code and a human detail.</summary>

@@ -152,6 +152,12 @@ public sealed class ChangeScope(TesseraDbContext db, DirectoryChange change, Eff
     /// <summary>Users whose roles, groups or type the change touches, for the invariants.</summary>
     public List<Guid> Affected { get; } = [];
 
+    /// <summary>
+    /// Roles this change gives to someone: directly, as a group's new role, or through a new membership.
+    /// The approval policy's <c>grant_role</c> reads it.
+    /// </summary>
+    public HashSet<Guid> GrantedRoles { get; } = [];
+
     /// <summary>False when the change turned out to change nothing: no save, no audit, no invalidation.</summary>
     public bool Changed { get; private set; } = true;
 

@@ -235,12 +235,14 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
     private static async Task<Failure?> AuthorizeAsync(ChangeScope scope, Group group, RoleChange? roles, MemberChange members, CancellationToken ct)
     {
         var handedOut = (await scope.PrivilegesOfRolesAsync(roles?.Added ?? [], ct)).ToList();
+        scope.GrantedRoles.UnionWith(roles?.Added ?? []);
         if (members.Added.Count > 0)
         {
             // A new member gains every role the group will hold.
             var after = roles?.After.Select(r => r.Id).ToList()
                 ?? await scope.Db.GroupRoles.Where(r => r.GroupId == group.Id).Select(r => r.RoleId).ToListAsync(ct);
             handedOut.AddRange(await scope.PrivilegesOfRolesAsync(after, ct));
+            scope.GrantedRoles.UnionWith(after);
         }
 
         var accounts = new List<AccountTarget>();

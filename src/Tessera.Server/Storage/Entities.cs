@@ -104,6 +104,9 @@ public sealed class Role
     public string NameSkeleton { get; set; } = "";
     public string Description { get; set; } = "";
     public bool IsBuiltIn { get; set; }
+
+    /// <summary>Granting this role needs a second person when the approval policy lists <c>grant_role</c>.</summary>
+    public bool RequiresApproval { get; set; }
     public DateTime CreatedAt { get; set; }
     public DateTime UpdatedAt { get; set; }
     public List<RolePrivilege> Privileges { get; set; } = [];
@@ -145,6 +148,17 @@ public sealed class UserRole
     public Guid UserId { get; set; }
     public Guid RoleId { get; set; }
     public Role? Role { get; set; }
+
+    /// <summary>When the grant begins to count (inclusive); null from the start.</summary>
+    public DateTime? ValidFrom { get; set; }
+
+    /// <summary>When the grant stops counting (exclusive); null for good.</summary>
+    public DateTime? ValidUntil { get; set; }
+
+    /// <summary>When the sweep wrote the <c>access.expired</c> event for this grant's end (written once).</summary>
+    public DateTime? LapseRecordedAt { get; set; }
+
+    public Tessera.Core.Governance.Validity Validity => new(ValidFrom, ValidUntil);
 }
 
 /// <summary>A set of users that share roles.</summary>
@@ -200,6 +214,17 @@ public sealed class GroupMember
     public Guid GroupId { get; set; }
     public Guid UserId { get; set; }
     public Group? Group { get; set; }
+
+    /// <summary>When the membership begins to count (inclusive); null from the start.</summary>
+    public DateTime? ValidFrom { get; set; }
+
+    /// <summary>When the membership stops counting (exclusive); null for good.</summary>
+    public DateTime? ValidUntil { get; set; }
+
+    /// <summary>When the sweep wrote the <c>access.expired</c> event for this membership's end (written once).</summary>
+    public DateTime? LapseRecordedAt { get; set; }
+
+    public Tessera.Core.Governance.Validity Validity => new(ValidFrom, ValidUntil);
 }
 
 /// <summary>A single-use link secret (invitation or reset), stored only as its hash.</summary>

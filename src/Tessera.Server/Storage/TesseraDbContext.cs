@@ -36,6 +36,12 @@ public abstract class TesseraDbContext(DbContextOptions options) : DbContext(opt
     public DbSet<Passkey> Passkeys => Set<Passkey>();
     public DbSet<ApiCredential> ApiCredentials => Set<ApiCredential>();
     public DbSet<ClientAssertionId> ClientAssertionIds => Set<ClientAssertionId>();
+    public DbSet<SodConstraint> SodConstraints => Set<SodConstraint>();
+    public DbSet<SodConstraintRole> SodConstraintRoles => Set<SodConstraintRole>();
+    public DbSet<ChangeRequest> ChangeRequests => Set<ChangeRequest>();
+    public DbSet<AccessReview> AccessReviews => Set<AccessReview>();
+    public DbSet<AccessReviewReviewer> AccessReviewReviewers => Set<AccessReviewReviewer>();
+    public DbSet<AccessReviewItem> AccessReviewItems => Set<AccessReviewItem>();
 
     public abstract DatabaseProvider Provider { get; }
 
@@ -125,6 +131,9 @@ public abstract class TesseraDbContext(DbContextOptions options) : DbContext(opt
             e.ToTable("user_roles");
             e.HasKey(r => new { r.UserId, r.RoleId });
             e.HasIndex(r => new { r.RoleId, r.UserId });
+            // The lapse sweep and the "expiring" filter read only grants that end.
+            e.HasIndex(r => r.ValidUntil);
+            e.Ignore(r => r.Validity);
             e.HasOne(r => r.Role).WithMany().HasForeignKey(r => r.RoleId).OnDelete(DeleteBehavior.Cascade);
         });
 
@@ -155,6 +164,8 @@ public abstract class TesseraDbContext(DbContextOptions options) : DbContext(opt
             e.ToTable("group_members");
             e.HasKey(m => new { m.GroupId, m.UserId });
             e.HasIndex(m => new { m.UserId, m.GroupId });
+            e.HasIndex(m => m.ValidUntil);
+            e.Ignore(m => m.Validity);
         });
 
         b.Entity<CredentialToken>(e =>
@@ -360,6 +371,13 @@ public abstract class TesseraDbContext(DbContextOptions options) : DbContext(opt
             e.Property(a => a.Jti).HasMaxLength(Tessera.Server.ApiCredentials.ClientAssertions.MaxJtiLength);
             e.HasIndex(a => a.ExpiresAt);
         });
+
+        b.ApplyConfiguration(new SodConstraintConfiguration());
+        b.ApplyConfiguration(new SodConstraintRoleConfiguration());
+        b.ApplyConfiguration(new ChangeRequestConfiguration());
+        b.ApplyConfiguration(new AccessReviewConfiguration());
+        b.ApplyConfiguration(new AccessReviewReviewerConfiguration());
+        b.ApplyConfiguration(new AccessReviewItemConfiguration());
     }
 
     internal sealed class UserTypeConverter() : ValueConverter<UserType, string>(

@@ -122,6 +122,10 @@ public sealed class UserService(
                 user.Roles.Add(new UserRole { RoleId = role.Id });
             }
 
+            scope.GrantedRoles.UnionWith(roleList.Select(r => r.Id));
+            var groupIds = groups.Value!.Select(g => g.Id).ToList();
+            scope.GrantedRoles.UnionWith(await db.GroupRoles.Where(r => groupIds.Contains(r.GroupId)).Select(r => r.RoleId).ToListAsync(ct));
+
             foreach (var group in groups.Value!)
             {
                 user.Groups.Add(new GroupMember { GroupId = group.Id });
@@ -370,6 +374,8 @@ public sealed class UserService(
             {
                 user.Roles.Add(new UserRole { UserId = user.Id, RoleId = role.Id });
             }
+
+            scope.GrantedRoles.UnionWith(added.Select(r => r.Id));
 
             user.UpdatedAt = clock.GetUtcNow().UtcDateTime;
             scope.Affected.Add(user.Id);

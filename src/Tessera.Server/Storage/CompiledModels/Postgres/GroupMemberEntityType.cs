@@ -21,10 +21,10 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
                 "Tessera.Server.Storage.GroupMember",
                 typeof(GroupMember),
                 baseEntityType,
-                propertyCount: 2,
+                propertyCount: 5,
                 navigationCount: 1,
                 foreignKeyCount: 2,
-                unnamedIndexCount: 1,
+                unnamedIndexCount: 2,
                 keyCount: 1);
 
             var groupId = runtimeEntityType.AddProperty(
@@ -45,11 +45,38 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
                 sentinel: new Guid("00000000-0000-0000-0000-000000000000"));
             userId.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
 
+            var lapseRecordedAt = runtimeEntityType.AddProperty(
+                "LapseRecordedAt",
+                typeof(DateTime?),
+                propertyInfo: typeof(GroupMember).GetProperty("LapseRecordedAt", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                fieldInfo: typeof(GroupMember).GetField("<LapseRecordedAt>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                nullable: true);
+            lapseRecordedAt.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
+
+            var validFrom = runtimeEntityType.AddProperty(
+                "ValidFrom",
+                typeof(DateTime?),
+                propertyInfo: typeof(GroupMember).GetProperty("ValidFrom", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                fieldInfo: typeof(GroupMember).GetField("<ValidFrom>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                nullable: true);
+            validFrom.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
+
+            var validUntil = runtimeEntityType.AddProperty(
+                "ValidUntil",
+                typeof(DateTime?),
+                propertyInfo: typeof(GroupMember).GetProperty("ValidUntil", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                fieldInfo: typeof(GroupMember).GetField("<ValidUntil>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                nullable: true);
+            validUntil.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
+
             var key = runtimeEntityType.AddKey(
                 new[] { groupId, userId });
             runtimeEntityType.SetPrimaryKey(key);
 
             var index = runtimeEntityType.AddIndex(
+                new[] { validUntil });
+
+            var index0 = runtimeEntityType.AddIndex(
                 new[] { userId, groupId });
 
             return runtimeEntityType;

@@ -19,7 +19,7 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
                 "Tessera.Server.Storage.Role",
                 typeof(Role),
                 baseEntityType,
-                propertyCount: 8,
+                propertyCount: 9,
                 navigationCount: 2,
                 unnamedIndexCount: 2,
                 keyCount: 1);
@@ -81,6 +81,14 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
                 fieldInfo: typeof(Role).GetField("<NormalizedName>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
                 maxLength: 100);
             normalizedName.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
+
+            var requiresApproval = runtimeEntityType.AddProperty(
+                "RequiresApproval",
+                typeof(bool),
+                propertyInfo: typeof(Role).GetProperty("RequiresApproval", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                fieldInfo: typeof(Role).GetField("<RequiresApproval>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                sentinel: false);
+            requiresApproval.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
 
             var updatedAt = runtimeEntityType.AddProperty(
                 "UpdatedAt",

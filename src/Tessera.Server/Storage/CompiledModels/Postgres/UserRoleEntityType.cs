@@ -21,10 +21,10 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
                 "Tessera.Server.Storage.UserRole",
                 typeof(UserRole),
                 baseEntityType,
-                propertyCount: 2,
+                propertyCount: 5,
                 navigationCount: 1,
                 foreignKeyCount: 2,
-                unnamedIndexCount: 1,
+                unnamedIndexCount: 2,
                 keyCount: 1);
 
             var userId = runtimeEntityType.AddProperty(
@@ -45,11 +45,38 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
                 sentinel: new Guid("00000000-0000-0000-0000-000000000000"));
             roleId.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
 
+            var lapseRecordedAt = runtimeEntityType.AddProperty(
+                "LapseRecordedAt",
+                typeof(DateTime?),
+                propertyInfo: typeof(UserRole).GetProperty("LapseRecordedAt", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                fieldInfo: typeof(UserRole).GetField("<LapseRecordedAt>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                nullable: true);
+            lapseRecordedAt.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
+
+            var validFrom = runtimeEntityType.AddProperty(
+                "ValidFrom",
+                typeof(DateTime?),
+                propertyInfo: typeof(UserRole).GetProperty("ValidFrom", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                fieldInfo: typeof(UserRole).GetField("<ValidFrom>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                nullable: true);
+            validFrom.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
+
+            var validUntil = runtimeEntityType.AddProperty(
+                "ValidUntil",
+                typeof(DateTime?),
+                propertyInfo: typeof(UserRole).GetProperty("ValidUntil", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                fieldInfo: typeof(UserRole).GetField("<ValidUntil>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                nullable: true);
+            validUntil.AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.None);
+
             var key = runtimeEntityType.AddKey(
                 new[] { userId, roleId });
             runtimeEntityType.SetPrimaryKey(key);
 
             var index = runtimeEntityType.AddIndex(
+                new[] { validUntil });
+
+            var index0 = runtimeEntityType.AddIndex(
                 new[] { roleId, userId });
 
             return runtimeEntityType;

@@ -20,10 +20,10 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
                 "Tessera.Server.Storage.GroupMember",
                 typeof(GroupMember),
                 baseEntityType,
-                propertyCount: 2,
+                propertyCount: 5,
                 navigationCount: 1,
                 foreignKeyCount: 2,
-                unnamedIndexCount: 1,
+                unnamedIndexCount: 2,
                 keyCount: 1);
 
             var groupId = runtimeEntityType.AddProperty(
@@ -42,11 +42,38 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
                 afterSaveBehavior: PropertySaveBehavior.Throw,
                 sentinel: new Guid("00000000-0000-0000-0000-000000000000"));
 
+            var lapseRecordedAt = runtimeEntityType.AddProperty(
+                "LapseRecordedAt",
+                typeof(DateTime?),
+                propertyInfo: typeof(GroupMember).GetProperty("LapseRecordedAt", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                fieldInfo: typeof(GroupMember).GetField("<LapseRecordedAt>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                nullable: true,
+                valueConverter: new SqliteTesseraDbContext.UtcDateTimeConverter());
+
+            var validFrom = runtimeEntityType.AddProperty(
+                "ValidFrom",
+                typeof(DateTime?),
+                propertyInfo: typeof(GroupMember).GetProperty("ValidFrom", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                fieldInfo: typeof(GroupMember).GetField("<ValidFrom>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                nullable: true,
+                valueConverter: new SqliteTesseraDbContext.UtcDateTimeConverter());
+
+            var validUntil = runtimeEntityType.AddProperty(
+                "ValidUntil",
+                typeof(DateTime?),
+                propertyInfo: typeof(GroupMember).GetProperty("ValidUntil", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                fieldInfo: typeof(GroupMember).GetField("<ValidUntil>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                nullable: true,
+                valueConverter: new SqliteTesseraDbContext.UtcDateTimeConverter());
+
             var key = runtimeEntityType.AddKey(
                 new[] { groupId, userId });
             runtimeEntityType.SetPrimaryKey(key);
 
             var index = runtimeEntityType.AddIndex(
+                new[] { validUntil });
+
+            var index0 = runtimeEntityType.AddIndex(
                 new[] { userId, groupId });
 
             return runtimeEntityType;

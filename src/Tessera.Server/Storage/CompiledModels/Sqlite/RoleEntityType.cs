@@ -18,7 +18,7 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
                 "Tessera.Server.Storage.Role",
                 typeof(Role),
                 baseEntityType,
-                propertyCount: 8,
+                propertyCount: 9,
                 navigationCount: 2,
                 unnamedIndexCount: 2,
                 keyCount: 1);
@@ -74,6 +74,13 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
                 propertyInfo: typeof(Role).GetProperty("NormalizedName", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
                 fieldInfo: typeof(Role).GetField("<NormalizedName>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
                 maxLength: 100);
+
+            var requiresApproval = runtimeEntityType.AddProperty(
+                "RequiresApproval",
+                typeof(bool),
+                propertyInfo: typeof(Role).GetProperty("RequiresApproval", BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                fieldInfo: typeof(Role).GetField("<RequiresApproval>k__BackingField", BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly),
+                sentinel: false);
 
             var updatedAt = runtimeEntityType.AddProperty(
                 "UpdatedAt",

@@ -11,18 +11,22 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
     public partial class SqliteTesseraDbContextModel
     {
         private SqliteTesseraDbContextModel()
-            : base(skipDetectChanges: false, modelId: new Guid("8ab0cfdd-c87e-4dc2-a1fc-7f253190c9d3"), entityTypeCount: 28)
+            : base(skipDetectChanges: false, modelId: new Guid("3e42ce94-1549-4ecf-ad91-a68d9cc26b68"), entityTypeCount: 34)
         {
         }
 
         partial void Initialize()
         {
             var dataProtectionKey = DataProtectionKeyEntityType.Create(this);
+            var accessReview = AccessReviewEntityType.Create(this);
+            var accessReviewItem = AccessReviewItemEntityType.Create(this);
+            var accessReviewReviewer = AccessReviewReviewerEntityType.Create(this);
             var agentCustomer = AgentCustomerEntityType.Create(this);
             var agentScope = AgentScopeEntityType.Create(this);
             var agentSession = AgentSessionEntityType.Create(this);
             var apiCredential = ApiCredentialEntityType.Create(this);
             var auditEvent = AuditEventEntityType.Create(this);
+            var changeRequest = ChangeRequestEntityType.Create(this);
             var clientAssertionId = ClientAssertionIdEntityType.Create(this);
             var credentialToken = CredentialTokenEntityType.Create(this);
             var customer = CustomerEntityType.Create(this);
@@ -41,11 +45,16 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
             var rolePermission = RolePermissionEntityType.Create(this);
             var rolePrivilege = RolePrivilegeEntityType.Create(this);
             var setting = SettingEntityType.Create(this);
+            var sodConstraint = SodConstraintEntityType.Create(this);
+            var sodConstraintRole = SodConstraintRoleEntityType.Create(this);
             var totpAuthenticator = TotpAuthenticatorEntityType.Create(this);
             var user = UserEntityType.Create(this);
             var userRole = UserRoleEntityType.Create(this);
             var webSession = WebSessionEntityType.Create(this);
 
+            AccessReviewItemEntityType.CreateForeignKey1(accessReviewItem, accessReview);
+            AccessReviewReviewerEntityType.CreateForeignKey1(accessReviewReviewer, accessReview);
+            AccessReviewReviewerEntityType.CreateForeignKey2(accessReviewReviewer, user);
             AgentCustomerEntityType.CreateForeignKey1(agentCustomer, customer);
             AgentCustomerEntityType.CreateForeignKey2(agentCustomer, user);
             AgentScopeEntityType.CreateForeignKey1(agentScope, user);
@@ -62,16 +71,22 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
             RolePermissionEntityType.CreateForeignKey1(rolePermission, role);
             RolePrivilegeEntityType.CreateForeignKey1(rolePrivilege, privilege);
             RolePrivilegeEntityType.CreateForeignKey2(rolePrivilege, role);
+            SodConstraintRoleEntityType.CreateForeignKey1(sodConstraintRole, sodConstraint);
+            SodConstraintRoleEntityType.CreateForeignKey2(sodConstraintRole, role);
             TotpAuthenticatorEntityType.CreateForeignKey1(totpAuthenticator, user);
             UserRoleEntityType.CreateForeignKey1(userRole, role);
             UserRoleEntityType.CreateForeignKey2(userRole, user);
 
             DataProtectionKeyEntityType.CreateAnnotations(dataProtectionKey);
+            AccessReviewEntityType.CreateAnnotations(accessReview);
+            AccessReviewItemEntityType.CreateAnnotations(accessReviewItem);
+            AccessReviewReviewerEntityType.CreateAnnotations(accessReviewReviewer);
             AgentCustomerEntityType.CreateAnnotations(agentCustomer);
             AgentScopeEntityType.CreateAnnotations(agentScope);
             AgentSessionEntityType.CreateAnnotations(agentSession);
             ApiCredentialEntityType.CreateAnnotations(apiCredential);
             AuditEventEntityType.CreateAnnotations(auditEvent);
+            ChangeRequestEntityType.CreateAnnotations(changeRequest);
             ClientAssertionIdEntityType.CreateAnnotations(clientAssertionId);
             CredentialTokenEntityType.CreateAnnotations(credentialToken);
             CustomerEntityType.CreateAnnotations(customer);
@@ -90,6 +105,8 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
             RolePermissionEntityType.CreateAnnotations(rolePermission);
             RolePrivilegeEntityType.CreateAnnotations(rolePrivilege);
             SettingEntityType.CreateAnnotations(setting);
+            SodConstraintEntityType.CreateAnnotations(sodConstraint);
+            SodConstraintRoleEntityType.CreateAnnotations(sodConstraintRole);
             TotpAuthenticatorEntityType.CreateAnnotations(totpAuthenticator);
             UserEntityType.CreateAnnotations(user);
             UserRoleEntityType.CreateAnnotations(userRole);
