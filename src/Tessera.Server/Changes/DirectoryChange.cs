@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using Tessera.Server.AgentAssist;
 using Tessera.Server.Credentials;
+using Tessera.Server.Governance;
 using Tessera.Server.Groups;
 using Tessera.Server.Roles;
 using Tessera.Server.Users;
@@ -90,7 +91,7 @@ public sealed record DeleteUser(Guid? ActorId, Guid UserId) : DirectoryChange(Ac
     public override ChangeTarget Target => ChangeTarget.User(UserId);
 }
 
-public sealed record SetUserRoles(Guid? ActorId, Guid UserId, IReadOnlyList<string> Roles) : DirectoryChange(ActorId)
+public sealed record SetUserRoles(Guid? ActorId, Guid UserId, IReadOnlyList<RoleAssignment> Roles) : DirectoryChange(ActorId)
 {
     public override string Action => "user.roles_changed";
 
@@ -192,7 +193,7 @@ public sealed record SetGroupRoles(Guid? ActorId, Guid GroupId, IReadOnlyList<st
     public override ChangeTarget Target => ChangeTarget.Group(GroupId);
 }
 
-public sealed record SetGroupMembers(Guid? ActorId, Guid GroupId, IReadOnlyList<Guid> UserIds) : DirectoryChange(ActorId)
+public sealed record SetGroupMembers(Guid? ActorId, Guid GroupId, IReadOnlyList<MemberAssignment> UserIds) : DirectoryChange(ActorId)
 {
     public override string Action => "group.members_changed";
 

@@ -4,6 +4,7 @@ using Tessera.Core.Access;
 using Tessera.Core.Common;
 using Tessera.Core.Users;
 using Tessera.Server.Changes;
+using Tessera.Server.Governance;
 using Tessera.Server.Http;
 using Tessera.Server.SignIn;
 using Tessera.Server.Storage;
@@ -20,7 +21,7 @@ public sealed record GroupRequest(string? Name, string? Description, List<string
 
 public sealed record GroupRolesRequest([Required] List<string>? Roles);
 
-public sealed record GroupMembersRequest([Required] List<Guid>? UserIds);
+public sealed record GroupMembersRequest([Required] List<MemberAssignment>? UserIds);
 
 /// <summary>The use cases of groups; every change to roles or members passes the directory's invariants.</summary>
 public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline, TimeProvider clock)
@@ -193,7 +194,7 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
             }
 
             scope.Target = ChangeTarget.Group(group.Id, group.Name);
-            var members = await SetMembersAsync(group, request.UserIds, ct);
+            var members = await SetMembersAsync(group, [.. request.UserIds.Select(m => m.Id)], ct);
             if (!members.Succeeded)
             {
                 return members.Failure;

@@ -43,7 +43,7 @@ public sealed record UpdateUserRequest(
     string? Type);
 
 /// <summary>PUT /api/v1/users/{id}/roles: the direct roles, replacing the old ones ("Change roles").</summary>
-public sealed record ChangeRolesRequest([Required] List<string>? Roles);
+public sealed record ChangeRolesRequest([Required] List<Tessera.Server.Governance.RoleAssignment>? Roles);
 
 /// <summary>One page of users and the cursor of the next, or null at the end.</summary>
 public sealed record UserPage(IReadOnlyList<UserResponse> Items, string? NextCursor);

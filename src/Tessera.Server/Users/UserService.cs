@@ -345,7 +345,7 @@ public sealed class UserService(
             }
 
             user = found.Value!;
-            var roles = await DirectoryGuard.ResolveRolesAsync(db, request.Roles, ct);
+            var roles = await DirectoryGuard.ResolveRolesAsync(db, request.Roles.Select(r => r.Name), ct);
             if (!roles.Succeeded)
             {
                 return roles.Failure!;

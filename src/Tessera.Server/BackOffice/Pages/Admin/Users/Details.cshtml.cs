@@ -113,7 +113,7 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
 
     public async Task<IActionResult> OnPostRolesAsync()
     {
-        var outcome = await users.ChangeRolesAsync(Id, new ChangeRolesRequest(Roles), HttpContext.RequestAborted);
+        var outcome = await users.ChangeRolesAsync(Id, new ChangeRolesRequest([.. Roles.Select(r => new Tessera.Server.Governance.RoleAssignment(r))]), HttpContext.RequestAborted);
         return await AfterAsync(outcome.Failure, "roles", "The roles were changed.");
     }
 
