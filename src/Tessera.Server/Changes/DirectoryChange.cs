@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Tessera.Core.Governance;
 using Tessera.Server.AgentAssist;
 using Tessera.Server.Credentials;
 using Tessera.Server.Governance;
@@ -61,6 +62,14 @@ public abstract record DirectoryChange(Guid? ActorId)
 
     [JsonIgnore]
     public abstract ChangeTarget Target { get; }
+
+    /// <summary>
+    /// The approval-policy operation (<see cref="Tessera.Core.Governance.ApprovalOperations"/>) this kind of change
+    /// always falls under, or null. <c>grant_role</c> is not a kind: it depends on the roles a change grants
+    /// (<see cref="ChangeScope.GrantedRoles"/>).
+    /// </summary>
+    [JsonIgnore]
+    public virtual string? ApprovalOperation => null;
 }
 
 /// <summary>A new user; build it with <see cref="Of"/>, which keeps an API user's first secret out of the serialized request.</summary>
@@ -87,6 +96,8 @@ public sealed record UpdateUser(Guid? ActorId, Guid UserId, UpdateUserRequest Re
 public sealed record DeleteUser(Guid? ActorId, Guid UserId) : DirectoryChange(ActorId)
 {
     public override string Action => "user.deleted";
+
+    public override string? ApprovalOperation => ApprovalOperations.DeleteUser;
 
     public override ChangeTarget Target => ChangeTarget.User(UserId);
 }
@@ -148,12 +159,16 @@ public sealed record CreateRole(Guid? ActorId, RoleRequest Request) : DirectoryC
 {
     public override string Action => "role.created";
 
+    public override string? ApprovalOperation => ApprovalOperations.ChangeRoleDefinition;
+
     public override ChangeTarget Target => ChangeTarget.Role(null, Request.Name);
 }
 
 public sealed record UpdateRole(Guid? ActorId, Guid RoleId, RoleRequest Request) : DirectoryChange(ActorId)
 {
     public override string Action => "role.updated";
+
+    public override string? ApprovalOperation => ApprovalOperations.ChangeRoleDefinition;
 
     public override ChangeTarget Target => ChangeTarget.Role(RoleId);
 }
@@ -162,12 +177,16 @@ public sealed record DeleteRole(Guid? ActorId, Guid RoleId) : DirectoryChange(Ac
 {
     public override string Action => "role.deleted";
 
+    public override string? ApprovalOperation => ApprovalOperations.ChangeRoleDefinition;
+
     public override ChangeTarget Target => ChangeTarget.Role(RoleId);
 }
 
 public sealed record ImportRoles(Guid? ActorId, string Mode, RoleDocument Document) : DirectoryChange(ActorId)
 {
     public override string Action => "roles.imported";
+
+    public override string? ApprovalOperation => ApprovalOperations.ChangeRoleDefinition;
 
     public override ChangeTarget Target => ChangeTarget.Role(null);
 }
@@ -219,6 +238,8 @@ public sealed record ResetMfa(Guid? ActorId, Guid UserId) : DirectoryChange(Acto
 public sealed record SetMfaPolicy(Guid? ActorId, Tessera.Core.Credentials.MfaPolicy Policy) : DirectoryChange(ActorId)
 {
     public override string Action => "mfa_policy.changed";
+
+    public override string? ApprovalOperation => ApprovalOperations.ChangeMfaPolicy;
 
     public override ChangeTarget Target => new("mfa_policy", null);
 }
