@@ -139,3 +139,42 @@ internal sealed class MemberAssignmentConverter : AssignmentConverter<MemberAssi
         writer.WriteEndObject();
     }
 }
+
+/// <summary>The checks every path that sets a role grant's or membership's validity makes on its input.</summary>
+public static class AssignmentInput
+{
+    /// <summary>
+    /// The refusals of the validities in <paramref name="entries"/>, keyed by the member that carries each
+    /// (<c>roles[1].validUntil</c>): <see cref="AssignmentValidity.InputProblem"/>, and two entries for the same key
+    /// with different validities. Empty when all are well formed.
+    /// </summary>
+    public static Dictionary<string, string[]> Problems<T>(IReadOnlyList<T> entries, string member, Func<T, string> key, Func<T, Validity> validity, DateTime now)
+    {
+        var errors = new Dictionary<string, string[]>();
+        var seen = new Dictionary<string, Validity>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var range = validity(entries[i]);
+            if (AssignmentValidity.InputProblem(range, now) is { } problem)
+            {
+                // Named after the end unless only the start is wrong (a start more than ten years ahead).
+                var which = range.Until is { } until && (until <= now || until <= range.From || until > now + Validity.MaxSpanAhead) ? "validUntil" : "validFrom";
+                errors[$"{member}[{i}].{which}"] = [problem];
+            }
+
+            var name = key(entries[i]).Trim();
+            if (seen.TryGetValue(name, out var earlier) && earlier != range)
+            {
+                errors[$"{member}[{i}]"] = [$"'{name}' is listed twice with different validities; list it once."];
+            }
+
+            seen.TryAdd(name, range);
+        }
+
+        return errors;
+    }
+
+    /// <summary>How a grant or membership appears in an audit event: the bare key when it holds for good, else key and range.</summary>
+    public static object Audited(string key, Validity validity)
+        => validity.IsBounded ? new { name = key, validFrom = validity.From, validUntil = validity.Until } : key;
+}
