@@ -177,4 +177,8 @@ public static class AssignmentInput
     /// <summary>How a grant or membership appears in an audit event: the bare key when it holds for good, else key and range.</summary>
     public static object Audited(string key, Validity validity)
         => validity.IsBounded ? new { name = key, validFrom = validity.From, validUntil = validity.Until } : key;
+
+    /// <summary>A member as an audit event lists it: the bare id when the membership holds for good, else id and range.</summary>
+    public static object AuditedMember(Guid id, Validity validity)
+        => validity.IsBounded ? new { id, validFrom = validity.From, validUntil = validity.Until } : id;
 }

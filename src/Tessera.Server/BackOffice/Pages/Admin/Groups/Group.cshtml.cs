@@ -83,7 +83,7 @@ public sealed class GroupModel(GroupService groups, RoleService roles, UserSearc
             return Page();
         }
 
-        var request = new GroupRequest(Name, Description ?? "", Roles, ids);
+        var request = new GroupRequest(Name, Description ?? "", Roles, [.. ids.Select(id => (Governance.MemberAssignment)id)]);
         var outcome = Existing is null
             ? await groups.CreateAsync(request, HttpContext.RequestAborted)
             : await groups.UpdateAsync(Existing.Id, request, HttpContext.RequestAborted);
