@@ -47,7 +47,7 @@ public sealed class OpenApiContractTests(SqliteHost host) : IClassFixture<Sqlite
     }
 
     [Theory]
-    [InlineData("/api/v1/users", new[] { "id", "username", "firstName", "lastName", "email", "role", "group", "type", "status", "q", "sort", "limit", "cursor" })]
+    [InlineData("/api/v1/users", new[] { "id", "username", "firstName", "lastName", "email", "role", "group", "type", "status", "q", "expiring", "sort", "limit", "cursor" })]
     [InlineData("/api/v1/customers", new[] { "q", "status", "limit", "cursor" })]
     [InlineData("/api/v1/audit-events", new[] { "actor", "action", "target", "from", "to", "limit", "cursor" })]
     [InlineData("/api/v1/roles/export", new[] { "names" })]
