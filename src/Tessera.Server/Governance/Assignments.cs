@@ -90,7 +90,10 @@ internal abstract class AssignmentConverter<T> : JsonConverter<T>
 
         if (reader.TokenType == JsonTokenType.String && reader.TryGetDateTimeOffset(out var instant))
         {
-            return instant.UtcDateTime;
+            // To whole microseconds, as PostgreSQL keeps it: the range read back equals the range sent, so sending it
+            // again is no change.
+            var utc = instant.UtcDateTime;
+            return new DateTime(utc.Ticks - utc.Ticks % 10, DateTimeKind.Utc);
         }
 
         throw new JsonException($"'{name}' must be an ISO 8601 instant, such as 2027-01-31T00:00:00Z.");
