@@ -149,16 +149,19 @@ public static class AssignmentInput
     /// <summary>
     /// The refusals of the validities in <paramref name="entries"/>, keyed by the member that carries each
     /// (<c>roles[1].validUntil</c>): <see cref="AssignmentValidity.InputProblem"/>, and two entries for the same key
-    /// with different validities. Empty when all are well formed.
+    /// with different validities. Empty when all are well formed. A range that has ended is refused unless
+    /// <paramref name="stored"/> says the assignment holds exactly that range already: sending back an expired
+    /// assignment as it was keeps it (listed, granting nothing); it grants nothing anew.
     /// </summary>
-    public static Dictionary<string, string[]> Problems<T>(IReadOnlyList<T> entries, string member, Func<T, string> key, Func<T, Validity> validity, DateTime now)
+    public static Dictionary<string, string[]> Problems<T>(IReadOnlyList<T> entries, string member, Func<T, string> key, Func<T, Validity> validity, DateTime now, Func<string, Validity?>? stored = null)
     {
         var errors = new Dictionary<string, string[]>();
         var seen = new Dictionary<string, Validity>(StringComparer.OrdinalIgnoreCase);
         for (var i = 0; i < entries.Count; i++)
         {
             var range = validity(entries[i]);
-            if (AssignmentValidity.InputProblem(range, now) is { } problem)
+            var kept = range.HasLapsedAt(now) && stored?.Invoke(key(entries[i]).Trim()) == range;
+            if ((kept ? range.Problem(now) : AssignmentValidity.InputProblem(range, now)) is { } problem)
             {
                 // Named after the end unless only the start is wrong (a start more than ten years ahead).
                 var which = range.Until is { } until && (until <= now || until <= range.From || until > now + Validity.MaxSpanAhead) ? "validUntil" : "validFrom";

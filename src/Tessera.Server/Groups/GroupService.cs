@@ -38,7 +38,7 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
 
     public async Task<Outcome<GroupResponse>> CreateAsync(GroupRequest request, CancellationToken ct)
     {
-        if ((Validate(request.Name, request.Description) ?? ValidityProblems(request.UserIds)) is { } invalid)
+        if ((Validate(request.Name, request.Description) ?? ValidityProblems(request.UserIds, clock.GetUtcNow().UtcDateTime)) is { } invalid)
         {
             return invalid;
         }
@@ -96,7 +96,7 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
 
             scope.Target = ChangeTarget.Group(group.Id, group.Name);
             var name = request.Name?.Trim() ?? group.Name;
-            if ((Validate(name, request.Description) ?? ValidityProblems(request.UserIds)) is { } invalid)
+            if ((Validate(name, request.Description) ?? await ValidityProblemsAsync(scope, id, request.UserIds, ct)) is { } invalid)
             {
                 return invalid;
             }
@@ -187,11 +187,6 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
             return Failure.Invalid("validation_failed", "userIds is required.", new Dictionary<string, string[]> { ["userIds"] = ["required"] });
         }
 
-        if (ValidityProblems(request.UserIds) is { } invalid)
-        {
-            return invalid;
-        }
-
         return await pipeline.RunAsync(new SetGroupMembers(pipeline.ActorId(), id, request.UserIds), async scope =>
         {
             var group = await db.Groups.SingleOrDefaultAsync(g => g.Id == id, ct);
@@ -201,6 +196,11 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
             }
 
             scope.Target = ChangeTarget.Group(group.Id, group.Name);
+            if (await ValidityProblemsAsync(scope, id, request.UserIds, ct) is { } invalid)
+            {
+                return invalid;
+            }
+
             var members = await SetMembersAsync(scope, group, request.UserIds, ct);
             if (!members.Succeeded)
             {
@@ -341,11 +341,27 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
         return Outcome<MemberChange>.Ok(new MemberChange(added, [.. removed.Select(m => new MemberEntry(m.Member.UserId, m.Username, m.Member.Validity))], changed));
     }
 
-    /// <summary>The refusals of the members' validities (400 validation_failed naming the member), or null.</summary>
-    private Failure? ValidityProblems(List<MemberAssignment>? members)
+    /// <summary>
+    /// The refusals of the members' validities (400 validation_failed naming the member), or null: a malformed range,
+    /// or one that has ended, unless <paramref name="stored"/> holds that very range (a member kept as it was).
+    /// </summary>
+    private Failure? ValidityProblems(List<MemberAssignment>? members, DateTime now, Dictionary<string, Validity>? stored = null)
     {
-        var errors = members is null ? [] : AssignmentInput.Problems(members, "userIds", m => m.Id.ToString(), m => m.Validity, clock.GetUtcNow().UtcDateTime);
+        var errors = members is null ? [] : AssignmentInput.Problems(members, "userIds", m => m.Id.ToString(), m => m.Validity, now,
+            stored is null ? null : key => stored.TryGetValue(key, out var v) ? v : null);
         return errors.Count == 0 ? null : Failure.Invalid("validation_failed", string.Join(" ", errors.Values.SelectMany(v => v)), errors);
+    }
+
+    private async Task<Failure?> ValidityProblemsAsync(ChangeScope scope, Guid groupId, List<MemberAssignment>? members, CancellationToken ct)
+    {
+        if (members is null)
+        {
+            return null;
+        }
+
+        var stored = (await db.GroupMembers.AsNoTracking().Where(m => m.GroupId == groupId).Select(m => new { m.UserId, m.ValidFrom, m.ValidUntil }).ToListAsync(ct))
+            .ToDictionary(m => m.UserId.ToString(), m => new Validity(m.ValidFrom, m.ValidUntil));
+        return ValidityProblems(members, scope.Now, stored);
     }
 
     private static List<object>? AuditedMembers(List<MemberAssignment>? members)
@@ -403,7 +419,7 @@ public static class GroupsEndpoints
             return outcome.Succeeded ? Results.Created($"/api/v1/groups/{outcome.Value!.Id}", outcome.Value) : Problems.From(outcome.Failure!);
         }).RequirePrivilege(Privileges.ManageGroups).Delegated();
         groups.MapGet("/{id:guid}", async (Guid id, GroupService service, CancellationToken ct) => (await service.GetAsync(id, ct)).ToOk())
-            .RequirePrivilege(Privileges.ViewUsers);
+            .RequirePrivilege(Privileges.ViewUsers).Produces<GroupResponse>();
         groups.MapPut("/{id:guid}", async (Guid id, GroupRequest request, GroupService service, CancellationToken ct) => (await service.UpdateAsync(id, request, ct)).ToOk())
             .RequirePrivilege(Privileges.ManageGroups).Delegated();
         groups.MapDelete("/{id:guid}", async (Guid id, GroupService service, CancellationToken ct) => (await service.DeleteAsync(id, ct)).ToNoContent())
@@ -411,7 +427,8 @@ public static class GroupsEndpoints
         groups.MapPut("/{id:guid}/roles", async (Guid id, GroupRolesRequest request, GroupService service, CancellationToken ct) => (await service.ChangeRolesAsync(id, request, ct)).ToOk())
             .RequirePrivilege(Privileges.ManageGroups).Delegated();
         groups.MapPut("/{id:guid}/members", async (Guid id, GroupMembersRequest request, GroupService service, CancellationToken ct) => (await service.ChangeMembersAsync(id, request, ct)).ToOk())
-            .RequirePrivilege(Privileges.ManageGroups).Delegated();
+            .RequirePrivilege(Privileges.ManageGroups).Delegated().Produces<GroupResponse>()
+            .WithSummary("Replaces the group's members; each a user id or {id, validFrom, validUntil}.");
         return app;
     }
 }

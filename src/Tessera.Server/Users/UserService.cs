@@ -343,11 +343,6 @@ public sealed class UserService(
             return Invalid(new Dictionary<string, string[]> { ["roles"] = ["roles is required (an empty list removes every direct role)."] });
         }
 
-        if (ValidityProblems(request.Roles, "roles", clock.GetUtcNow().UtcDateTime) is { } invalid)
-        {
-            return invalid;
-        }
-
         User user = null!;
         return await pipeline.RunAsync(new SetUserRoles(pipeline.ActorId(), id, request.Roles), async scope =>
         {
@@ -358,6 +353,12 @@ public sealed class UserService(
             }
 
             user = found.Value!;
+            var stored = user.Roles.ToDictionary(r => r.Role!.Name, r => r.Validity, StringComparer.OrdinalIgnoreCase);
+            if (ValidityProblems(request.Roles, "roles", scope.Now, name => stored.TryGetValue(name, out var v) ? v : null) is { } invalid)
+            {
+                return invalid;
+            }
+
             var roles = await DirectoryGuard.ResolveRolesAsync(db, request.Roles.Select(r => r.Name), ct);
             if (!roles.Succeeded)
             {
@@ -416,12 +417,12 @@ public sealed class UserService(
     }
 
     /// <summary>
-    /// The refusals of the validities given to roles (400 validation_failed naming the member): a malformed or lapsed
-    /// range, and any range on System, which an API user must hold for good.
+    /// The refusals of the validities given to roles (400 validation_failed naming the member): a malformed range, one
+    /// that has ended (unless the grant holds it already), and any range on System, which an API user must hold for good.
     /// </summary>
-    private static Failure? ValidityProblems(List<RoleAssignment> roles, string member, DateTime now)
+    private static Failure? ValidityProblems(List<RoleAssignment> roles, string member, DateTime now, Func<string, Validity?>? stored = null)
     {
-        var errors = AssignmentInput.Problems(roles, member, r => r.Name ?? "", r => r.Validity, now);
+        var errors = AssignmentInput.Problems(roles, member, r => r.Name ?? "", r => r.Validity, now, stored);
         for (var i = 0; i < roles.Count; i++)
         {
             if (roles[i].Validity.IsBounded && string.Equals(roles[i].Name?.Trim(), BuiltInRoles.System, StringComparison.OrdinalIgnoreCase))

@@ -327,6 +327,74 @@ public abstract class TimeBoundAccessTests<THost>(THost host) : IClassFixture<TH
         Assert.Equal(until, to.GetProperty("validUntil").GetDateTime().ToUniversalTime(), TimeSpan.FromMilliseconds(1));
     }
 
+    [Fact]
+    public async Task The_user_and_group_pages_set_a_validity_and_mark_what_has_expired()
+    {
+        using var admin = await Seed.AdminApiAsync(App);
+        var (_, ending) = await DelegationArrange.RoleAsync(admin, "ending", "VIEW_USERS");
+        var (_, added) = await DelegationArrange.RoleAsync(admin, "added", "VIEW_USERS");
+        var (userId, username, _) = await DelegationArrange.ApiUserAsync(admin, []);
+        var (groupId, group) = await DelegationArrange.GroupAsync(admin, [], userId);
+        var until = Now.AddMinutes(2);
+        await Expect.ResponseAsync(await admin.PutAsJsonAsync($"/api/v1/users/{userId}/roles", new
+        {
+            roles = new object[] { "System", new { name = ending, validUntil = until } },
+        }), HttpStatusCode.OK);
+        const string password = "Validity-Page-Password-1";
+        var manager = await Seed.UserAsync(App, UserType.BackOffice, password, "Administrator");
+        using var browser = App.Client(cookies: true);
+        Assert.Equal(HttpStatusCode.Redirect, (await Seed.SignInAsync(browser, manager.Username, password)).StatusCode);
+
+        var page = await browser.GetStringAsync($"/admin/users/{userId}");
+        Assert.Matches($"data-assignment=\"{ending}\" data-state=\"active\"", page);
+        Assert.Contains("until " + until.ToString("yyyy-MM-dd HH:mm", System.Globalization.CultureInfo.InvariantCulture) + " UTC", page, StringComparison.Ordinal);
+        // Each input has its own label, naming the role for a screen reader.
+        Assert.Matches($"<label for=\"(role-until-[^\"]+)\">Valid until<span class=\"visually-hidden\"> for {ending}</span></label>\\s*<input type=\"datetime-local\" step=\"1\" id=\"\\1\"", page);
+
+        // The form as the browser sends it: the ending role left as loaded, the new role until a day it names.
+        var addedUntil = Now.AddDays(3);
+        var form = new List<KeyValuePair<string, string>>
+        {
+            new("__RequestVerificationToken", Seed.AntiforgeryToken(page)),
+            new("Roles", "System"), new("Roles", ending), new("Roles", added),
+            new("RoleValidity[0].Key", ending), new("RoleValidity[0].From", ""), new("RoleValidity[0].Until", until.ToString("yyyy-MM-ddTHH:mm:ss", System.Globalization.CultureInfo.InvariantCulture)),
+            new("RoleValidity[1].Key", added), new("RoleValidity[1].From", ""), new("RoleValidity[1].Until", addedUntil.ToString("yyyy-MM-ddTHH:mm", System.Globalization.CultureInfo.InvariantCulture)),
+        };
+        var posted = await browser.PostAsync($"/admin/users/{userId}?handler=Roles", new FormUrlEncodedContent(form));
+        Assert.True(posted.StatusCode == HttpStatusCode.Redirect, $"{(int)posted.StatusCode}: {await posted.Content.ReadAsStringAsync()}");
+        var user = await Expect.ResponseAsync(await admin.GetAsync($"/api/v1/users/{userId}"), HttpStatusCode.OK);
+        Assert.Equal(until, Assignment(user, "roleAssignments", ending).GetProperty("validUntil").GetDateTime().ToUniversalTime(), TimeSpan.FromMilliseconds(1));
+        Assert.Equal(addedUntil, Assignment(user, "roleAssignments", added).GetProperty("validUntil").GetDateTime().ToUniversalTime(), TimeSpan.FromMinutes(1));
+
+        // A date that is not one is refused at the form, and nothing changes.
+        form[^1] = new("RoleValidity[1].Until", "someday");
+        form[0] = new("__RequestVerificationToken", Seed.AntiforgeryToken(await browser.GetStringAsync($"/admin/users/{userId}")));
+        var refused = await browser.PostAsync($"/admin/users/{userId}?handler=Roles", new FormUrlEncodedContent(form));
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("not a date and time", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        // The group page: the member's range set there.
+        var groupPage = await browser.GetStringAsync($"/admin/groups/{groupId}");
+        Assert.Matches($"data-member-row=\"{username}\" data-state=\"active\"", groupPage);
+        var memberUntil = Now.AddMinutes(1);
+        var groupPosted = await browser.PostAsync($"/admin/groups/{groupId}", new FormUrlEncodedContent(new List<KeyValuePair<string, string>>
+        {
+            new("__RequestVerificationToken", Seed.AntiforgeryToken(groupPage)),
+            new("Name", group), new("Description", "delegation test"), new("Members", userId.ToString()),
+            new("MemberValidity[0].Key", userId.ToString()), new("MemberValidity[0].From", ""),
+            new("MemberValidity[0].Until", memberUntil.ToString("yyyy-MM-ddTHH:mm:ss", System.Globalization.CultureInfo.InvariantCulture)),
+        }));
+        Assert.True(groupPosted.StatusCode == HttpStatusCode.Redirect, $"{(int)groupPosted.StatusCode}: {await groupPosted.Content.ReadAsStringAsync()}");
+
+        // Past both ends: each is marked expired, and still listed.
+        App.Clock.Advance(until - Now + TimeSpan.FromSeconds(1));
+        page = await browser.GetStringAsync($"/admin/users/{userId}");
+        Assert.Matches($"data-assignment=\"{ending}\" data-state=\"expired\"[\\s\\S]*?<span class=\"flag expired\">Expired</span>", page);
+        Assert.Matches($"data-group=\"{group}\" data-state=\"expired\"", page);
+        groupPage = await browser.GetStringAsync($"/admin/groups/{groupId}");
+        Assert.Matches($"data-member-row=\"{username}\" data-state=\"expired\"", groupPage);
+    }
+
     private async Task<List<Tessera.Server.Storage.AuditEvent>> ExpiredEventsAsync(Guid userId)
     {
         await App.AuditWrittenAsync();
