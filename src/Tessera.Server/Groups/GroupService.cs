@@ -138,7 +138,11 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
                 scope.Affected.AddRange(await db.GroupMembers.Where(m => m.GroupId == id).Select(m => m.UserId).ToListAsync(ct));
             }
 
-            scope.Audit(new { before, after = new { group.Name, group.Description }, roles = request.Roles, members = AuditedMembers(request.UserIds) });
+            scope.Audit(new
+            {
+                before, after = new { group.Name, group.Description }, roles = request.Roles, members = AuditedMembers(request.UserIds),
+                changed = members.Value!.Changed.Count == 0 ? null : members.Value.Changed.Select(m => new { m.Id, from = Range(m.Before), to = Range(m.Validity) }),
+            });
             return null;
         }, ct => GetValueAsync(id, ct), ct);
 

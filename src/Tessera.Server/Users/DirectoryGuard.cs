@@ -10,8 +10,8 @@ namespace Tessera.Server.Users;
 /// <summary>
 /// The directory's invariants, checked in one place against the saved-but-uncommitted state of a
 /// directory transaction (see <see cref="DirectoryTransaction"/>), whatever path made the change:
-/// a BackOffice user never holds System (directly or through a group), an API user always does,
-/// and at least one active user keeps MANAGE_USERS.
+/// a BackOffice user never holds System (directly or through a group, now or by a grant yet to begin), an API
+/// user holds it now, and at least one active user keeps MANAGE_USERS by a grant without an end.
 /// </summary>
 public static class DirectoryGuard
 {
