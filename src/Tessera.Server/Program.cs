@@ -6,6 +6,7 @@ using Tessera.Server;
 using Tessera.Server.Access;
 using Tessera.Server.AgentAssist;
 using Tessera.Server.ApiCredentials;
+using Tessera.Server.Governance;
 using Tessera.Server.Customers;
 using Tessera.Server.Groups;
 using Tessera.Server.Roles;
@@ -55,6 +56,7 @@ builder.Services.AddSingleton<Tessera.Core.Credentials.ICommonPasswords, Tessera
 builder.Services.AddSingleton<Tessera.Core.Credentials.IPasswordStrengthEstimator, Tessera.Core.Credentials.ZxcvbnEstimator>();
 builder.Services.AddTesseraCredentials();
 builder.Services.AddTesseraApiCredentials();
+builder.Services.AddTesseraAccessLapseSweep();
 builder.Services.AddTesseraRateLimits(builder.Configuration);
 builder.Services.AddScoped<Tessera.Server.Changes.DirectoryPipeline>();
 builder.Services.AddScoped<UserService>();

@@ -33,8 +33,8 @@ public sealed class ImpersonationService(
 
     public async Task<Outcome<ImpersonationToken>> StartAsync(Guid agentId, string? customerReference, string? reason, CancellationToken ct)
     {
-        var agent = await CallerDirectory.LoadAsync(db, agentId, ct);
         var now = clock.GetUtcNow().UtcDateTime;
+        var agent = await CallerDirectory.LoadAsync(db, agentId, now, ct);
         var actor = audit.CurrentActor() with { Id = agentId, Name = agent?.Username ?? agentId.ToString() };
         reason = reason?.Trim();
 

@@ -53,8 +53,9 @@ public sealed class DirectoryPipeline(TesseraDbContext db, AuditLog audit, Calle
         Failure? failure;
         await using (var tx = await db.BeginDirectoryChangeAsync(ct))
         {
-            var actorAccess = change.ActorId is { } actorId ? await AccessLoader.LoadAsync(db, actorId, ct) : null;
-            scope = new ChangeScope(db, change, actorAccess);
+            var now = clock.GetUtcNow().UtcDateTime;
+            var actorAccess = change.ActorId is { } actorId ? await AccessLoader.LoadAsync(db, actorId, now, ct) : null;
+            scope = new ChangeScope(db, change, actorAccess, now);
             failure = await apply(scope);
             if (failure is null && scope.Changed)
             {
@@ -114,7 +115,7 @@ public sealed class DirectoryPipeline(TesseraDbContext db, AuditLog audit, Calle
 
         // Checked before the directory's own invariants: "you would lock yourself out" says more than "no one would be left".
         if (scope.Change.ActorId is { } actorId && scope.ActorAccess is { } before
-            && Delegation.LosesOwnAccess(before.Privileges, (await AccessLoader.LoadAsync(db, actorId, ct)).Privileges) is { } lockout)
+            && Delegation.LosesOwnAccess(before.Privileges, (await AccessLoader.LoadAsync(db, actorId, scope.Now, ct)).Privileges) is { } lockout)
         {
             return scope.Refuse(lockout);
         }
@@ -137,8 +138,11 @@ public sealed class DirectoryPipeline(TesseraDbContext db, AuditLog audit, Calle
 }
 
 /// <summary>One change on its way through <see cref="DirectoryPipeline"/>: what the use case reads and tells the pipeline.</summary>
-public sealed class ChangeScope(TesseraDbContext db, DirectoryChange change, EffectiveAccess? actorAccess)
+public sealed class ChangeScope(TesseraDbContext db, DirectoryChange change, EffectiveAccess? actorAccess, DateTime now)
 {
+    /// <summary>The instant the change is judged at: the validity of role grants and memberships is read at it.</summary>
+    public DateTime Now => now;
+
     public TesseraDbContext Db => db;
 
     public DirectoryChange Change => change;
@@ -197,7 +201,7 @@ public sealed class ChangeScope(TesseraDbContext db, DirectoryChange change, Eff
 
     /// <summary>An account as the delegation rules see it: its effective privileges now, before the change.</summary>
     public async Task<AccountTarget> AccountAsync(Guid userId, string username, CancellationToken ct)
-        => new(userId, username, (await AccessLoader.LoadAsync(db, userId, ct)).Privileges);
+        => new(userId, username, (await AccessLoader.LoadAsync(db, userId, now, ct)).Privileges);
 
     internal Failure Refuse(DelegationRefusal refusal)
     {

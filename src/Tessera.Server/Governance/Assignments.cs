@@ -90,7 +90,10 @@ internal abstract class AssignmentConverter<T> : JsonConverter<T>
 
         if (reader.TokenType == JsonTokenType.String && reader.TryGetDateTimeOffset(out var instant))
         {
-            return instant.UtcDateTime;
+            // To whole microseconds, as PostgreSQL keeps it: the range read back equals the range sent, so sending it
+            // again is no change.
+            var utc = instant.UtcDateTime;
+            return new DateTime(utc.Ticks - utc.Ticks % 10, DateTimeKind.Utc);
         }
 
         throw new JsonException($"'{name}' must be an ISO 8601 instant, such as 2027-01-31T00:00:00Z.");
@@ -138,4 +141,50 @@ internal sealed class MemberAssignmentConverter : AssignmentConverter<MemberAssi
         WriteValidity(writer, value.ValidFrom, value.ValidUntil);
         writer.WriteEndObject();
     }
+}
+
+/// <summary>The checks every path that sets a role grant's or membership's validity makes on its input.</summary>
+public static class AssignmentInput
+{
+    /// <summary>
+    /// The refusals of the validities in <paramref name="entries"/>, keyed by the member that carries each
+    /// (<c>roles[1].validUntil</c>): <see cref="AssignmentValidity.InputProblem"/>, and two entries for the same key
+    /// with different validities. Empty when all are well formed. A range that has ended is refused unless
+    /// <paramref name="stored"/> says the assignment holds exactly that range already: sending back an expired
+    /// assignment as it was keeps it (listed, granting nothing); it grants nothing anew.
+    /// </summary>
+    public static Dictionary<string, string[]> Problems<T>(IReadOnlyList<T> entries, string member, Func<T, string> key, Func<T, Validity> validity, DateTime now, Func<string, Validity?>? stored = null)
+    {
+        var errors = new Dictionary<string, string[]>();
+        var seen = new Dictionary<string, Validity>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var range = validity(entries[i]);
+            var kept = range.HasLapsedAt(now) && stored?.Invoke(key(entries[i]).Trim()) == range;
+            if ((kept ? range.Problem(now) : AssignmentValidity.InputProblem(range, now)) is { } problem)
+            {
+                // Named after the end unless only the start is wrong (a start more than ten years ahead).
+                var which = range.Until is { } until && (until <= now || until <= range.From || until > now + Validity.MaxSpanAhead) ? "validUntil" : "validFrom";
+                errors[$"{member}[{i}].{which}"] = [problem];
+            }
+
+            var name = key(entries[i]).Trim();
+            if (seen.TryGetValue(name, out var earlier) && earlier != range)
+            {
+                errors[$"{member}[{i}]"] = [$"'{name}' is listed twice with different validities; list it once."];
+            }
+
+            seen.TryAdd(name, range);
+        }
+
+        return errors;
+    }
+
+    /// <summary>How a grant or membership appears in an audit event: the bare key when it holds for good, else key and range.</summary>
+    public static object Audited(string key, Validity validity)
+        => validity.IsBounded ? new { name = key, validFrom = validity.From, validUntil = validity.Until } : key;
+
+    /// <summary>A member as an audit event lists it: the bare id when the membership holds for good, else id and range.</summary>
+    public static object AuditedMember(Guid id, Validity validity)
+        => validity.IsBounded ? new { id, validFrom = validity.From, validUntil = validity.Until } : id;
 }

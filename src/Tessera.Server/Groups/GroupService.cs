@@ -2,6 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using Microsoft.EntityFrameworkCore;
 using Tessera.Core.Access;
 using Tessera.Core.Common;
+using Tessera.Core.Governance;
 using Tessera.Core.Users;
 using Tessera.Server.Changes;
 using Tessera.Server.Governance;
@@ -14,10 +15,11 @@ namespace Tessera.Server.Groups;
 
 public sealed record GroupResponse(Guid Id, string Name, string Description, IReadOnlyList<string> Roles, IReadOnlyList<GroupMemberResponse> Members, DateTime CreatedAt, DateTime UpdatedAt);
 
-public sealed record GroupMemberResponse(Guid Id, string Username, string Type);
+/// <summary>A member with the validity of the membership; state is active, pending or expired (<see cref="Tessera.Core.Governance.Validity.StateAt"/>).</summary>
+public sealed record GroupMemberResponse(Guid Id, string Username, string Type, DateTime? ValidFrom = null, DateTime? ValidUntil = null, string State = "active");
 
-/// <summary>POST /groups and PUT /groups/{id}: name and description; roles and members optional on create.</summary>
-public sealed record GroupRequest(string? Name, string? Description, List<string>? Roles, List<Guid>? UserIds);
+/// <summary>POST /groups and PUT /groups/{id}: name and description; roles and members (bare ids or with a validity) optional on create.</summary>
+public sealed record GroupRequest(string? Name, string? Description, List<string>? Roles, List<MemberAssignment>? UserIds);
 
 public sealed record GroupRolesRequest([Required] List<string>? Roles);
 
@@ -36,7 +38,7 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
 
     public async Task<Outcome<GroupResponse>> CreateAsync(GroupRequest request, CancellationToken ct)
     {
-        if (Validate(request.Name, request.Description) is { } invalid)
+        if ((Validate(request.Name, request.Description) ?? ValidityProblems(request.UserIds, clock.GetUtcNow().UtcDateTime)) is { } invalid)
         {
             return invalid;
         }
@@ -67,7 +69,7 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
                 return roles.Failure;
             }
 
-            var members = await SetMembersAsync(group, request.UserIds ?? [], ct);
+            var members = await SetMembersAsync(scope, group, request.UserIds ?? [], ct);
             if (!members.Succeeded)
             {
                 return members.Failure;
@@ -78,7 +80,7 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
                 return refused;
             }
 
-            scope.Audit(new { group.Name, group.Description, roles = request.Roles ?? [], members = request.UserIds ?? [] });
+            scope.Audit(new { group.Name, group.Description, roles = request.Roles ?? [], members = AuditedMembers(request.UserIds) ?? [] });
             return null;
         }, ct => GetValueAsync(group.Id, ct), ct);
     }
@@ -94,7 +96,7 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
 
             scope.Target = ChangeTarget.Group(group.Id, group.Name);
             var name = request.Name?.Trim() ?? group.Name;
-            if (Validate(name, request.Description) is { } invalid)
+            if ((Validate(name, request.Description) ?? await ValidityProblemsAsync(scope, id, request.UserIds, ct)) is { } invalid)
             {
                 return invalid;
             }
@@ -120,7 +122,7 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
                 return roles.Failure;
             }
 
-            var members = request.UserIds is null ? Outcome<MemberChange>.Ok(MemberChange.None) : await SetMembersAsync(group, request.UserIds, ct);
+            var members = request.UserIds is null ? Outcome<MemberChange>.Ok(MemberChange.None) : await SetMembersAsync(scope, group, request.UserIds, ct);
             if (!members.Succeeded)
             {
                 return members.Failure;
@@ -136,7 +138,11 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
                 scope.Affected.AddRange(await db.GroupMembers.Where(m => m.GroupId == id).Select(m => m.UserId).ToListAsync(ct));
             }
 
-            scope.Audit(new { before, after = new { group.Name, group.Description }, roles = request.Roles, members = request.UserIds });
+            scope.Audit(new
+            {
+                before, after = new { group.Name, group.Description }, roles = request.Roles, members = AuditedMembers(request.UserIds),
+                changed = members.Value!.Changed.Count == 0 ? null : members.Value.Changed.Select(m => new { m.Id, from = Range(m.Before), to = Range(m.Validity) }),
+            });
             return null;
         }, ct => GetValueAsync(id, ct), ct);
 
@@ -194,7 +200,12 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
             }
 
             scope.Target = ChangeTarget.Group(group.Id, group.Name);
-            var members = await SetMembersAsync(group, [.. request.UserIds.Select(m => m.Id)], ct);
+            if (await ValidityProblemsAsync(scope, id, request.UserIds, ct) is { } invalid)
+            {
+                return invalid;
+            }
+
+            var members = await SetMembersAsync(scope, group, request.UserIds, ct);
             if (!members.Succeeded)
             {
                 return members.Failure;
@@ -205,7 +216,13 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
                 return refused;
             }
 
-            scope.Audit(new { added = members.Value!.Added.Select(m => m.Id), removed = members.Value.Removed.Select(m => m.Id) });
+            var change = members.Value!;
+            scope.Audit(new
+            {
+                added = change.Added.Select(m => AssignmentInput.AuditedMember(m.Id, m.Validity)),
+                removed = change.Removed.Select(m => m.Id),
+                changed = change.Changed.Select(m => new { m.Id, from = Range(m.Before), to = Range(m.Validity) }),
+            });
             return null;
         }, ct => GetValueAsync(id, ct), ct);
     }
@@ -237,7 +254,7 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
     {
         var handedOut = (await scope.PrivilegesOfRolesAsync(roles?.Added ?? [], ct)).ToList();
         scope.GrantedRoles.UnionWith(roles?.Added ?? []);
-        if (members.Added.Count > 0)
+        if (members.Added.Count > 0 || members.Changed.Any(m => m.Widens))
         {
             // A new member gains every role the group will hold.
             var after = roles?.After.Select(r => r.Id).ToList()
@@ -247,9 +264,9 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
         }
 
         var accounts = new List<AccountTarget>();
-        foreach (var (userId, username) in members.Added.Concat(members.Removed))
+        foreach (var member in members.Added.Concat(members.Removed).Concat(members.Changed))
         {
-            accounts.Add(await scope.AccountAsync(userId, username, ct));
+            accounts.Add(await scope.AccountAsync(member.Id, member.Username, ct));
         }
 
         scope.Affected.AddRange(accounts.Select(a => a.Id));
@@ -275,35 +292,86 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
         return Outcome<RoleChange?>.Ok(new RoleChange(roles.Value!, added));
     }
 
-    /// <summary>Who joins and who leaves a group.</summary>
-    private sealed record MemberChange(List<(Guid Id, string Username)> Added, List<(Guid Id, string Username)> Removed)
+    /// <summary>One member a change touches: who, the membership's range after the change, and before it (a change of range).</summary>
+    private sealed record MemberEntry(Guid Id, string Username, Validity Validity, Validity Before = default, bool Widens = false);
+
+    /// <summary>Who joins a group, who leaves it, and whose membership gets another validity.</summary>
+    private sealed record MemberChange(List<MemberEntry> Added, List<MemberEntry> Removed, List<MemberEntry> Changed)
     {
-        public static readonly MemberChange None = new([], []);
+        public static readonly MemberChange None = new([], [], []);
     }
 
-    /// <summary>Replaces the group's members in the unit of work.</summary>
-    private async Task<Outcome<MemberChange>> SetMembersAsync(Group group, List<Guid> userIds, CancellationToken ct)
+    /// <summary>Replaces the group's members in the unit of work; a member kept with another range is changed in place.</summary>
+    private async Task<Outcome<MemberChange>> SetMembersAsync(ChangeScope scope, Group group, List<MemberAssignment> members, CancellationToken ct)
     {
-        var wanted = userIds.Distinct().ToList();
-        var users = await db.Users.Where(u => wanted.Contains(u.Id)).Select(u => new { u.Id, u.Username }).ToListAsync(ct);
-        if (wanted.FirstOrDefault(id => users.All(u => u.Id != id)) is var missing && missing != Guid.Empty)
+        var wanted = members.GroupBy(m => m.Id).Select(g => g.First()).ToList();
+        var ids = wanted.Select(m => m.Id).ToList();
+        var users = await db.Users.Where(u => ids.Contains(u.Id)).Select(u => new { u.Id, u.Username }).ToDictionaryAsync(u => u.Id, u => u.Username, ct);
+        if (ids.FirstOrDefault(id => !users.ContainsKey(id)) is var missing && missing != Guid.Empty)
         {
             return Failure.Conflict("unknown_user", $"No user has the id {missing}.");
         }
 
-        if (users.Any(u => Usernames.IsReserved(u.Username)))
+        if (users.Values.Any(Usernames.IsReserved))
         {
             return DirectoryGuard.Reserved();
         }
 
         var current = await db.GroupMembers.Where(m => m.GroupId == group.Id)
             .Join(db.Users, m => m.UserId, u => u.Id, (m, u) => new { Member = m, u.Username }).ToListAsync(ct);
-        var removed = current.Where(m => !wanted.Contains(m.Member.UserId)).ToList();
+        var removed = current.Where(m => !ids.Contains(m.Member.UserId)).ToList();
         db.GroupMembers.RemoveRange(removed.Select(m => m.Member));
-        var added = users.Where(u => current.All(m => m.Member.UserId != u.Id)).ToList();
-        db.GroupMembers.AddRange(added.Select(u => new GroupMember { GroupId = group.Id, UserId = u.Id }));
-        return Outcome<MemberChange>.Ok(new MemberChange([.. added.Select(u => (u.Id, u.Username))], [.. removed.Select(m => (m.Member.UserId, m.Username))]));
+        var added = new List<MemberEntry>();
+        var changed = new List<MemberEntry>();
+        foreach (var member in wanted)
+        {
+            if (current.FirstOrDefault(m => m.Member.UserId == member.Id) is { } kept)
+            {
+                var before = kept.Member.Validity;
+                if (before != member.Validity)
+                {
+                    // A new range is a new end: its lapse is recorded afresh.
+                    (kept.Member.ValidFrom, kept.Member.ValidUntil, kept.Member.LapseRecordedAt) = (member.ValidFrom, member.ValidUntil, null);
+                    changed.Add(new MemberEntry(member.Id, kept.Username, member.Validity, before, AssignmentValidity.Widens(before, member.Validity, scope.Now)));
+                }
+            }
+            else
+            {
+                db.GroupMembers.Add(new GroupMember { GroupId = group.Id, UserId = member.Id, ValidFrom = member.ValidFrom, ValidUntil = member.ValidUntil });
+                added.Add(new MemberEntry(member.Id, users[member.Id], member.Validity));
+            }
+        }
+
+        return Outcome<MemberChange>.Ok(new MemberChange(added, [.. removed.Select(m => new MemberEntry(m.Member.UserId, m.Username, m.Member.Validity))], changed));
     }
+
+    /// <summary>
+    /// The refusals of the members' validities (400 validation_failed naming the member), or null: a malformed range,
+    /// or one that has ended, unless <paramref name="stored"/> holds that very range (a member kept as it was).
+    /// </summary>
+    private Failure? ValidityProblems(List<MemberAssignment>? members, DateTime now, Dictionary<string, Validity>? stored = null)
+    {
+        var errors = members is null ? [] : AssignmentInput.Problems(members, "userIds", m => m.Id.ToString(), m => m.Validity, now,
+            stored is null ? null : key => stored.TryGetValue(key, out var v) ? v : null);
+        return errors.Count == 0 ? null : Failure.Invalid("validation_failed", string.Join(" ", errors.Values.SelectMany(v => v)), errors);
+    }
+
+    private async Task<Failure?> ValidityProblemsAsync(ChangeScope scope, Guid groupId, List<MemberAssignment>? members, CancellationToken ct)
+    {
+        if (members is null)
+        {
+            return null;
+        }
+
+        var stored = (await db.GroupMembers.AsNoTracking().Where(m => m.GroupId == groupId).Select(m => new { m.UserId, m.ValidFrom, m.ValidUntil }).ToListAsync(ct))
+            .ToDictionary(m => m.UserId.ToString(), m => new Validity(m.ValidFrom, m.ValidUntil));
+        return ValidityProblems(members, scope.Now, stored);
+    }
+
+    private static List<object>? AuditedMembers(List<MemberAssignment>? members)
+        => members?.Select(m => AssignmentInput.AuditedMember(m.Id, m.Validity)).ToList();
+
+    private static object Range(Validity validity) => new { validFrom = validity.From, validUntil = validity.Until };
 
     private static Failure? Validate(string? name, string? description)
     {
@@ -328,13 +396,14 @@ public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline
     /// <summary>Groups as the API shows them, with their members' names read in one query for all of them.</summary>
     private async Task<List<GroupResponse>> ToResponsesAsync(List<Group> groups, CancellationToken ct)
     {
+        var now = clock.GetUtcNow().UtcDateTime;
         var ids = groups.SelectMany(g => g.Members.Select(m => m.UserId)).Distinct().ToList();
         var users = ids.Count == 0 ? [] : await db.Users.AsNoTracking().Where(u => ids.Contains(u.Id))
             .Select(u => new { u.Id, u.Username, u.Type }).ToDictionaryAsync(u => u.Id, ct);
         return [.. groups.Select(group => new GroupResponse(group.Id, group.Name, group.Description,
             [.. group.Roles.Select(r => r.Role!.Name).Order(StringComparer.Ordinal)],
-            [.. group.Members.Where(m => users.ContainsKey(m.UserId)).Select(m => users[m.UserId]).OrderBy(u => u.Username, StringComparer.Ordinal)
-                .Select(u => new GroupMemberResponse(u.Id, u.Username, u.Type.ToWire()))],
+            [.. group.Members.Where(m => users.ContainsKey(m.UserId)).Select(m => (User: users[m.UserId], m.Validity)).OrderBy(m => m.User.Username, StringComparer.Ordinal)
+                .Select(m => new GroupMemberResponse(m.User.Id, m.User.Username, m.User.Type.ToWire(), m.Validity.From, m.Validity.Until, m.Validity.StateAt(now)))],
             group.CreatedAt, group.UpdatedAt))];
     }
 
@@ -354,7 +423,7 @@ public static class GroupsEndpoints
             return outcome.Succeeded ? Results.Created($"/api/v1/groups/{outcome.Value!.Id}", outcome.Value) : Problems.From(outcome.Failure!);
         }).RequirePrivilege(Privileges.ManageGroups).Delegated();
         groups.MapGet("/{id:guid}", async (Guid id, GroupService service, CancellationToken ct) => (await service.GetAsync(id, ct)).ToOk())
-            .RequirePrivilege(Privileges.ViewUsers);
+            .RequirePrivilege(Privileges.ViewUsers).Produces<GroupResponse>();
         groups.MapPut("/{id:guid}", async (Guid id, GroupRequest request, GroupService service, CancellationToken ct) => (await service.UpdateAsync(id, request, ct)).ToOk())
             .RequirePrivilege(Privileges.ManageGroups).Delegated();
         groups.MapDelete("/{id:guid}", async (Guid id, GroupService service, CancellationToken ct) => (await service.DeleteAsync(id, ct)).ToNoContent())
@@ -362,7 +431,8 @@ public static class GroupsEndpoints
         groups.MapPut("/{id:guid}/roles", async (Guid id, GroupRolesRequest request, GroupService service, CancellationToken ct) => (await service.ChangeRolesAsync(id, request, ct)).ToOk())
             .RequirePrivilege(Privileges.ManageGroups).Delegated();
         groups.MapPut("/{id:guid}/members", async (Guid id, GroupMembersRequest request, GroupService service, CancellationToken ct) => (await service.ChangeMembersAsync(id, request, ct)).ToOk())
-            .RequirePrivilege(Privileges.ManageGroups).Delegated();
+            .RequirePrivilege(Privileges.ManageGroups).Delegated().Produces<GroupResponse>()
+            .WithSummary("Replaces the group's members; each a user id or {id, validFrom, validUntil}.");
         return app;
     }
 }

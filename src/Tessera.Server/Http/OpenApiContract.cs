@@ -21,6 +21,17 @@ public static class OpenApiContract
     {
         options.AddSchemaTransformer((schema, context, _) =>
         {
+            // An assignment reads a bare name (or id) or an object with a validity; its converter hides both from the
+            // generator, which leaves a list of them without items.
+            if (context.JsonTypeInfo.Kind == JsonTypeInfoKind.Enumerable && context.JsonTypeInfo.ElementType is { } element
+                && AssignmentKey(element) is { } key)
+            {
+                var items = new Microsoft.OpenApi.OpenApiSchema();
+                DescribeAssignment(items, key.Name, key.Description);
+                schema.Items = items;
+                return Task.CompletedTask;
+            }
+
             var info = context.JsonTypeInfo;
             if (info.Kind != JsonTypeInfoKind.Object || context.JsonPropertyInfo is not null
                 || info.Type.Assembly != typeof(OpenApiContract).Assembly || schema.Properties is null)
@@ -82,6 +93,39 @@ public static class OpenApiContract
         }
 
         return null;
+    }
+
+    private static (string Name, string Description)? AssignmentKey(Type type)
+        => type == typeof(Governance.RoleAssignment) ? ("name", "A role name: held for good.")
+            : type == typeof(Governance.MemberAssignment) ? ("id", "A user id: a member for good.")
+            : null;
+
+    /// <summary>"A string or an object": the bare key, or the key with an optional validFrom (inclusive) and validUntil (exclusive), UTC.</summary>
+    private static void DescribeAssignment(Microsoft.OpenApi.OpenApiSchema schema, string key, string bare)
+    {
+        var instant = (string description) => new Microsoft.OpenApi.OpenApiSchema
+        {
+            Type = Microsoft.OpenApi.JsonSchemaType.String | Microsoft.OpenApi.JsonSchemaType.Null, Format = "date-time", Description = description,
+        };
+        schema.Type = null;
+        schema.Properties = null;
+        schema.Required = null;
+        schema.Description = "A string or an object: the " + key + " alone (held for good), or with its validity.";
+        schema.OneOf =
+        [
+            new Microsoft.OpenApi.OpenApiSchema { Type = Microsoft.OpenApi.JsonSchemaType.String, Description = bare, Format = key == "id" ? "uuid" : null },
+            new Microsoft.OpenApi.OpenApiSchema
+            {
+                Type = Microsoft.OpenApi.JsonSchemaType.Object,
+                Required = new HashSet<string> { key },
+                Properties = new Dictionary<string, Microsoft.OpenApi.IOpenApiSchema>
+                {
+                    [key] = new Microsoft.OpenApi.OpenApiSchema { Type = Microsoft.OpenApi.JsonSchemaType.String, Format = key == "id" ? "uuid" : null },
+                    ["validFrom"] = instant("When it begins to count (inclusive); null or left out: from now."),
+                    ["validUntil"] = instant("When it stops counting (exclusive); null or left out: for good. At most ten years ahead, and not in the past."),
+                },
+            },
+        ];
     }
 
     private static bool Has<T>(ICustomAttributeProvider? provider) where T : Attribute

@@ -126,7 +126,7 @@ public static class AuthorizationCode
         var now = clock.GetUtcNow().UtcDateTime;
         var userId = Guid.TryParse(code.GetClaim(Claims.Subject), out var parsed) ? parsed : Guid.Empty;
         var codeId = code.GetClaim(CodeIdClaim);
-        var caller = userId == Guid.Empty ? null : await CallerDirectory.LoadAsync(db, userId, ct);
+        var caller = userId == Guid.Empty ? null : await CallerDirectory.LoadAsync(db, userId, now, ct);
         var actor = audit.CurrentActor() with { Id = caller?.Id, Name = caller?.Username ?? code.GetClaim(Claims.PreferredUsername) ?? "anonymous" };
         void Record(string outcome, string? reason) => audit.Record(db, "token.authorization_code", "user", userId.ToString(), caller?.Username,
             reason is null ? new { client = context.ClientId } : new { client = context.ClientId, reason }, outcome, actor);

@@ -5,6 +5,7 @@ using System.Text;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Tessera.Core.Access;
+using Tessera.Core.Governance;
 using Tessera.Core.Users;
 using Tessera.Server.Access;
 using Tessera.Server.Storage;
@@ -27,6 +28,9 @@ public sealed record CallerState(
     IReadOnlyList<string> Groups,
     EffectiveAccess Access)
 {
+    /// <summary>When one of the user's role grants or memberships next begins or ends; null when none will.</summary>
+    public DateTime? AccessChangesAt { get; init; }
+
     public IReadOnlySet<string> Privileges => Access.Privileges;
 
     public string StampDigest => CallerDirectory.Digest(SecurityStamp);
@@ -46,7 +50,8 @@ public sealed record CallerState(
 
 /// <summary>
 /// Caches each caller's standing for a short, configured bound (Tessera:Tokens:CallerCacheSeconds),
-/// so that checking every request stays cheap. Any directory change on this instance clears it.
+/// so that checking every request stays cheap. Any directory change on this instance clears it, and no entry
+/// outlives the next instant at which one of the user's assignments begins or ends: time alone changes access.
 /// </summary>
 public sealed class CallerDirectory(IServiceScopeFactory scopes, IOptions<TokenOptions> options, TimeProvider clock)
 {
@@ -70,16 +75,18 @@ public sealed class CallerDirectory(IServiceScopeFactory scopes, IOptions<TokenO
 
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<TesseraDbContext>();
-        var state = await LoadAsync(db, userId, ct);
+        var state = await LoadAsync(db, userId, now, ct);
         if (options.Value.CallerCacheSeconds > 0 && Interlocked.Read(ref _generation) == generation)
         {
-            _cache[userId] = (state, generation, now.AddSeconds(options.Value.CallerCacheSeconds));
+            var expires = Validity.Earliest(now.AddSeconds(options.Value.CallerCacheSeconds), state?.AccessChangesAt)!.Value;
+            _cache[userId] = (state, generation, expires);
         }
 
         return state;
     }
 
-    public static async Task<CallerState?> LoadAsync(TesseraDbContext db, Guid userId, CancellationToken ct)
+    /// <summary>The caller's standing at <paramref name="now"/>: roles, groups and access count only assignments valid then.</summary>
+    public static async Task<CallerState?> LoadAsync(TesseraDbContext db, Guid userId, DateTime now, CancellationToken ct)
     {
         var user = await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Id == userId, ct);
         if (user is null)
@@ -87,12 +94,12 @@ public sealed class CallerDirectory(IServiceScopeFactory scopes, IOptions<TokenO
             return null;
         }
 
-        var access = await AccessLoader.LoadAsync(db, userId, ct);
-        var roles = await db.UserRoles.Where(r => r.UserId == userId).Select(r => r.Role!.Name).ToListAsync(ct);
-        var groups = await db.GroupMembers.Where(m => m.UserId == userId).Select(m => m.Group!.Name).ToListAsync(ct);
+        var access = await AccessLoader.LoadWithValidityAsync(db, userId, now, ct);
         return new CallerState(user.Id, user.Username, user.Email, user.FirstName, user.LastName, user.Type, user.Status,
-            user.CredentialMode, user.LockedUntil, user.SecurityStamp, roles.Order(StringComparer.Ordinal).ToList(),
-            groups.Order(StringComparer.Ordinal).ToList(), access);
+            user.CredentialMode, user.LockedUntil, user.SecurityStamp, access.Roles, access.Groups, access.Access)
+        {
+            AccessChangesAt = access.NextChange,
+        };
     }
 
     /// <summary>A short digest of the security stamp for tokens and cookies; the stamp itself stays in the database.</summary>

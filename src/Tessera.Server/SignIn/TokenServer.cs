@@ -299,7 +299,7 @@ public static class TokenServer
             var caller = await callers.GetAsync((Guid)id!, context.CancellationToken);
             if (caller is null || !context.Transaction.Properties.TryGetValue(StampProperty, out var stamp) || caller.SecurityStamp != (string?)stamp)
             {
-                caller = await CallerDirectory.LoadAsync(db, (Guid)id!, context.CancellationToken);
+                caller = await CallerDirectory.LoadAsync(db, (Guid)id!, clock.GetUtcNow().UtcDateTime, context.CancellationToken);
             }
 
             if (caller is null)

@@ -2,6 +2,7 @@ using Microsoft.EntityFrameworkCore;
 using Tessera.Core.Access;
 using Tessera.Core.Common;
 using Tessera.Core.Users;
+using Tessera.Server.Governance;
 using Tessera.Server.Storage;
 
 namespace Tessera.Server.Users;
@@ -9,8 +10,8 @@ namespace Tessera.Server.Users;
 /// <summary>
 /// The directory's invariants, checked in one place against the saved-but-uncommitted state of a
 /// directory transaction (see <see cref="DirectoryTransaction"/>), whatever path made the change:
-/// a BackOffice user never holds System (directly or through a group), an API user always does,
-/// and at least one active user keeps MANAGE_USERS.
+/// a BackOffice user never holds System (directly or through a group, now or by a grant yet to begin), an API
+/// user holds it now, and at least one active user keeps MANAGE_USERS by a grant without an end.
 /// </summary>
 public static class DirectoryGuard
 {
@@ -20,15 +21,23 @@ public static class DirectoryGuard
         {
             var system = await SystemRoleIdAsync(db, ct);
             var ids = affectedUsers.ToList();
+            // Time-bound access: an API user must hold System now; a BackOffice user may not hold it now or later
+            // (a grant that has not begun would otherwise give it with no change passing this guard).
+            var rolesNow = db.UserRoles.Where(AssignmentQueries.RoleValidAt(now));
+            var membershipsNow = db.GroupMembers.Where(AssignmentQueries.MemberValidAt(now));
+            var rolesAhead = db.UserRoles.Where(AssignmentQueries.RoleNotLapsedAt(now));
+            var membershipsAhead = db.GroupMembers.Where(AssignmentQueries.MemberNotLapsedAt(now));
             var standing = await db.Users.Where(u => ids.Contains(u.Id)).Select(u => new
             {
                 u.Username,
                 u.Type,
-                HoldsSystem = db.UserRoles.Any(r => r.UserId == u.Id && r.RoleId == system)
-                    || db.GroupMembers.Any(m => m.UserId == u.Id && db.GroupRoles.Any(g => g.GroupId == m.GroupId && g.RoleId == system)),
+                HoldsSystem = rolesNow.Any(r => r.UserId == u.Id && r.RoleId == system)
+                    || membershipsNow.Any(m => m.UserId == u.Id && db.GroupRoles.Any(g => g.GroupId == m.GroupId && g.RoleId == system)),
+                HoldsSystemNowOrLater = rolesAhead.Any(r => r.UserId == u.Id && r.RoleId == system)
+                    || membershipsAhead.Any(m => m.UserId == u.Id && db.GroupRoles.Any(g => g.GroupId == m.GroupId && g.RoleId == system)),
             }).ToListAsync(ct);
 
-            if (standing.FirstOrDefault(u => u.Type == UserType.BackOffice && u.HoldsSystem) is { } backOffice)
+            if (standing.FirstOrDefault(u => u.Type == UserType.BackOffice && u.HoldsSystemNowOrLater) is { } backOffice)
             {
                 return Failure.Conflict("system_role_forbidden", $"{backOffice.Username} is a BackOffice user and cannot hold the System role, directly or through a group.");
             }
@@ -44,15 +53,18 @@ public static class DirectoryGuard
 
     /// <summary>
     /// At least one non-reserved user who may act now (active, or past a lockout) must keep MANAGE_USERS, or nobody
-    /// could ever manage users again.
+    /// could ever manage users again. Only a grant (or membership) valid now and without an end counts: otherwise the
+    /// directory could run out of administrators by time passing alone, with no change for this guard to refuse.
     /// </summary>
     public static async Task<Failure?> CheckLastAdministratorAsync(TesseraDbContext db, DateTime now, CancellationToken ct)
     {
         var managing = db.RolePrivileges.Where(p => p.Privilege == Privileges.ManageUsers).Select(p => p.RoleId);
+        var lastingRoles = db.UserRoles.Where(AssignmentQueries.RoleValidAt(now)).Where(r => r.ValidUntil == null);
+        var lastingMemberships = db.GroupMembers.Where(AssignmentQueries.MemberValidAt(now)).Where(m => m.ValidUntil == null);
         var any = await db.Users.Where(UserLifecycleQueries.MayActAt(now)).AnyAsync(u => u.NormalizedUsername != Usernames.ReservedNormalized
-            && (db.UserRoles.Any(r => r.UserId == u.Id && managing.Contains(r.RoleId))
-                || db.GroupMembers.Any(m => m.UserId == u.Id && db.GroupRoles.Any(g => g.GroupId == m.GroupId && managing.Contains(g.RoleId)))), ct);
-        return any ? null : Failure.Conflict("last_admin", "This would leave no active user holding MANAGE_USERS.");
+            && (lastingRoles.Any(r => r.UserId == u.Id && managing.Contains(r.RoleId))
+                || lastingMemberships.Any(m => m.UserId == u.Id && db.GroupRoles.Any(g => g.GroupId == m.GroupId && managing.Contains(g.RoleId)))), ct);
+        return any ? null : Failure.Conflict("last_admin", "This would leave no active user holding MANAGE_USERS without an end date.");
     }
 
     public static async Task<Guid> SystemRoleIdAsync(TesseraDbContext db, CancellationToken ct)

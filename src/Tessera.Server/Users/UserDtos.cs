@@ -18,7 +18,15 @@ public sealed record UserResponse(
     int FailedSignInAttempts,
     DateTime? LockedUntil,
     IReadOnlyList<string> Roles,
-    IReadOnlyList<string> Groups);
+    IReadOnlyList<string> Groups,
+    IReadOnlyList<AssignmentResponse> RoleAssignments,
+    IReadOnlyList<AssignmentResponse> GroupMemberships);
+
+/// <summary>
+/// A role grant or group membership with its validity: <c>state</c> is active, pending (not begun) or expired (ended,
+/// granting nothing, listed until someone removes it).
+/// </summary>
+public sealed record AssignmentResponse(string Name, DateTime? ValidFrom, DateTime? ValidUntil, string State);
 
 /// <summary>POST /api/v1/users. `password` only for API users; BackOffice users are invited by email.</summary>
 public sealed record CreateUserRequest(
@@ -28,7 +36,7 @@ public sealed record CreateUserRequest(
     string? LastName,
     [Required] string? Type,
     string? CredentialMode,
-    List<string>? Roles,
+    List<Tessera.Server.Governance.RoleAssignment>? Roles,
     List<string>? Groups,
     string? Password);
 

@@ -22,6 +22,7 @@ public sealed record UserQuery(
     [property: Description("backoffice or api.")] string? Type = null,
     [property: Description("invited, active, locked or disabled (locked: a lockout that has not ended).")] string? Status = null,
     [property: Description("Users whose username, names or email contain this text, ignoring case.")] string? Q = null,
+    [property: Description("Users with a role grant or group membership that ends within this many days (1 to 3650) and has not ended yet.")] string? Expiring = null,
     [property: Description("username (the default), firstName, lastName, email or createdAt; a leading '-' sorts descending.")] string? Sort = null,
     [property: Description("Users per page, 1 to 200; 50 when left out.")] int? Limit = null,
     [property: Description("The nextCursor of the previous page; left out for the first page.")] string? Cursor = null);
@@ -36,6 +37,9 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
 {
     public const int DefaultLimit = 50;
     public const int MaxLimit = 200;
+
+    /// <summary>The widest window of the <c>expiring</c> filter: ten years, the furthest a validity may reach.</summary>
+    public const int MaxExpiringDays = 3650;
 
     private static readonly Dictionary<string, Expression<Func<User, string>>> StringSorts = new(StringComparer.OrdinalIgnoreCase)
     {
@@ -64,6 +68,17 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
         if (!StringSorts.ContainsKey(field) && !field.Equals("createdAt", StringComparison.OrdinalIgnoreCase))
         {
             errors["sort"] = ["sort must be username, firstName, lastName, email or createdAt, with '-' for descending."];
+        }
+
+        int? expiring = null;
+        if (query.Expiring is not null)
+        {
+            expiring = int.TryParse(query.Expiring, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var parsed) ? parsed : -1;
+        }
+
+        if (expiring is < 1 or > MaxExpiringDays)
+        {
+            errors["expiring"] = [$"expiring must be a number of days from 1 to {MaxExpiringDays}."];
         }
 
         UserType type = default;
@@ -180,6 +195,15 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
                 users = users.Where(u => db.UserRoles.Any(r => r.UserId == u.Id && roleIds.Contains(r.RoleId))
                     || db.GroupMembers.Any(m => m.UserId == u.Id && db.GroupRoles.Any(g => g.GroupId == m.GroupId && roleIds.Contains(g.RoleId))));
             }
+        }
+
+        if (expiring is { } days)
+        {
+            // Both sides read the index of ValidUntil: few assignments end at all, fewer within the window.
+            var now = clock.GetUtcNow().UtcDateTime;
+            var horizon = now.AddDays(days);
+            users = users.Where(u => db.UserRoles.Any(r => r.UserId == u.Id && r.ValidUntil > now && r.ValidUntil <= horizon)
+                || db.GroupMembers.Any(m => m.UserId == u.Id && m.ValidUntil > now && m.ValidUntil <= horizon));
         }
 
         if (!string.IsNullOrWhiteSpace(query.Group))

@@ -1,10 +1,12 @@
 using Microsoft.EntityFrameworkCore;
 using Tessera.Core.Access;
 using Tessera.Core.Common;
+using Tessera.Core.Governance;
 using Tessera.Core.Users;
 using Tessera.Server.Access;
 using Tessera.Server.Changes;
 using Tessera.Server.Credentials;
+using Tessera.Server.Governance;
 using Tessera.Server.SignIn;
 using Tessera.Server.Storage;
 
@@ -67,6 +69,11 @@ public sealed class UserService(
             return Invalid(errors);
         }
 
+        if (request.Roles is not null && ValidityProblems(request.Roles, "roles", clock.GetUtcNow().UtcDateTime) is { } invalidValidity)
+        {
+            return invalidValidity;
+        }
+
         if (Usernames.IsReserved(request.Username!))
         {
             return DirectoryGuard.Reserved();
@@ -81,7 +88,7 @@ public sealed class UserService(
                 return taken;
             }
 
-            var roles = await DirectoryGuard.ResolveRolesAsync(db, request.Roles, ct);
+            var roles = await DirectoryGuard.ResolveRolesAsync(db, request.Roles?.Select(r => r.Name), ct);
             if (!roles.Succeeded)
             {
                 return roles.Failure!;
@@ -119,7 +126,8 @@ public sealed class UserService(
 
             foreach (var role in roleList)
             {
-                user.Roles.Add(new UserRole { RoleId = role.Id });
+                var validity = request.Roles?.FirstOrDefault(r => string.Equals(r.Name.Trim(), role.Name, StringComparison.OrdinalIgnoreCase))?.Validity ?? Validity.Always;
+                user.Roles.Add(new UserRole { RoleId = role.Id, ValidFrom = validity.From, ValidUntil = validity.Until });
             }
 
             scope.GrantedRoles.UnionWith(roleList.Select(r => r.Id));
@@ -148,7 +156,7 @@ public sealed class UserService(
             scope.Audit(new
             {
                 user.Username, user.Email, user.FirstName, user.LastName, type = type.ToWire(), credentialMode = mode.ToWire(),
-                roles = roleList.Select(r => r.Name).Order(StringComparer.Ordinal), groups = groups.Value!.Select(g => g.Name).Order(StringComparer.Ordinal),
+                roles = roleList.OrderBy(r => r.Name, StringComparer.Ordinal).Select(r => AssignmentInput.Audited(r.Name, user.Roles.First(held => held.RoleId == r.Id).Validity)), groups = groups.Value!.Select(g => g.Name).Order(StringComparer.Ordinal),
                 passwordSet = change.Password is not null,
             });
             foreach (var listener in listeners)
@@ -345,43 +353,85 @@ public sealed class UserService(
             }
 
             user = found.Value!;
+            var stored = user.Roles.ToDictionary(r => r.Role!.Name, r => r.Validity, StringComparer.OrdinalIgnoreCase);
+            if (ValidityProblems(request.Roles, "roles", scope.Now, name => stored.TryGetValue(name, out var v) ? v : null) is { } invalid)
+            {
+                return invalid;
+            }
+
             var roles = await DirectoryGuard.ResolveRolesAsync(db, request.Roles.Select(r => r.Name), ct);
             if (!roles.Succeeded)
             {
                 return roles.Failure!;
             }
 
-            var added = roles.Value!.Where(n => user.Roles.All(r => r.RoleId != n.Id)).ToList();
+            // Each wanted role with the validity asked for it (the first entry of a name; duplicates were checked alike).
+            var wanted = roles.Value!.Select(role => (Role: role, Validity: request.Roles
+                .First(r => string.Equals(r.Name.Trim(), role.Name, StringComparison.OrdinalIgnoreCase)).Validity)).ToList();
+            var added = wanted.Where(w => user.Roles.All(r => r.RoleId != w.Role.Id)).ToList();
+            // A range that lets an existing grant count where it did not (renewed, begun earlier, ended later) gives it again.
+            var widened = wanted.Where(w => user.Roles.FirstOrDefault(r => r.RoleId == w.Role.Id) is { } held
+                && AssignmentValidity.Widens(held.Validity, w.Validity, scope.Now)).ToList();
+            var given = added.Concat(widened).Select(w => w.Role.Id).ToList();
             if (scope.Authorize(new ChangeImpact
             {
                 Accounts = [await scope.AccountAsync(user.Id, user.Username, ct)],
-                HandedOut = await scope.PrivilegesOfRolesAsync(added.Select(r => r.Id), ct),
+                HandedOut = await scope.PrivilegesOfRolesAsync(given, ct),
             }) is { } refused)
             {
                 return refused;
             }
 
-            var before = user.Roles.Select(r => r.Role!.Name).Order(StringComparer.Ordinal).ToList();
-            var after = roles.Value!.Select(r => r.Name).Order(StringComparer.Ordinal).ToList();
-            if (before.SequenceEqual(after, StringComparer.Ordinal))
+            var before = user.Roles.OrderBy(r => r.Role!.Name, StringComparer.Ordinal).Select(r => AssignmentInput.Audited(r.Role!.Name, r.Validity)).ToList();
+            var after = wanted.OrderBy(w => w.Role.Name, StringComparer.Ordinal).Select(w => AssignmentInput.Audited(w.Role.Name, w.Validity)).ToList();
+            if (user.Roles.Count == wanted.Count && wanted.All(w => user.Roles.Any(r => r.RoleId == w.Role.Id && r.Validity == w.Validity)))
             {
                 scope.NothingChanged();
                 return null;
             }
 
-            user.Roles.RemoveAll(r => roles.Value!.All(n => n.Id != r.RoleId));
-            foreach (var role in added)
+            user.Roles.RemoveAll(r => wanted.All(w => w.Role.Id != r.RoleId));
+            foreach (var (role, validity) in wanted)
             {
-                user.Roles.Add(new UserRole { UserId = user.Id, RoleId = role.Id });
+                if (user.Roles.FirstOrDefault(r => r.RoleId == role.Id) is { } held)
+                {
+                    if (held.Validity != validity)
+                    {
+                        // A new range is a new end: its lapse is recorded afresh.
+                        (held.ValidFrom, held.ValidUntil, held.LapseRecordedAt) = (validity.From, validity.Until, null);
+                    }
+                }
+                else
+                {
+                    user.Roles.Add(new UserRole { UserId = user.Id, RoleId = role.Id, ValidFrom = validity.From, ValidUntil = validity.Until });
+                }
             }
 
-            scope.GrantedRoles.UnionWith(added.Select(r => r.Id));
+            scope.GrantedRoles.UnionWith(given);
 
-            user.UpdatedAt = clock.GetUtcNow().UtcDateTime;
+            user.UpdatedAt = scope.Now;
             scope.Affected.Add(user.Id);
             scope.Audit(new { from = before, to = after });
             return null;
         }, async ct => (await ToResponsesAsync(db, [user], clock, ct))[0], ct);
+    }
+
+    /// <summary>
+    /// The refusals of the validities given to roles (400 validation_failed naming the member): a malformed range, one
+    /// that has ended (unless the grant holds it already), and any range on System, which an API user must hold for good.
+    /// </summary>
+    private static Failure? ValidityProblems(List<RoleAssignment> roles, string member, DateTime now, Func<string, Validity?>? stored = null)
+    {
+        var errors = AssignmentInput.Problems(roles, member, r => r.Name ?? "", r => r.Validity, now, stored);
+        for (var i = 0; i < roles.Count; i++)
+        {
+            if (roles[i].Validity.IsBounded && string.Equals(roles[i].Name?.Trim(), BuiltInRoles.System, StringComparison.OrdinalIgnoreCase))
+            {
+                errors[$"{member}[{i}]"] = ["The System role cannot be time-bound: an API user must hold it at every moment."];
+            }
+        }
+
+        return errors.Count == 0 ? null : Invalid(errors);
     }
 
     public async Task<Outcome<PermissionsResponse>> PermissionsAsync(Guid id, CancellationToken ct)
@@ -391,7 +441,7 @@ public sealed class UserService(
             return Failure.NotFound($"No user has the id {id}.");
         }
 
-        var access = await AccessLoader.LoadAsync(db, id, ct);
+        var access = await AccessLoader.LoadAsync(db, id, clock.GetUtcNow().UtcDateTime, ct);
         var privileges = access.Privileges.Order(StringComparer.Ordinal)
             .Select(p => new PrivilegeGrantResponse(p, [.. access.PrivilegeSources(p).Select(s => new SourceResponse(s.Role, s.Group))])).ToList();
         var rules = access.Rules.Select(r => new RuleGrantResponse(r.Rule.Resource, r.Rule.Action, r.Rule.Effect.ToWire(), new SourceResponse(r.Source.Role, r.Source.Group))).ToList();
@@ -486,20 +536,31 @@ public sealed class UserService(
 
     private static Outcome<UserResponse> NotFound(Guid id) => Failure.NotFound($"No user has the id {id}.");
 
-    /// <summary>Maps users to responses with their role and group names in two queries, however many users.</summary>
+    /// <summary>
+    /// Maps users to responses with their role grants and group memberships in two queries, however many users. The
+    /// name lists keep every stored assignment, whatever its state; the assignment lists show each one's validity.
+    /// </summary>
     public static async Task<List<UserResponse>> ToResponsesAsync(TesseraDbContext db, IReadOnlyList<User> users, TimeProvider clock, CancellationToken ct)
     {
         var ids = users.Select(u => u.Id).ToList();
-        var roles = (await db.UserRoles.Where(r => ids.Contains(r.UserId)).Select(r => new { r.UserId, r.Role!.Name }).ToListAsync(ct))
-            .ToLookup(r => r.UserId, r => r.Name);
-        var groups = (await db.GroupMembers.Where(m => ids.Contains(m.UserId)).Select(m => new { m.UserId, m.Group!.Name }).ToListAsync(ct))
-            .ToLookup(m => m.UserId, m => m.Name);
         var now = clock.GetUtcNow().UtcDateTime;
-        return users.Select(u => new UserResponse(u.Id, u.Username, u.Email, u.FirstName, u.LastName, u.Type.ToWire(),
-            u.Standing.EffectiveStatus(now).ToWire(), u.CredentialMode.ToWire(),
-            u.CreatedAt, u.UpdatedAt, u.LastSignInAt, u.FailedSignInCount, u.LockedUntil,
-            [.. roles[u.Id].Order(StringComparer.Ordinal)], [.. groups[u.Id].Order(StringComparer.Ordinal)])).ToList();
+        var roles = (await db.UserRoles.Where(r => ids.Contains(r.UserId)).Select(r => new { r.UserId, r.Role!.Name, r.ValidFrom, r.ValidUntil }).ToListAsync(ct))
+            .ToLookup(r => r.UserId, r => Assignment(r.Name, new Validity(r.ValidFrom, r.ValidUntil), now));
+        var groups = (await db.GroupMembers.Where(m => ids.Contains(m.UserId)).Select(m => new { m.UserId, m.Group!.Name, m.ValidFrom, m.ValidUntil }).ToListAsync(ct))
+            .ToLookup(m => m.UserId, m => Assignment(m.Name, new Validity(m.ValidFrom, m.ValidUntil), now));
+        return users.Select(u =>
+        {
+            List<AssignmentResponse> held = [.. roles[u.Id].OrderBy(r => r.Name, StringComparer.Ordinal)];
+            List<AssignmentResponse> memberships = [.. groups[u.Id].OrderBy(g => g.Name, StringComparer.Ordinal)];
+            return new UserResponse(u.Id, u.Username, u.Email, u.FirstName, u.LastName, u.Type.ToWire(),
+                u.Standing.EffectiveStatus(now).ToWire(), u.CredentialMode.ToWire(),
+                u.CreatedAt, u.UpdatedAt, u.LastSignInAt, u.FailedSignInCount, u.LockedUntil,
+                [.. held.Select(r => r.Name)], [.. memberships.Select(g => g.Name)], held, memberships);
+        }).ToList();
     }
+
+    public static AssignmentResponse Assignment(string name, Validity validity, DateTime now)
+        => new(name, validity.From, validity.Until, validity.StateAt(now));
 }
 
 /// <summary>Something that happens in the same transaction when a user is created (the invitation email).</summary>

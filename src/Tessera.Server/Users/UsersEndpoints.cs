@@ -10,8 +10,8 @@ public static class UsersEndpoints
         var users = app.MapGroup("/api/v1/users").WithTags("Users");
 
         users.MapGet("/", async ([AsParameters] UserQuery query, UserSearch search, CancellationToken ct) => (await search.SearchAsync(query, ct)).ToOk())
-            .RequirePrivilege(Privileges.ViewUsers)
-            .WithSummary("Lists users: prefix filters id, username, firstName, lastName, email; role, group, type, status; q substring; sort; keyset cursor.");
+            .RequirePrivilege(Privileges.ViewUsers).Produces<UserPage>()
+            .WithSummary("Lists users: prefix filters id, username, firstName, lastName, email; role, group, type, status; q substring; expiring (days); sort; keyset cursor.");
 
         users.MapPost("/", async (CreateUserRequest request, UserService service, CancellationToken ct) =>
         {
@@ -20,7 +20,7 @@ public static class UsersEndpoints
         }).RequirePrivilege(Privileges.ManageUsers).Delegated().WithSummary("Creates a user; API users get the System role.");
 
         users.MapGet("/{id:guid}", async (Guid id, UserService service, CancellationToken ct) => (await service.GetAsync(id, ct)).ToOk())
-            .RequirePrivilege(Privileges.ViewUsers);
+            .RequirePrivilege(Privileges.ViewUsers).Produces<UserResponse>();
 
         users.MapPatch("/{id:guid}", async (Guid id, UpdateUserRequest request, UserService service, CancellationToken ct) => (await service.UpdateAsync(id, request, ct)).ToOk())
             .RequirePrivilege(Privileges.ManageUsers).Delegated().WithSummary("Changes the members given; status 'disabled' or 'active' (enable, unlock).");
@@ -29,7 +29,8 @@ public static class UsersEndpoints
             .RequirePrivilege(Privileges.ManageUsers).Delegated();
 
         users.MapPut("/{id:guid}/roles", async (Guid id, ChangeRolesRequest request, UserService service, CancellationToken ct) => (await service.ChangeRolesAsync(id, request, ct)).ToOk())
-            .RequirePrivilege(Privileges.ManageUsers).Delegated().WithSummary("Replaces the user's direct roles (\"Change roles\").");
+            .RequirePrivilege(Privileges.ManageUsers).Delegated().Produces<UserResponse>()
+            .WithSummary("Replaces the user's direct roles (\"Change roles\"); each a role name or {name, validFrom, validUntil}.");
 
         users.MapGet("/{id:guid}/permissions", async (Guid id, UserService service, CancellationToken ct) => (await service.PermissionsAsync(id, ct)).ToOk())
             .RequirePrivilege(Privileges.ViewUsers).WithSummary("The user's effective privileges and rules, each with its source.");

@@ -38,6 +38,35 @@ public sealed class OpenApiContractTests(SqliteHost host) : IClassFixture<Sqlite
         Assert.Equal(required, Required(document, schema));
     }
 
+    [Theory]
+    [InlineData("ChangeRolesRequest", "roles", "name")]
+    [InlineData("CreateUserRequest", "roles", "name")]
+    [InlineData("GroupMembersRequest", "userIds", "id")]
+    [InlineData("GroupRequest", "userIds", "id")]
+    public async Task An_assignment_is_a_string_or_an_object_with_a_validity(string schema, string list, string key)
+    {
+        var found = (await DocumentAsync()).GetProperty("components").GetProperty("schemas").GetProperty(schema)
+            .GetProperty("properties").GetProperty(list).GetProperty("items");
+
+        var choices = found.GetProperty("oneOf").EnumerateArray().ToList();
+        Assert.Equal(2, choices.Count);
+        Assert.Equal("string", choices[0].GetProperty("type").GetString());
+        Assert.Equal("object", choices[1].GetProperty("type").GetString());
+        Assert.Equal([key, "validFrom", "validUntil"], choices[1].GetProperty("properties").EnumerateObject().Select(p => p.Name));
+        Assert.Equal([key], choices[1].GetProperty("required").EnumerateArray().Select(r => r.GetString()));
+    }
+
+    [Theory]
+    [InlineData("UserResponse", new[] { "roleAssignments", "groupMemberships" })]
+    [InlineData("AssignmentResponse", new[] { "name", "validFrom", "validUntil", "state" })]
+    [InlineData("GroupMemberResponse", new[] { "validFrom", "validUntil", "state" })]
+    public async Task Answers_show_the_validity_of_assignments(string schema, string[] members)
+    {
+        var properties = (await DocumentAsync()).GetProperty("components").GetProperty("schemas").GetProperty(schema).GetProperty("properties");
+
+        Assert.All(members, m => Assert.True(properties.TryGetProperty(m, out _), $"{schema} lacks {m}: {properties}"));
+    }
+
     [Fact]
     public async Task The_policy_schema_shows_the_least_strength()
     {
@@ -47,7 +76,7 @@ public sealed class OpenApiContractTests(SqliteHost host) : IClassFixture<Sqlite
     }
 
     [Theory]
-    [InlineData("/api/v1/users", new[] { "id", "username", "firstName", "lastName", "email", "role", "group", "type", "status", "q", "sort", "limit", "cursor" })]
+    [InlineData("/api/v1/users", new[] { "id", "username", "firstName", "lastName", "email", "role", "group", "type", "status", "q", "expiring", "sort", "limit", "cursor" })]
     [InlineData("/api/v1/customers", new[] { "q", "status", "limit", "cursor" })]
     [InlineData("/api/v1/audit-events", new[] { "actor", "action", "target", "from", "to", "limit", "cursor" })]
     [InlineData("/api/v1/roles/export", new[] { "names" })]

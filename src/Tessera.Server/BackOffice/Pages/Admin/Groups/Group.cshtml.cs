@@ -26,6 +26,9 @@ public sealed class GroupModel(GroupService groups, RoleService roles, UserSearc
     /// <summary>The members to keep (their ids).</summary>
     [BindProperty] public List<Guid> Members { get; set; } = [];
 
+    /// <summary>The "valid from" and "valid until" inputs of each member, keyed by the member's id.</summary>
+    [BindProperty] public List<ValidityField> MemberValidity { get; set; } = [];
+
     /// <summary>Usernames to add, separated by commas, spaces or lines.</summary>
     [BindProperty] public string? AddMembers { get; set; }
     [BindProperty] public bool ConfirmDelete { get; set; }
@@ -83,7 +86,20 @@ public sealed class GroupModel(GroupService groups, RoleService roles, UserSearc
             return Page();
         }
 
-        var request = new GroupRequest(Name, Description ?? "", Roles, ids);
+        // Each member with the range its row shows (one left as loaded stays exactly as stored); a member just added holds for good.
+        List<Governance.MemberAssignment> members = [.. ids.Select(id =>
+        {
+            var stored = Existing?.Members.FirstOrDefault(m => m.Id == id) is { } m ? new Core.Governance.Validity(m.ValidFrom, m.ValidUntil) : Core.Governance.Validity.Always;
+            var validity = ValidityFields.Read(MemberValidity, id.ToString(), stored, ModelState, nameof(AddMembers));
+            return new Governance.MemberAssignment(id, validity.From, validity.Until);
+        })];
+        if (!ModelState.IsValid)
+        {
+            Response.StatusCode = StatusCodes.Status400BadRequest;
+            return Page();
+        }
+
+        var request = new GroupRequest(Name, Description ?? "", Roles, members);
         var outcome = Existing is null
             ? await groups.CreateAsync(request, HttpContext.RequestAborted)
             : await groups.UpdateAsync(Existing.Id, request, HttpContext.RequestAborted);
@@ -132,6 +148,7 @@ public sealed class GroupModel(GroupService groups, RoleService roles, UserSearc
             Description = group.Description;
             Roles = [.. group.Roles];
             Members = [.. group.Members.Select(m => m.Id)];
+            MemberValidity = [.. group.Members.Select(m => new ValidityField { Key = m.Id.ToString(), From = ValidityFields.Text(m.ValidFrom), Until = ValidityFields.Text(m.ValidUntil) })];
         }
     }
 

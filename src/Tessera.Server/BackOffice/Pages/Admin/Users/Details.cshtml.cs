@@ -30,6 +30,9 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
     [BindProperty] public string? LastName { get; set; }
     [BindProperty] public bool Enabled { get; set; }
     [BindProperty] public List<string> Roles { get; set; } = [];
+
+    /// <summary>The "valid from" and "valid until" inputs of each role row, keyed by role name.</summary>
+    [BindProperty] public List<ValidityField> RoleValidity { get; set; } = [];
     [BindProperty] public string? NewPassword { get; set; }
     [BindProperty] public string? ConfirmPassword { get; set; }
     [BindProperty] public bool ConfirmDelete { get; set; }
@@ -79,6 +82,9 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
     /// <summary>The role checkboxes, with the ones beyond the signed-in user's privileges disabled.</summary>
     public IReadOnlyList<RoleToggle> RoleToggles { get; private set; } = [];
 
+    /// <summary>Each role row of the roles editor: its checkbox, the grant as stored (null when not held), and its validity inputs.</summary>
+    public IReadOnlyList<(RoleToggle Toggle, AssignmentResponse? Held, ValidityField Field)> RoleRows { get; private set; } = [];
+
     /// <summary>The agent's assigned customers (id and reference), for BackOffice users.</summary>
     public IReadOnlyList<(Guid Id, string Reference, string Name)> Assigned { get; private set; } = [];
 
@@ -113,7 +119,27 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
 
     public async Task<IActionResult> OnPostRolesAsync()
     {
-        var outcome = await users.ChangeRolesAsync(Id, new ChangeRolesRequest([.. Roles.Select(r => new Tessera.Server.Governance.RoleAssignment(r))]), HttpContext.RequestAborted);
+        var ct = HttpContext.RequestAborted;
+        if ((await users.GetAsync(Id, ct)).Value is not { } current)
+        {
+            return NotFound();
+        }
+
+        // Each ticked role with the range its row shows; a range left as loaded stays exactly as stored.
+        var unreadable = new Microsoft.AspNetCore.Mvc.ModelBinding.ModelStateDictionary();
+        List<Governance.RoleAssignment> wanted = [.. Roles.Select(name =>
+        {
+            var held = current.RoleAssignments.FirstOrDefault(a => string.Equals(a.Name, name, StringComparison.OrdinalIgnoreCase));
+            var validity = ValidityFields.Read(RoleValidity, name, held is null ? Core.Governance.Validity.Always : new(held.ValidFrom, held.ValidUntil), unreadable, "roles");
+            return new Governance.RoleAssignment(name, validity.From, validity.Until);
+        })];
+        if (unreadable.ErrorCount > 0)
+        {
+            var messages = unreadable.Values.SelectMany(v => v.Errors).Select(e => e.ErrorMessage).ToArray();
+            return await AfterAsync(Failure.Invalid("validation_failed", string.Join(" ", messages), new Dictionary<string, string[]> { ["roles"] = messages }), "roles", "");
+        }
+
+        var outcome = await users.ChangeRolesAsync(Id, new ChangeRolesRequest(wanted), ct);
         return await AfterAsync(outcome.Failure, "roles", "The roles were changed.");
     }
 
@@ -330,6 +356,13 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
         }
 
         RoleToggles = Toggles.Roles(AllRoles, Roles, Subject.Roles, MayChange ? ceiling : null);
+        RoleRows = [.. RoleToggles.Select(toggle =>
+        {
+            var held = Subject.RoleAssignments.FirstOrDefault(a => a.Name == toggle.Name);
+            var field = (FailedForm == "roles" ? RoleValidity.FirstOrDefault(f => f.Key == toggle.Name) : null)
+                ?? new ValidityField { Key = toggle.Name, From = ValidityFields.Text(held?.ValidFrom), Until = ValidityFields.Text(held?.ValidUntil) };
+            return (toggle, held, field);
+        })];
         Sessions = (await sessions.ListAsync(Id, ct)).Value ?? [];
         MfaMethods = Subject.Type == "backoffice" ? await mfa.ListAsync(Id, ct) : [];
         Now = clock.GetUtcNow().UtcDateTime;
