@@ -63,6 +63,8 @@ builder.Services.AddTesseraMfa();
 builder.Services.AddScoped<UserSearch>();
 builder.Services.AddScoped<RoleService>();
 builder.Services.AddScoped<GroupService>();
+builder.Services.AddScoped<Tessera.Server.Governance.AccessReviewService>();
+builder.Services.AddScoped<Tessera.Server.Changes.IChangeReplay, Tessera.Server.Governance.AccessRevocationReplay>();
 builder.Services.AddTesseraMail(builder.Configuration);
 builder.Services.AddTesseraAgentAssist(builder.Configuration);
 builder.Services.AddTesseraPasskeys(builder.Configuration);
@@ -133,6 +135,7 @@ app.MapCustomers();
 app.MapAgentAssist();
 app.MapMfa();
 app.MapPasskeys();
+Tessera.Server.Governance.AccessReviewEndpoints.MapAccessReviews(app);
 app.MapRazorPages();
 // The fallback takes JSON bodies only, as every API endpoint does: a body of another type to an endpoint is then a 415, not a 404.
 app.MapFallback("/api/{**path}", (HttpContext context) =>
