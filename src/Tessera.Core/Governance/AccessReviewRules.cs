@@ -91,13 +91,4 @@ public static class AccessReviewRules
 
     /// <summary>Open past its due date. A closed campaign is never overdue; the due date itself is still on time.</summary>
     public static bool IsOverdue(string status, DateTime dueAt, DateTime now) => status == AccessReviewStatus.Open && now > dueAt;
-
-    /// <summary>The outcome recorded at the close for an item that needed no revocation (kept, or never decided).</summary>
-    public static string? OutcomeWithoutRevocation(string? decision)
-        => decision switch
-        {
-            null => NotReviewed,
-            AccessReviewStatus.Keep => Kept,
-            _ => null,
-        };
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -49,24 +50,27 @@ public sealed class AccessReviewReport(AccessReviewResponse review, TesseraDbCon
     /// <summary>JSON: <c>{"review":{…},"items":[…]}</c>, the items as <c>GET /access-reviews/{id}/items</c> answers them.</summary>
     public async Task WriteJsonAsync(Stream body, CancellationToken ct)
     {
-        await using var writer = new Utf8JsonWriter(body);
+        // The writer fills a buffer that goes out asynchronously whenever it holds enough: the server allows no synchronous writes.
+        var buffer = new ArrayBufferWriter<byte>(32 * 1024);
+        await using var writer = new Utf8JsonWriter(buffer);
         writer.WriteStartObject();
         writer.WritePropertyName("review");
         JsonSerializer.Serialize(writer, review, JsonSerializerOptions.Web);
         writer.WriteStartArray("items");
-        var rows = 0;
         await foreach (var i in Items().WithCancellation(ct))
         {
             JsonSerializer.Serialize(writer, AccessReviewService.ToResponse(i), JsonSerializerOptions.Web);
-            if (++rows % 1000 == 0)
+            if (buffer.WrittenCount >= 16 * 1024)
             {
-                await writer.FlushAsync(ct);
+                await body.WriteAsync(buffer.WrittenMemory, ct);
+                buffer.ResetWrittenCount();
             }
         }
 
         writer.WriteEndArray();
         writer.WriteEndObject();
         await writer.FlushAsync(ct);
+        await body.WriteAsync(buffer.WrittenMemory, ct);
     }
 
     private static string? Instant(DateTime? at) => at?.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture);
