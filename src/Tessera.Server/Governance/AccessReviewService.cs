@@ -38,6 +38,14 @@ public sealed class AccessReviewService(TesseraDbContext db, DirectoryPipeline p
         return new Viewer(id, caller is not null && caller.MayAct(clock.GetUtcNow().UtcDateTime) && caller.Privileges.Contains(Privileges.ManageGovernance));
     }
 
+    /// <summary>Whether the caller is named reviewer of an open campaign (the Back Office then offers "Reviews").</summary>
+    public async Task<bool> ReviewsOpenCampaignAsync(CancellationToken ct)
+    {
+        var id = pipeline.ActorId() ?? Guid.Empty;
+        return await db.AccessReviewReviewers.AnyAsync(r => r.UserId == id
+            && db.AccessReviews.Any(x => x.Id == r.ReviewId && x.Status == AccessReviewStatus.Open), ct);
+    }
+
     public async Task<Outcome<AccessReviewResponse>> CreateAsync(CreateAccessReviewRequest request, CancellationToken ct)
     {
         var now = clock.GetUtcNow().UtcDateTime;
@@ -69,6 +77,11 @@ public sealed class AccessReviewService(TesseraDbContext db, DirectoryPipeline p
         if (errors.Count > 0)
         {
             return Invalid(errors);
+        }
+
+        if (!(await ViewerAsync(ct)).Governs)
+        {
+            return NotGoverning();
         }
 
         var actor = audit.CurrentActor();
@@ -380,6 +393,11 @@ public sealed class AccessReviewService(TesseraDbContext db, DirectoryPipeline p
     public async Task<Outcome<AccessReviewResponse>> CloseAsync(Guid id, CancellationToken ct)
     {
         var viewer = await ViewerAsync(ct);
+        if (!viewer.Governs)
+        {
+            return NotGoverning();
+        }
+
         var now = clock.GetUtcNow().UtcDateTime;
         string name;
         await using (var tx = await db.BeginDirectoryChangeAsync(ct))
@@ -593,6 +611,9 @@ public sealed class AccessReviewService(TesseraDbContext db, DirectoryPipeline p
         => Failure.Invalid("validation_failed", string.Join(" ", errors.Values.SelectMany(v => v)), errors);
 
     private static Failure NotFound(Guid id) => Failure.NotFound($"No access review has the id {id}.");
+
+    /// <summary>The endpoints require the privilege already; the pages share this use case, so it judges again.</summary>
+    private static Failure NotGoverning() => Failure.Forbidden("forbidden", "Creating and closing review campaigns needs MANAGE_GOVERNANCE.");
 
     private static Failure Closed() => Failure.Conflict("review_closed", "The campaign is closed: its decisions are final.");
 
