@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Tessera.Core.Users;
 using Tessera.Server.Storage;
 using Tessera.Server.Tests.Delegation;
@@ -405,6 +406,41 @@ public abstract class AccessReviewTests<THost>(THost host) : IClassFixture<THost
         finally
         {
             App.Clock.Advance(TimeSpan.FromHours(-2));
+        }
+    }
+
+    [Fact]
+    public async Task A_stored_revocation_replays_through_its_own_use_case_and_marks_the_item_that_sent_it_for_approval()
+    {
+        using var admin = await Seed.AdminApiAsync(App);
+        var (roleId, role) = await DelegationArrange.RoleAsync(admin, "replay", "VIEW_USERS");
+        var holder = await Seed.UserAsync(App, UserType.BackOffice, null, role);
+        var (reviewer, _) = await BackOfficeAsync();
+        var id = (await CreateAsync(admin, new { name = "replay", scope = new { roles = new[] { role } }, reviewers = new[] { reviewer.Id }, dueAt = Due() })).GetProperty("id").GetGuid();
+        await using (var scope = App.Scope(out var db))
+        {
+            // As the close leaves an item whose revocation the approval policy deferred.
+            var item = await db.AccessReviewItems.SingleAsync(i => i.ReviewId == id);
+            item.Decision = "revoke";
+            item.Outcome = "sent_for_approval";
+            await db.SaveChangesAsync();
+        }
+
+        // The change as a change request stores it: serialized by its kind.
+        var stored = JsonSerializer.Serialize<Tessera.Server.Changes.DirectoryChange>(new Tessera.Server.Changes.RevokeAccess(null, holder.Id, roleId, null, id));
+        Assert.Contains("\"kind\":\"access.revoke\"", stored);
+        var change = JsonSerializer.Deserialize<Tessera.Server.Changes.DirectoryChange>(stored)!;
+        await using (var scope = App.Scope(out var db))
+        {
+            var replay = scope.ServiceProvider.GetServices<Tessera.Server.Changes.IChangeReplay>().Single(r => r.Replays(change));
+            Assert.Null(await replay.ReplayAsync(change, CancellationToken.None));
+        }
+
+        Assert.DoesNotContain("VIEW_USERS", await PrivilegesAsync(admin, holder.Id));
+        await using (var scope = App.Scope(out var db))
+        {
+            Assert.Equal("applied", await db.AccessReviewItems.Where(i => i.ReviewId == id).Select(i => i.Outcome).SingleAsync());
+            Assert.Equal(1, await db.AuditEvents.CountAsync(a => a.Action == "access.revoked" && a.TargetId == holder.Id.ToString()));
         }
     }
 }
