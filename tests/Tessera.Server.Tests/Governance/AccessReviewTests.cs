@@ -443,4 +443,51 @@ public abstract class AccessReviewTests<THost>(THost host) : IClassFixture<THost
             Assert.Equal(1, await db.AuditEvents.CountAsync(a => a.Action == "access.revoked" && a.TargetId == holder.Id.ToString()));
         }
     }
+
+    [Fact]
+    public async Task In_the_Back_Office_a_reviewer_keeps_a_whole_page_except_their_own_access_and_others_are_turned_away()
+    {
+        using var admin = await Seed.AdminApiAsync(App);
+        var (_, role) = await DelegationArrange.RoleAsync(admin, "page", "VIEW_USERS");
+        var first = await Seed.UserAsync(App, UserType.BackOffice, null, role);
+        var second = await Seed.UserAsync(App, UserType.BackOffice, null, role);
+        var reviewer = await Seed.UserAsync(App, UserType.BackOffice, Password, role);
+        var outsider = await Seed.UserAsync(App, UserType.BackOffice, Password);
+        var id = (await CreateAsync(admin, new { name = "page", scope = new { roles = new[] { role } }, reviewers = new[] { reviewer.Id }, dueAt = Due() })).GetProperty("id").GetGuid();
+
+        using var browser = App.Client(cookies: true);
+        await Seed.SignInAsync(browser, reviewer.Username, Password);
+        var html = await browser.GetStringAsync($"/admin/reviews/{id}");
+        Assert.Contains("role=\"progressbar\"", html);
+        Assert.Contains("Your own access", html);
+        var form = new List<KeyValuePair<string, string>> { new("__RequestVerificationToken", Seed.AntiforgeryToken(html)) };
+        // Every pending item offered on the page, and the reviewer's own slipped in: the service refuses that one, so none is kept.
+        var items = await ItemsAsync(admin, id);
+        form.AddRange(items.Select(i => new KeyValuePair<string, string>("PageItems", i.GetProperty("id").GetString()!)));
+        var refused = await browser.PostAsync($"/admin/reviews/{id}?handler=KeepAll", new FormUrlEncodedContent(form));
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Contains("your own access", await refused.Content.ReadAsStringAsync());
+        Assert.All(await ItemsAsync(admin, id), i => Assert.Equal(JsonValueKind.Null, i.GetProperty("decision").ValueKind));
+
+        form.RemoveAll(f => f.Key == "PageItems" && f.Value == ItemOf(items, reviewer.Username, role, null).ToString());
+        var kept = await browser.PostAsync($"/admin/reviews/{id}?handler=KeepAll", new FormUrlEncodedContent(form));
+        Assert.Equal(HttpStatusCode.Redirect, kept.StatusCode);
+        var after = await ItemsAsync(admin, id);
+        Assert.Equal("keep", after.Single(i => i.GetProperty("username").GetString() == first.Username).GetProperty("decision").GetString());
+        Assert.Equal("keep", after.Single(i => i.GetProperty("username").GetString() == second.Username).GetProperty("decision").GetString());
+        Assert.Equal(JsonValueKind.Null, after.Single(i => i.GetProperty("username").GetString() == reviewer.Username).GetProperty("decision").ValueKind);
+
+        // Without antiforgery nothing is decided.
+        var forged = await browser.PostAsync($"/admin/reviews/{id}?handler=Decide", new FormUrlEncodedContent(new Dictionary<string, string> { ["ItemId"] = ItemOf(items, first.Username, role, null).ToString(), ["Verdict"] = "revoke" }));
+        Assert.Equal(HttpStatusCode.BadRequest, forged.StatusCode);
+
+        using var other = App.Client(cookies: true);
+        await Seed.SignInAsync(other, outsider.Username, Password);
+        Assert.Equal(HttpStatusCode.Forbidden, (await other.GetAsync($"/admin/reviews/{id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await other.GetAsync($"/admin/reviews/{id}?handler=Report")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await other.GetAsync($"/admin/reviews/{Guid.NewGuid()}")).StatusCode);
+        var csv = await browser.GetAsync($"/admin/reviews/{id}?handler=Report&format=csv");
+        Assert.Equal(HttpStatusCode.OK, csv.StatusCode);
+        Assert.StartsWith("itemId,userId,username", await csv.Content.ReadAsStringAsync());
+    }
 }
