@@ -489,5 +489,31 @@ public abstract class AccessReviewTests<THost>(THost host) : IClassFixture<THost
         var csv = await browser.GetAsync($"/admin/reviews/{id}?handler=Report&format=csv");
         Assert.Equal(HttpStatusCode.OK, csv.StatusCode);
         Assert.StartsWith("itemId,userId,username", await csv.Content.ReadAsStringAsync());
+
+        // The New review form is the governor's: a reviewer's post is forbidden; a governor's mistakes come back beside the fields.
+        var reviewerPost = await browser.PostAsync("/admin/reviews", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["__RequestVerificationToken"] = Seed.AntiforgeryToken(await browser.GetStringAsync("/admin/reviews")), ["Name"] = "mine",
+        }));
+        Assert.Equal(HttpStatusCode.Forbidden, reviewerPost.StatusCode);
+        var governor = await Seed.UserAsync(App, UserType.BackOffice, Password, "Administrator");
+        using var governing = App.Client(cookies: true);
+        await Seed.SignInAsync(governing, governor.Username, Password);
+        var page = await governing.GetStringAsync("/admin/reviews");
+        Assert.Contains("id=\"new-review-form\"", page);
+        var mistaken = await governing.PostAsync("/admin/reviews", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["__RequestVerificationToken"] = Seed.AntiforgeryToken(page), ["Name"] = "", ["Reviewers"] = "no-such-user", ["DueDate"] = "2020-01-01",
+        }));
+        Assert.Equal(HttpStatusCode.BadRequest, mistaken.StatusCode);
+        Assert.Contains("No user has the username &#x27;no-such-user&#x27;.", await mistaken.Content.ReadAsStringAsync());
+        var noScope = await governing.PostAsync("/admin/reviews", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["__RequestVerificationToken"] = Seed.AntiforgeryToken(page), ["Name"] = "x", ["Reviewers"] = reviewer.Username, ["DueDate"] = "2020-01-01",
+        }));
+        var noScopeHtml = await noScope.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.BadRequest, noScope.StatusCode);
+        Assert.Contains("scope names at least one role or group.", noScopeHtml);
+        Assert.Contains("dueAt must be in the future.", noScopeHtml);
     }
 }
