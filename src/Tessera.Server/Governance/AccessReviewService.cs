@@ -467,7 +467,10 @@ public sealed class AccessReviewService(TesseraDbContext db, DirectoryPipeline p
                 : change.RoleId is { } roleId
                     ? await db.UserRoles.Include(r => r.Role).SingleOrDefaultAsync(r => r.UserId == change.UserId && r.RoleId == roleId, ct)
                     : null;
-            if (assignment is null)
+            // A membership reviewed for a role the group no longer carries: the access under review is gone already, and
+            // removing the membership now would take away only what nobody reviewed.
+            if (assignment is null || (change.GroupId is { } group && change.RoleId is { } broughtRole
+                && !await db.GroupRoles.AnyAsync(g => g.GroupId == group && g.RoleId == broughtRole, ct)))
             {
                 scope.NothingChanged();
                 return null;

@@ -240,6 +240,8 @@ public abstract class AccessReviewTests<THost>(THost host) : IClassFixture<THost
         var undecided = await Seed.UserAsync(App, UserType.BackOffice, null, role);
         var gone = await Seed.UserAsync(App, UserType.BackOffice, null, role);
         var (groupId, group) = await DelegationArrange.GroupAsync(admin, [role], member.Id);
+        var stillMember = await Seed.UserAsync(App, UserType.BackOffice, null);
+        var (emptiedId, emptied) = await DelegationArrange.GroupAsync(admin, [role], stillMember.Id);
         var (apiId, apiName, _) = await DelegationArrange.ApiUserAsync(admin, []);
         var (reviewer, reviewerApi) = await BackOfficeAsync();
         var id = (await CreateAsync(admin, new { name = "payments", scope = new { roles = new[] { role, "System" } }, reviewers = new[] { reviewer.Id }, dueAt = Due() })).GetProperty("id").GetGuid();
@@ -250,19 +252,22 @@ public abstract class AccessReviewTests<THost>(THost host) : IClassFixture<THost
             (ItemOf(items, member.Username, role, group), "revoke", null),
             (ItemOf(items, keeper.Username, role, null), "keep", null),
             (ItemOf(items, gone.Username, role, null), "revoke", null),
+            (ItemOf(items, stillMember.Username, role, emptied), "revoke", null),
             // An API user must hold System: the directory's invariant refuses this one at the close.
             (ItemOf(items, apiName, "System", null), "revoke", null),
             (adminItem, "keep", null))), HttpStatusCode.OK);
         Assert.Contains("VIEW_AUDIT_LOG", await PrivilegesAsync(admin, direct.Id));
         // Removed by hand before the close.
         await Expect.ResponseAsync(await admin.PutAsJsonAsync($"/api/v1/users/{gone.Id}/roles", new { roles = Array.Empty<string>() }), HttpStatusCode.OK);
+        // The group stops bringing the role: the membership under review no longer gives it, so it stays.
+        await Expect.ResponseAsync(await admin.PutAsJsonAsync($"/api/v1/groups/{emptiedId}/roles", new { roles = Array.Empty<string>() }), HttpStatusCode.OK);
 
         var closed = await Expect.ResponseAsync(await admin.PostAsync($"/api/v1/access-reviews/{id}/close", null), HttpStatusCode.OK);
 
         Assert.Equal("closed", closed.GetProperty("status").GetString());
         var closing = closed.GetProperty("closing");
         Assert.Equal(2, closing.GetProperty("applied").GetInt32());
-        Assert.Equal(1, closing.GetProperty("alreadyRemoved").GetInt32());
+        Assert.Equal(2, closing.GetProperty("alreadyRemoved").GetInt32());
         Assert.Equal(1, closing.GetProperty("failed").GetInt32());
         Assert.Equal(0, closing.GetProperty("sentForApproval").GetInt32());
         var after = await ItemsAsync(admin, id);
@@ -272,6 +277,9 @@ public abstract class AccessReviewTests<THost>(THost host) : IClassFixture<THost
         Assert.Equal("kept", OutcomeOf(keeper.Username, role, null));
         Assert.Equal("not_reviewed", OutcomeOf(undecided.Username, role, null));
         Assert.Equal("already_removed", OutcomeOf(gone.Username, role, null));
+        Assert.Equal("already_removed", OutcomeOf(stillMember.Username, role, emptied));
+        var emptiedNow = await Expect.ResponseAsync(await admin.GetAsync($"/api/v1/groups/{emptiedId}"), HttpStatusCode.OK);
+        Assert.Equal(stillMember.Id, emptiedNow.GetProperty("members").EnumerateArray().Single().GetProperty("id").GetGuid());
         Assert.Equal("failed:system_role_required", OutcomeOf(apiName, "System", null));
 
         Assert.DoesNotContain("VIEW_AUDIT_LOG", await PrivilegesAsync(admin, direct.Id));
