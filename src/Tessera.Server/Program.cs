@@ -7,6 +7,7 @@ using Tessera.Server.Access;
 using Tessera.Server.AgentAssist;
 using Tessera.Server.ApiCredentials;
 using Tessera.Server.Customers;
+using Tessera.Server.Governance;
 using Tessera.Server.Groups;
 using Tessera.Server.Roles;
 using Tessera.Server.Users;
@@ -63,8 +64,8 @@ builder.Services.AddTesseraMfa();
 builder.Services.AddScoped<UserSearch>();
 builder.Services.AddScoped<RoleService>();
 builder.Services.AddScoped<GroupService>();
-builder.Services.AddScoped<Tessera.Server.Governance.AccessReviewService>();
-builder.Services.AddScoped<Tessera.Server.Changes.IChangeReplay, Tessera.Server.Governance.AccessRevocationReplay>();
+builder.Services.AddScoped<AccessReviewService>();
+builder.Services.AddScoped<Tessera.Server.Changes.IChangeReplay, AccessRevocationReplay>();
 builder.Services.AddTesseraMail(builder.Configuration);
 builder.Services.AddTesseraAgentAssist(builder.Configuration);
 builder.Services.AddTesseraPasskeys(builder.Configuration);
@@ -135,7 +136,7 @@ app.MapCustomers();
 app.MapAgentAssist();
 app.MapMfa();
 app.MapPasskeys();
-Tessera.Server.Governance.AccessReviewEndpoints.MapAccessReviews(app);
+app.MapAccessReviews();
 app.MapRazorPages();
 // The fallback takes JSON bodies only, as every API endpoint does: a body of another type to an endpoint is then a 415, not a 404.
 app.MapFallback("/api/{**path}", (HttpContext context) =>
