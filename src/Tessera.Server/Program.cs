@@ -65,6 +65,8 @@ builder.Services.AddTesseraMfa();
 builder.Services.AddScoped<UserSearch>();
 builder.Services.AddScoped<RoleService>();
 builder.Services.AddScoped<GroupService>();
+builder.Services.AddScoped<AccessReviewService>();
+builder.Services.AddScoped<Tessera.Server.Changes.IChangeReplay, AccessRevocationReplay>();
 builder.Services.AddTesseraMail(builder.Configuration);
 builder.Services.AddTesseraAgentAssist(builder.Configuration);
 builder.Services.AddTesseraPasskeys(builder.Configuration);
@@ -135,6 +137,7 @@ app.MapCustomers();
 app.MapAgentAssist();
 app.MapMfa();
 app.MapPasskeys();
+app.MapAccessReviews();
 app.MapRazorPages();
 // The fallback takes JSON bodies only, as every API endpoint does: a body of another type to an endpoint is then a 415, not a 404.
 app.MapFallback("/api/{**path}", (HttpContext context) =>

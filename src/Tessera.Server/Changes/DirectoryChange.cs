@@ -54,6 +54,7 @@ public sealed record ChangeTarget(string Type, Guid? Id, string? Name = null)
 [JsonDerivedType(typeof(SetMfaPolicy), "mfa_policy.set")]
 [JsonDerivedType(typeof(AddApiCredential), "user.add_credential")]
 [JsonDerivedType(typeof(DeleteApiCredential), "user.delete_credential")]
+[JsonDerivedType(typeof(RevokeAccess), "access.revoke")]
 public abstract record DirectoryChange(Guid? ActorId)
 {
     /// <summary>The audit action the change writes when it applies (and names as attempted when refused).</summary>
@@ -255,6 +256,17 @@ public sealed record AddApiCredential(Guid? ActorId, Guid UserId, string Name, s
 public sealed record DeleteApiCredential(Guid? ActorId, Guid UserId, Guid CredentialId) : DirectoryChange(ActorId)
 {
     public override string Action => "credential.deleted";
+
+    public override ChangeTarget Target => ChangeTarget.User(UserId);
+}
+
+/// <summary>
+/// An access review's revocation: removes one assignment of a user, their direct role (<see cref="GroupId"/> null)
+/// or their membership of a group (<see cref="RoleId"/> then names the reviewed role the group brings). Nothing is granted.
+/// </summary>
+public sealed record RevokeAccess(Guid? ActorId, Guid UserId, Guid? RoleId, Guid? GroupId, Guid ReviewId) : DirectoryChange(ActorId)
+{
+    public override string Action => "access.revoked";
 
     public override ChangeTarget Target => ChangeTarget.User(UserId);
 }

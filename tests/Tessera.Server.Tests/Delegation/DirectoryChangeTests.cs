@@ -19,6 +19,7 @@ public sealed class DirectoryChangeTests
         new SetGroupMembers(Actor, Target, [Actor, Target]),
         new CreateGroup(null, new GroupRequest("Shop", "", ["Teller"], [Target])),
         new DeleteUser(Actor, Target),
+        new RevokeAccess(Actor, Target, Actor, null, Target),
     ];
 
     [Theory]

@@ -31,6 +31,9 @@ public sealed class OpenApiContractTests(SqliteHost host) : IClassFixture<Sqlite
     [InlineData("PasswordPolicy", new string[0])]
     [InlineData("RoleDocument", new[] { "roles" })]
     [InlineData("GroupMembersRequest", new[] { "userIds" })]
+    [InlineData("CreateAccessReviewRequest", new[] { "dueAt", "name", "reviewers", "scope" })]
+    [InlineData("AccessReviewDecisionsRequest", new[] { "items" })]
+    [InlineData("AccessReviewDecision", new[] { "decision", "id" })]
     public async Task Request_schemas_require_what_the_service_refuses_without(string schema, string[] required)
     {
         var document = await DocumentAsync();
@@ -80,6 +83,9 @@ public sealed class OpenApiContractTests(SqliteHost host) : IClassFixture<Sqlite
     [InlineData("/api/v1/customers", new[] { "q", "status", "limit", "cursor" })]
     [InlineData("/api/v1/audit-events", new[] { "actor", "action", "target", "from", "to", "limit", "cursor" })]
     [InlineData("/api/v1/roles/export", new[] { "names" })]
+    [InlineData("/api/v1/access-reviews", new[] { "mine" })]
+    [InlineData("/api/v1/access-reviews/{id}/items", new[] { "decision", "limit", "cursor" })]
+    [InlineData("/api/v1/access-reviews/{id}/report", new[] { "format" })]
     public async Task Every_query_parameter_of_a_list_is_described(string path, string[] names)
     {
         var operation = (await DocumentAsync()).GetProperty("paths").GetProperty(path).GetProperty("get");
