@@ -30,7 +30,7 @@ public static class ApprovalEndpoints
             .RequireCaller()
             .WithSummary("MANAGE_GOVERNANCE or APPROVE_CHANGES. The approval policy: the operations that need a second person, and requestLifetimeHours.");
         api.MapPut("/approval-policy", async (ApprovalPolicy policy, ApprovalPolicyService service, CancellationToken ct) => (await service.SetPolicyAsync(policy, ct)).ToOk())
-            .RequirePrivilege(Privileges.ManageGovernance)
+            .RequirePrivilege(Privileges.ManageGovernance).Approvable()
             .WithSummary("Replaces the approval policy; removing an operation while any is on is itself sent for approval (202, operation change_approval_policy).");
 
         var requests = api.MapGroup("/change-requests");
