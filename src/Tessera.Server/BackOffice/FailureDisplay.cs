@@ -34,7 +34,7 @@ public static class FailureDisplay
         }
     }
 
-    /// <summary>The TempData key of the change request a notice links to (the layout shows the link).</summary>
+    /// <summary>The TempData key of the change request a notice links to (the layout shows the link; TempData gives it back as a Guid).</summary>
     public const string ChangeRequestKey = "ChangeRequest";
 
     /// <summary>
