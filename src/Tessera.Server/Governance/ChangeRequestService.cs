@@ -34,6 +34,9 @@ public sealed class ChangeRequestService(
     public const int MaxLimit = 200;
     public const int MaxCommentLength = 1000;
 
+    /// <summary>The checker lacks the privilege of the endpoint that makes the change; the request stays pending.</summary>
+    public const string CheckerLacksPrivilege = "checker_lacks_privilege";
+
     public static Failure NotPending(string status)
         => Failure.Conflict("request_not_pending", $"The change request is {status}, no longer pending: it cannot be decided again.");
 
@@ -182,7 +185,7 @@ public sealed class ChangeRequestService(
             return await ReadAsync(id, ct);
         }
 
-        if (approval.RefusedByDelegation || failure.Code == "request_not_pending")
+        if (approval.RefusedByDelegation || failure.Code is "request_not_pending" or CheckerLacksPrivilege)
         {
             return failure;
         }

@@ -70,6 +70,8 @@ public abstract class FourEyesTests<THost>(THost host) : IClassFixture<THost> wh
             byHeader.Headers.Add("X-Change-Reason", "by header");
             var second = await Expect.ResponseAsync(await maker.Client.SendAsync(byHeader), HttpStatusCode.Accepted);
             Assert.Equal("by header", second.GetProperty("reason").GetString());
+            await Expect.ProblemAsync(await maker.Client.PutAsJsonAsync($"/api/v1/users/{userId}/roles", new { roles = new[] { "System", teller }, reason = new string('r', 1001) }),
+                HttpStatusCode.BadRequest, "validation_failed");
             var read = await Expect.ResponseAsync(await maker.Client.GetAsync($"/api/v1/change-requests/{id}"), HttpStatusCode.OK);
             Assert.Equal("pending", read.GetProperty("status").GetString());
         }
@@ -88,6 +90,7 @@ public abstract class FourEyesTests<THost>(THost host) : IClassFixture<THost> wh
         using var maker = await DelegationArrange.ActorAsync(App, admin, MakerPrivileges);
         using var bystander = await DelegationArrange.ActorAsync(App, admin, [Privileges.ViewUsers, Privileges.ManageUsers, Privileges.ViewAuditLog]);
         using var low = await DelegationArrange.ActorAsync(App, admin, [Privileges.ViewUsers, Privileges.ManageUsers, Privileges.ApproveChanges]);
+        using var outsider = await DelegationArrange.ActorAsync(App, admin, [Privileges.ViewUsers, Privileges.ViewAuditLog, Privileges.ApproveChanges]);
         using var checker = await DelegationArrange.ActorAsync(App, admin, [Privileges.ViewUsers, Privileges.ManageUsers, Privileges.ViewAuditLog, Privileges.ApproveChanges]);
         await PolicyAsync("grant_role");
         try
@@ -98,6 +101,9 @@ public abstract class FourEyesTests<THost>(THost host) : IClassFixture<THost> wh
             await Expect.ProblemAsync(await bystander.Client.PostAsJsonAsync($"/api/v1/change-requests/{id}/approve", new { comment = "" }), HttpStatusCode.Forbidden, "forbidden");
             await DelegationArrange.RefusedAsync(await low.Client.PostAsJsonAsync($"/api/v1/change-requests/{id}/approve", new { }), HttpStatusCode.Forbidden,
                 "privilege_ceiling", [Privileges.ViewAuditLog]);
+            // Approving is making the change: a checker without MANAGE_USERS cannot change anyone's roles.
+            await DelegationArrange.RefusedAsync(await outsider.Client.PostAsJsonAsync($"/api/v1/change-requests/{id}/approve", new { }), HttpStatusCode.Forbidden,
+                "checker_lacks_privilege", [Privileges.ManageUsers]);
             Assert.Equal("pending", (await ReadAsync(admin, id)).GetProperty("status").GetString());
             Assert.Equal(["System"], await DelegationArrange.UserRolesAsync(App, userId));
 
