@@ -32,7 +32,7 @@ public abstract class FourEyesTests<THost>(THost host) : IClassFixture<THost> wh
     public async Task A_grant_of_a_flagged_role_answers_202_with_the_request_and_applies_nothing()
     {
         using var admin = await Seed.AdminApiAsync(App);
-        var (_, teller) = await FlaggedRoleAsync(admin, Privileges.ViewAuditLog);
+        var (tellerId, teller) = await FlaggedRoleAsync(admin, Privileges.ViewAuditLog);
         var (_, plain) = await DelegationArrange.RoleAsync(admin, "plain", Privileges.ViewUsers);
         var (userId, _, _) = await DelegationArrange.ApiUserAsync(admin, []);
         using var maker = await DelegationArrange.ActorAsync(App, admin, MakerPrivileges);
@@ -74,6 +74,11 @@ public abstract class FourEyesTests<THost>(THost host) : IClassFixture<THost> wh
                 HttpStatusCode.BadRequest, "validation_failed");
             var read = await Expect.ResponseAsync(await maker.Client.GetAsync($"/api/v1/change-requests/{id}"), HttpStatusCode.OK);
             Assert.Equal("pending", read.GetProperty("status").GetString());
+
+            // Taking the flag off a role would open it to grants without a second person: that falls under grant_role too.
+            var unflag = await DeferredAsync(maker.Client.PutAsJsonAsync($"/api/v1/roles/{tellerId}", new { name = teller, privileges = new[] { Privileges.ViewAuditLog }, requiresApproval = false }));
+            Assert.Equal("grant_role", (await ReadAsync(maker.Client, unflag)).GetProperty("operation").GetString());
+            Assert.True((await Expect.ResponseAsync(await admin.GetAsync($"/api/v1/roles/{tellerId}"), HttpStatusCode.OK)).GetProperty("requiresApproval").GetBoolean());
         }
         finally
         {
@@ -239,12 +244,24 @@ public abstract class FourEyesTests<THost>(THost host) : IClassFixture<THost> wh
             }
 
             App.Clock.Advance(TimeSpan.FromMinutes(2));
+
+            // The sweep ends what is due; the request it ends is audited once, and a second sweep finds nothing more of it.
+            Assert.True(await App.Services.GetRequiredService<Tessera.Server.Governance.ChangeRequestExpiry>().SweepAsync(CancellationToken.None) >= 2);
+            await using (var swept = App.Scope(out var sweptDb))
+            {
+                Assert.Equal("expired", (await sweptDb.ChangeRequests.AsNoTracking().SingleAsync(r => r.Id == read)).Status);
+            }
+
+            var lazy = await DeferredAsync((await DelegationArrange.ClientAsync(App, maker.Username, maker.Secret)).PutAsJsonAsync($"/api/v1/users/{userId}/roles", new { roles = new[] { "System", teller } }));
+            App.Clock.Advance(TimeSpan.FromMinutes(61));
             using var later = await Seed.AdminApiAsync(App);
 
             // Deciding finds it expired (and says so) without waiting for the sweep; so does reading.
-            await Expect.ProblemAsync(await later.PostAsJsonAsync($"/api/v1/change-requests/{decided}/approve", new { }), HttpStatusCode.Conflict, "request_expired");
+            await Expect.ProblemAsync(await later.PostAsJsonAsync($"/api/v1/change-requests/{lazy}/approve", new { }), HttpStatusCode.Conflict, "request_expired");
             Assert.Equal("expired", (await ReadAsync(later, read)).GetProperty("status").GetString());
             Assert.Equal("expired", (await ReadAsync(later, decided)).GetProperty("status").GetString());
+            Assert.Equal("expired", (await ReadAsync(later, lazy)).GetProperty("status").GetString());
+            await Expect.ProblemAsync(await later.PostAsJsonAsync($"/api/v1/change-requests/{decided}/approve", new { }), HttpStatusCode.Conflict, "request_not_pending");
             Assert.Equal(["System"], await DelegationArrange.UserRolesAsync(App, userId));
             await using var scope = App.Scope(out var db);
             Assert.Equal(1, await db.AuditEvents.CountAsync(a => a.Action == "change_request.expired" && a.TargetId == read.ToString()));
