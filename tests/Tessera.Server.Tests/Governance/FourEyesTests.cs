@@ -214,6 +214,14 @@ public abstract class FourEyesTests<THost>(THost host) : IClassFixture<THost> wh
             Assert.Contains(list.GetProperty("items").EnumerateArray(), r => r.GetProperty("id").GetGuid() == rejected);
             Assert.DoesNotContain(list.GetProperty("items").EnumerateArray(), r => r.GetProperty("status").GetString() != "rejected");
             await Expect.ProblemAsync(await admin.GetAsync("/api/v1/change-requests?status=maybe"), HttpStatusCode.BadRequest, "validation_failed");
+            await Expect.ProblemAsync(await admin.GetAsync("/api/v1/change-requests?cursor=garbage"), HttpStatusCode.BadRequest, "invalid_cursor");
+
+            // Keyset pages, newest first: the withdrawn request, then the rejected one (older requests of other tests may follow).
+            var first = await Expect.ResponseAsync(await maker.Client.GetAsync("/api/v1/change-requests?limit=1"), HttpStatusCode.OK);
+            Assert.Equal(withdrawn, first.GetProperty("items").EnumerateArray().Single().GetProperty("id").GetGuid());
+            var cursor = Uri.EscapeDataString(first.GetProperty("nextCursor").GetString()!);
+            var second = await Expect.ResponseAsync(await maker.Client.GetAsync($"/api/v1/change-requests?limit=1&cursor={cursor}"), HttpStatusCode.OK);
+            Assert.Equal(rejected, second.GetProperty("items").EnumerateArray().Single().GetProperty("id").GetGuid());
 
             await using var scope = App.Scope(out var db);
             Assert.Equal(1, await db.AuditEvents.CountAsync(a => a.Action == "change_request.rejected" && a.TargetId == rejected.ToString()));
