@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Mvc.ModelBinding;
+using Microsoft.AspNetCore.Mvc.ViewFeatures;
 using Tessera.Core.Common;
 using Tessera.Core.Credentials;
 
@@ -31,6 +32,26 @@ public static class FailureDisplay
         {
             yield return suggestion;
         }
+    }
+
+    /// <summary>The TempData key of the change request a notice links to (the layout shows the link; TempData gives it back as a Guid).</summary>
+    public const string ChangeRequestKey = "ChangeRequest";
+
+    /// <summary>
+    /// True when the change was not refused but sent for four-eyes approval: the next page shows "Sent for approval"
+    /// with a link to the request, where the change would have been announced. The page then redirects as after a success.
+    /// </summary>
+    public static bool SentForApproval(this Failure? failure, ITempDataDictionary tempData)
+    {
+        if (failure is not { Kind: FailureKind.Deferred })
+        {
+            return false;
+        }
+
+        var operation = failure.Extensions?.GetValueOrDefault("changeRequest") is Governance.ChangeRequestResponse request ? request.Operation : null;
+        tempData["Notice"] = $"Sent for approval: this change{(operation is null ? "" : $" ({operation})")} applies once another person approves it.";
+        tempData[ChangeRequestKey] = failure.Extensions?.GetValueOrDefault("changeRequestId")?.ToString();
+        return true;
     }
 
     /// <summary>

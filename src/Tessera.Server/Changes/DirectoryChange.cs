@@ -52,6 +52,8 @@ public sealed record ChangeTarget(string Type, Guid? Id, string? Name = null)
 [JsonDerivedType(typeof(DeleteGroup), "group.delete")]
 [JsonDerivedType(typeof(ResetMfa), "user.reset_mfa")]
 [JsonDerivedType(typeof(SetMfaPolicy), "mfa_policy.set")]
+[JsonDerivedType(typeof(SetPasswordPolicy), "password_policy.set")]
+[JsonDerivedType(typeof(SetApprovalPolicy), "approval_policy.set")]
 [JsonDerivedType(typeof(AddApiCredential), "user.add_credential")]
 [JsonDerivedType(typeof(DeleteApiCredential), "user.delete_credential")]
 [JsonDerivedType(typeof(RevokeAccess), "access.revoke")]
@@ -243,6 +245,27 @@ public sealed record SetMfaPolicy(Guid? ActorId, Tessera.Core.Credentials.MfaPol
     public override string? ApprovalOperation => ApprovalOperations.ChangeMfaPolicy;
 
     public override ChangeTarget Target => new("mfa_policy", null);
+}
+
+/// <summary>The password policy replaced as a whole.</summary>
+public sealed record SetPasswordPolicy(Guid? ActorId, Tessera.Core.Credentials.PasswordPolicy Policy) : DirectoryChange(ActorId)
+{
+    public override string Action => "password_policy.updated";
+
+    public override string? ApprovalOperation => ApprovalOperations.ChangePasswordPolicy;
+
+    public override ChangeTarget Target => new("password_policy", null);
+}
+
+/// <summary>
+/// The approval policy replaced as a whole. It falls under no operation of its own: removing an operation while any is on
+/// is stored for approval as <c>change_approval_policy</c> (<see cref="ChangeScope.RequireApproval"/>).
+/// </summary>
+public sealed record SetApprovalPolicy(Guid? ActorId, ApprovalPolicy Policy) : DirectoryChange(ActorId)
+{
+    public override string Action => "approval_policy.changed";
+
+    public override ChangeTarget Target => new("approval_policy", null);
 }
 
 /// <summary>A named credential added to an API user; a generated secret is never part of the value.</summary>

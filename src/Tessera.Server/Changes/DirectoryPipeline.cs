@@ -1,8 +1,11 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using Microsoft.EntityFrameworkCore;
 using Tessera.Core.Access;
 using Tessera.Core.Common;
 using Tessera.Server.Access;
 using Tessera.Server.Audit;
+using Tessera.Server.Governance;
 using Tessera.Server.SignIn;
 using Tessera.Server.Storage;
 using Tessera.Server.Users;
@@ -25,8 +28,23 @@ namespace Tessera.Server.Changes;
 /// A refused or failed change rolls back whole. A refusal by the delegation rules then writes one
 /// <c>access.denied</c> event of its own: the one failed request that is audited, since a security team
 /// watches for them.
+/// <para>
+/// Four-eyes approval happens here and nowhere else: a change that applied and passed the guard, made by a user,
+/// that the approval policy puts under approval (<see cref="ApprovalDeferral.OperationAsync"/>) is rolled back and
+/// stored as a change request instead, and the use case answers <see cref="FailureKind.Deferred"/>. A change that
+/// would fail anyway is refused at once, not stored. When <see cref="ApprovalContext"/> says this request applies an
+/// approved change request, the change is not deferred again, the request is marked approved in the same
+/// transaction, and the change's audit events name the request, its maker and its checker.
+/// </para>
 /// </summary>
-public sealed class DirectoryPipeline(TesseraDbContext db, AuditLog audit, CallerDirectory callers, IHttpContextAccessor http, TimeProvider clock)
+public sealed class DirectoryPipeline(
+    TesseraDbContext db,
+    AuditLog audit,
+    CallerDirectory callers,
+    IHttpContextAccessor http,
+    TimeProvider clock,
+    ApprovalContext approval,
+    ApprovalDeferral deferral)
 {
     /// <summary>
     /// The user acting in the current request; null only outside a request (the service itself).
@@ -51,6 +69,8 @@ public sealed class DirectoryPipeline(TesseraDbContext db, AuditLog audit, Calle
     {
         ChangeScope scope;
         Failure? failure;
+        (string Operation, Tessera.Core.Governance.ApprovalPolicy Policy)? deferTo = null;
+        var replaying = approval.Replaying;
         await using (var tx = await db.BeginDirectoryChangeAsync(ct))
         {
             var now = clock.GetUtcNow().UtcDateTime;
@@ -64,16 +84,35 @@ public sealed class DirectoryPipeline(TesseraDbContext db, AuditLog audit, Calle
             }
 
             failure ??= await GuardAsync(scope, ct);
-            if (failure is null && scope.Changed)
+            if (failure is null && scope.Changed && replaying is null && change.ActorId is { } maker && maker != Guid.Empty)
+            {
+                deferTo = await deferral.OperationAsync(scope, ct);
+            }
+
+            if (failure is null && deferTo is null && replaying is not null)
+            {
+                failure = await MarkApprovedAsync(replaying, ct);
+            }
+
+            if (failure is null && deferTo is null && (scope.Changed || replaying is not null))
             {
                 foreach (var entry in scope.Events)
                 {
-                    audit.Record(db, entry.Action, entry.Target.Type, entry.Target.Id?.ToString(), entry.Target.Name, entry.Details);
+                    audit.Record(db, entry.Action, entry.Target.Type, entry.Target.Id?.ToString(), entry.Target.Name,
+                        replaying is null ? entry.Details : WithApproval(entry.Details));
                 }
 
                 await db.SaveChangesAsync(ct);
                 await tx.CommitAsync(ct);
+                approval.Completed = replaying is not null;
             }
+        }
+
+        if (deferTo is { } deferred)
+        {
+            // Rolled back: nothing of the change applied. It is stored, as it stands, for a second person.
+            db.ChangeTracker.Clear();
+            return await deferral.DeferAsync(db, scope, deferred.Operation, deferred.Policy, ct);
         }
 
         if (failure is not null)
@@ -82,6 +121,7 @@ public sealed class DirectoryPipeline(TesseraDbContext db, AuditLog audit, Calle
             db.ChangeTracker.Clear();
             if (scope.Refusal is { } refusal)
             {
+                approval.RefusedByDelegation = replaying is not null;
                 await RecordRefusalAsync(scope, refusal, ct);
             }
 
@@ -94,6 +134,44 @@ public sealed class DirectoryPipeline(TesseraDbContext db, AuditLog audit, Calle
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Marks the approved request in the change's own transaction. Directory transactions are serialized, so of two
+    /// checkers approving at once the second finds the request decided and its replay rolls back.
+    /// </summary>
+    private async Task<Failure?> MarkApprovedAsync(ChangeRequest replaying, CancellationToken ct)
+    {
+        var request = await db.ChangeRequests.SingleOrDefaultAsync(r => r.Id == replaying.Id, ct);
+        if (request is null || request.Status != Tessera.Core.Governance.ChangeRequestStatus.Pending)
+        {
+            return ChangeRequestService.NotPending(request?.Status ?? "deleted");
+        }
+
+        request.Status = Tessera.Core.Governance.ChangeRequestStatus.Approved;
+        request.CheckerId = approval.CheckerId;
+        request.CheckerUsername = approval.CheckerUsername;
+        request.DecidedAt = clock.GetUtcNow().UtcDateTime;
+        request.Comment = approval.Comment;
+        audit.Record(db, "change_request.approved", "change_request", request.Id.ToString(), request.Operation, new
+        {
+            request.Operation,
+            maker = new { id = request.MakerId, username = request.MakerUsername },
+            checker = new { id = approval.CheckerId, username = approval.CheckerUsername },
+            comment = request.Comment,
+            outcome = "applied",
+            change = JsonDocument.Parse(request.Preview).RootElement,
+        });
+        return null;
+    }
+
+    /// <summary>An applied request's event: its own details, and the request that carried it (id, maker, checker).</summary>
+    private JsonObject WithApproval(object? details)
+    {
+        var node = details is null ? new JsonObject() : JsonSerializer.SerializeToNode(details, JsonSerializerOptions.Web);
+        var result = node as JsonObject ?? new JsonObject { ["value"] = node };
+        result["changeRequest"] = JsonSerializer.SerializeToNode(approval.Describe(), JsonSerializerOptions.Web);
+        return result;
     }
 
     private async Task<Failure?> GuardAsync(ChangeScope scope, CancellationToken ct)
@@ -161,6 +239,17 @@ public sealed class ChangeScope(TesseraDbContext db, DirectoryChange change, Eff
     /// The approval policy's <c>grant_role</c> reads it.
     /// </summary>
     public HashSet<Guid> GrantedRoles { get; } = [];
+
+    /// <summary>
+    /// Further approval-policy operations this change falls under, beyond its kind's own: a role losing its
+    /// requiresApproval flag falls under <c>grant_role</c>, since it opens the role to grants without approval.
+    /// </summary>
+    public HashSet<string> FallsUnder { get; } = [];
+
+    /// <summary>Set when the change needs approval whatever the policy lists (a policy change that relaxes the policy).</summary>
+    public string? ApprovalRequiredAs { get; private set; }
+
+    public void RequireApproval(string operation) => ApprovalRequiredAs = operation;
 
     /// <summary>False when the change turned out to change nothing: no save, no audit, no invalidation.</summary>
     public bool Changed { get; private set; } = true;

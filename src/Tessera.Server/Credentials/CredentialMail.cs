@@ -60,6 +60,6 @@ public sealed class CredentialMail(MailOutbox outbox) : ICredentialMail
     /// Names are refused with control characters now, but a row stored before may hold a line break: it must not
     /// write lines of its own into the message.
     /// </summary>
-    private static string OneLine(string value)
+    internal static string OneLine(string value)
         => PersonNames.HasControlCharacters(value) ? string.Concat(value.Select(c => char.IsControl(c) || c is '\u2028' or '\u2029' ? ' ' : c)) : value;
 }

@@ -59,6 +59,10 @@ public sealed class CredentialService(
 
     public Task<PasswordPolicy> PolicyAsync(CancellationToken ct) => PasswordPolicyStore.GetAsync(db, ct);
 
+    /// <summary>
+    /// Replaces the policy as a directory change (<c>password_policy.updated</c>, before and after), so that the approval
+    /// policy can put it under four-eyes control (<c>change_password_policy</c>).
+    /// </summary>
     public async Task<Outcome<PasswordPolicy>> SetPolicyAsync(PasswordPolicy? policy, CancellationToken ct)
     {
         if (policy is null)
@@ -72,24 +76,37 @@ public sealed class CredentialService(
             return Failure.Invalid("validation_failed", string.Join(" ", errors.Values.SelectMany(v => v)), errors);
         }
 
-        var before = await PasswordPolicyStore.GetAsync(db, ct);
-        var now = clock.GetUtcNow().UtcDateTime;
-        var json = JsonSerializer.Serialize(policy, JsonSerializerOptions.Web);
-        var stored = await db.Settings.SingleOrDefaultAsync(s => s.Key == PasswordPolicyStore.Key, ct);
-        if (stored is null)
+        var outcome = await pipeline.RunAsync(new SetPasswordPolicy(pipeline.ActorId(), policy), async scope =>
         {
-            db.Settings.Add(new Setting { Key = PasswordPolicyStore.Key, Value = json, UpdatedAt = now });
-        }
-        else
+            var before = await PasswordPolicyStore.GetAsync(scope.Db, ct);
+            var json = JsonSerializer.Serialize(policy, JsonSerializerOptions.Web);
+            if (json == JsonSerializer.Serialize(before, JsonSerializerOptions.Web))
+            {
+                scope.NothingChanged();
+                return null;
+            }
+
+            var now = clock.GetUtcNow().UtcDateTime;
+            var stored = await scope.Db.Settings.SingleOrDefaultAsync(s => s.Key == PasswordPolicyStore.Key, ct);
+            if (stored is null)
+            {
+                scope.Db.Settings.Add(new Setting { Key = PasswordPolicyStore.Key, Value = json, UpdatedAt = now });
+            }
+            else
+            {
+                stored.Value = json;
+                stored.UpdatedAt = now;
+            }
+
+            scope.Audit(new { before, after = policy });
+            return null;
+        }, _ => Task.FromResult(policy), ct);
+        if (outcome.Succeeded)
         {
-            stored.Value = json;
-            stored.UpdatedAt = now;
+            policies.Invalidate();
         }
 
-        audit.Record(db, "password_policy.updated", "password_policy", null, null, new { before, after = policy });
-        await db.SaveChangesAsync(ct);
-        policies.Invalidate();
-        return Outcome<PasswordPolicy>.Ok(policy);
+        return outcome;
     }
 
     /// <summary>A new BackOffice user with a password gets the invitation in the same transaction.</summary>

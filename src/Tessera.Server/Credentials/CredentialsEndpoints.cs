@@ -29,7 +29,7 @@ public static class CredentialsEndpoints
         api.MapGet("/password-policy", async (CredentialService service, CancellationToken ct) => Results.Ok(await service.PolicyAsync(ct)))
             .RequirePrivilege(Privileges.ManagePasswordPolicy);
         api.MapPut("/password-policy", async (PasswordPolicy policy, CredentialService service, CancellationToken ct) => (await service.SetPolicyAsync(policy, ct)).ToOk())
-            .RequirePrivilege(Privileges.ManagePasswordPolicy).WithSummary("Replaces the password policy; every setting is validated.");
+            .RequirePrivilege(Privileges.ManagePasswordPolicy).Approvable().WithSummary("Replaces the password policy; every setting is validated.");
 
         api.MapPost("/users/{id:guid}/invitation", async (Guid id, CredentialService service, CancellationToken ct) =>
             await service.SendInvitationAsync(id, ct) is { } failure ? Problems.From(failure) : Results.Accepted())

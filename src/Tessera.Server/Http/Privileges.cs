@@ -63,9 +63,13 @@ public static class DelegatedChanges
     public static TBuilder Delegated<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder
     {
         builder.WithDescription(Description);
-        builder.WithMetadata(new DelegatedChangeAttribute());
+        builder.WithMetadata(new DelegatedChangeAttribute(), new ApprovableChangeAttribute());
         return builder;
     }
+
+    /// <summary>Marks an endpoint whose change the approval policy can send for four-eyes approval (202), for the OpenAPI document.</summary>
+    public static TBuilder Approvable<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder
+        => builder.WithMetadata(new ApprovableChangeAttribute());
 
     /// <summary>
     /// Adds the delegation refusals (403, 409) to the responses of marked operations in the OpenAPI document.
@@ -87,9 +91,22 @@ public static class DelegatedChanges
                 });
             }
 
+            if (context.Description.ActionDescriptor.EndpointMetadata.OfType<ApprovableChangeAttribute>().Any())
+            {
+                operation.Responses ??= [];
+                operation.Responses.TryAdd("202", new Microsoft.OpenApi.OpenApiResponse
+                {
+                    Description = "Sent for four-eyes approval (README, \"Four-eyes approval\"): nothing applied yet; the body is the change request "
+                        + "and `Location` its address, /api/v1/change-requests/{id}. Only when the approval policy puts the change under approval.",
+                });
+            }
+
             return Task.CompletedTask;
         });
 }
 
 /// <summary>Endpoint metadata: a directory change judged by the delegation rules.</summary>
 public sealed record DelegatedChangeAttribute;
+
+/// <summary>Endpoint metadata: a change that may be answered 202, sent for four-eyes approval.</summary>
+public sealed record ApprovableChangeAttribute;

@@ -11,6 +11,11 @@ public static class Problems
 {
     public static IResult From(Failure failure)
     {
+        if (failure.Kind == FailureKind.Deferred)
+        {
+            return Deferred(failure);
+        }
+
         var extensions = new Dictionary<string, object?> { ["code"] = failure.Code };
         if (failure.Errors is not null)
         {
@@ -35,6 +40,16 @@ public static class Problems
         return Results.Problem(detail: failure.Detail, statusCode: Status(failure.Kind), title: Title(failure.Kind), extensions: extensions);
     }
 
+    /// <summary>
+    /// A change sent for four-eyes approval is no failure of the caller's: 202 Accepted with the change request as the
+    /// body and its address in <c>Location</c>, whichever endpoint made the change.
+    /// </summary>
+    private static IResult Deferred(Failure failure)
+    {
+        var id = failure.Extensions?.GetValueOrDefault("changeRequestId");
+        return Results.Accepted($"/api/v1/change-requests/{id}", failure.Extensions?.GetValueOrDefault("changeRequest"));
+    }
+
     public static IResult Of(int status, string code, string detail)
         => Results.Problem(detail: detail, statusCode: status, extensions: new Dictionary<string, object?> { ["code"] = code });
 
@@ -46,6 +61,7 @@ public static class Problems
         FailureKind.Forbidden => StatusCodes.Status403Forbidden,
         FailureKind.Unauthorized => StatusCodes.Status401Unauthorized,
         FailureKind.TooManyRequests => StatusCodes.Status429TooManyRequests,
+        FailureKind.Deferred => StatusCodes.Status202Accepted,
         _ => StatusCodes.Status500InternalServerError,
     };
 

@@ -52,6 +52,8 @@ public static class StrictRequests
             // Forms are read by the Back Office pages only; the API takes JSON (a form sent there is a 415, unread).
             var pages = context.GetEndpoint()?.Metadata.GetMetadata<Microsoft.AspNetCore.Mvc.Abstractions.ActionDescriptor>() is not null;
             var failure = CheckQuery(context.Request.Query)
+                ?? (context.Request.Headers.TryGetValue(Governance.ChangeRequestReason.Header, out var reason)
+                    ? Governance.ChangeRequestReason.Problem(Governance.ChangeRequestReason.Header, reason.ToString()) : null)
                 ?? (pages ? await CheckFormAsync(context.Request) : null)
                 ?? await CheckJsonBodyAsync(context, options);
             if (failure is not null)
@@ -224,8 +226,91 @@ public static class StrictRequests
         using (document)
         {
             request.Body.Position = 0;
+            if (TakeReason(context, document.RootElement, type, options) is { } reason)
+            {
+                if (!reason.Succeeded)
+                {
+                    return reason.Failure;
+                }
+
+                using var rest = reason.Value!;
+                return new JsonBodyCheck(options).Check(rest.RootElement, type);
+            }
+
             return new JsonBodyCheck(options).Check(document.RootElement, type);
         }
+    }
+
+    /// <summary>
+    /// A maker's <c>reason</c> member, on the body of any endpoint whose request has no member of that name: kept for a
+    /// change request (<see cref="Governance.ChangeRequestReason"/>), and taken out of the body that binding reads, so
+    /// that no request type needs to declare it. Null when the body has none; a failure when it is not a short string.
+    /// </summary>
+    private static Outcome<JsonDocument>? TakeReason(HttpContext context, JsonElement root, Type type, JsonSerializerOptions options)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+
+        var comparison = options.PropertyNameCaseInsensitive ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+        var member = Governance.ChangeRequestReason.Member;
+        if (!root.EnumerateObject().Any(p => string.Equals(p.Name, member, comparison)))
+        {
+            return null;
+        }
+
+        JsonTypeInfo? info;
+        try
+        {
+            info = options.GetTypeInfo(type);
+        }
+        catch (NotSupportedException)
+        {
+            return null;
+        }
+
+        if (info.Kind != JsonTypeInfoKind.Object || info.Properties.Any(p => string.Equals(p.Name, member, comparison)))
+        {
+            return null;
+        }
+
+        var values = root.EnumerateObject().Where(p => string.Equals(p.Name, member, comparison)).ToList();
+        if (values.Count > 1)
+        {
+            return null;
+        }
+
+        if (values[0].Value.ValueKind is not (JsonValueKind.String or JsonValueKind.Null))
+        {
+            return Outcome<JsonDocument>.Fail(Failure.Invalid("validation_failed", "reason must be a string.",
+                new Dictionary<string, string[]> { [member] = ["must be a string."] }));
+        }
+
+        var reason = values[0].Value.GetString() ?? "";
+        if (Governance.ChangeRequestReason.Problem(member, reason) is { } problem)
+        {
+            return Outcome<JsonDocument>.Fail(problem);
+        }
+
+        Governance.ChangeRequestReason.Set(context, reason);
+        var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            foreach (var property in root.EnumerateObject().Where(p => !string.Equals(p.Name, member, comparison)))
+            {
+                property.WriteTo(writer);
+            }
+
+            writer.WriteEndObject();
+        }
+
+        buffer.Position = 0;
+        context.Request.Body = buffer;
+        context.Request.ContentLength = buffer.Length;
+        context.Response.RegisterForDispose(buffer);
+        return Outcome<JsonDocument>.Ok(JsonDocument.Parse(buffer.ToArray()));
     }
 
     internal static Failure Invalid(string detail, Dictionary<string, string[]> errors)

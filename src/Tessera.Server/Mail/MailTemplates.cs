@@ -20,9 +20,10 @@ public sealed partial class MailTemplates
     public const string PasswordChanged = "password-changed";
     public const string EmailChanged = "email-changed";
     public const string CredentialExpiring = "credential-expiring";
+    public const string ChangeRequest = "change-request";
 
     /// <summary>Every template Tessera knows.</summary>
-    public static IReadOnlyList<string> Names { get; } = [Invitation, PasswordReset, PasswordChanged, EmailChanged, CredentialExpiring];
+    public static IReadOnlyList<string> Names { get; } = [Invitation, PasswordReset, PasswordChanged, EmailChanged, CredentialExpiring, ChangeRequest];
 
     /// <summary>The file name suffixes of the three parts of a template.</summary>
     internal const string SubjectSuffix = ".subject.txt";

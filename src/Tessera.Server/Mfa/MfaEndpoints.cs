@@ -26,7 +26,7 @@ public static class MfaEndpoints
             .WithSummary("The MFA policy: who needs a second factor (required, requiredRoles), stepUpMinutes, trustProviderMfa.");
         api.MapPut("/mfa-policy", async (MfaPolicy? policy, MfaPolicyService service, CancellationToken ct) => (await service.SetAsync(policy, ct)).ToOk())
             .RequirePrivilege(Privileges.ManageAuthenticationPolicy)
-            .WithSummary("Replaces the MFA policy; 400 invalid_mfa_policy for a bad value, 400 unknown_role for a role name that names no role.");
+            .Approvable().WithSummary("Replaces the MFA policy; 400 invalid_mfa_policy for a bad value, 400 unknown_role for a role name that names no role.");
 
         api.MapGet("/users/{id:guid}/mfa", async (Guid id, MfaMethods methods, TesseraDbContext db, CancellationToken ct) =>
             await db.Users.FindAsync([id], ct) is null

@@ -4,15 +4,18 @@ namespace Tessera.Server.Roles;
 
 public sealed record RuleDto([Required] string? Resource, [Required] string? Action, [Required] string? Effect);
 
-public sealed record RoleResponse(Guid Id, string Name, string Description, bool BuiltIn, IReadOnlyList<string> Privileges, IReadOnlyList<RuleDto> Rules, DateTime CreatedAt, DateTime UpdatedAt);
+public sealed record RoleResponse(Guid Id, string Name, string Description, bool BuiltIn, IReadOnlyList<string> Privileges, IReadOnlyList<RuleDto> Rules, DateTime CreatedAt, DateTime UpdatedAt, bool RequiresApproval = false);
 
-/// <summary>POST /roles and PUT /roles/{id}: the whole definition.</summary>
-public sealed record RoleRequest(string? Name, string? Description, List<string>? Privileges, List<RuleDto>? Rules);
+/// <summary>
+/// POST /roles and PUT /roles/{id}: the whole definition. <c>requiresApproval</c>: granting the role needs a second
+/// person when the approval policy lists <c>grant_role</c>; left out, false for a new role and unchanged on an update.
+/// </summary>
+public sealed record RoleRequest(string? Name, string? Description, List<string>? Privileges, List<RuleDto>? Rules, bool? RequiresApproval = null);
 
 public sealed record PrivilegeResponse(string Name, string Description);
 
 /// <summary>A role as moved between environments: by name, without ids.</summary>
-public sealed record RoleDefinition([Required] string? Name, string? Description, List<string>? Privileges, List<RuleDto>? Rules);
+public sealed record RoleDefinition([Required] string? Name, string? Description, List<string>? Privileges, List<RuleDto>? Rules, bool? RequiresApproval = null);
 
 public sealed record RoleDocument([Required] List<RoleDefinition>? Roles);
 

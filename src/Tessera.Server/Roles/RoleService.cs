@@ -51,6 +51,7 @@ public sealed class RoleService(TesseraDbContext db, DirectoryPipeline pipeline,
             var now = clock.GetUtcNow().UtcDateTime;
             role = new Role { Name = "", NormalizedName = "", Description = description, CreatedAt = now, UpdatedAt = now };
             role.SetName(name);
+            role.RequiresApproval = request.RequiresApproval ?? false;
             Apply(role, privileges, rules);
             db.Roles.Add(role);
             scope.Target = ChangeTarget.Role(role.Id, role.Name);
@@ -105,6 +106,7 @@ public sealed class RoleService(TesseraDbContext db, DirectoryPipeline pipeline,
 
             role.SetName(name);
             role.Description = description;
+            Unflag(scope, role, request.RequiresApproval);
             Apply(role, privileges, rules);
             role.UpdatedAt = clock.GetUtcNow().UtcDateTime;
             scope.UniqueViolation = _ => Failure.Conflict("role_name_taken", $"A role named '{name}' exists.");
@@ -139,7 +141,7 @@ public sealed class RoleService(TesseraDbContext db, DirectoryPipeline pipeline,
         var wanted = (names ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(n => n.ToUpperInvariant()).ToList();
         var roles = await Query().Where(r => wanted.Count == 0 || wanted.Contains(r.NormalizedName)).OrderBy(r => r.NormalizedName).ToListAsync(ct);
         return new RoleDocument([.. roles.Select(r => new RoleDefinition(r.Name, r.Description,
-            [.. r.Privileges.Select(p => p.Privilege).Order(StringComparer.Ordinal)], [.. Rules(r)]))]);
+            [.. r.Privileges.Select(p => p.Privilege).Order(StringComparer.Ordinal)], [.. Rules(r)], r.RequiresApproval))]);
     }
 
     /// <summary>
@@ -201,12 +203,14 @@ public sealed class RoleService(TesseraDbContext db, DirectoryPipeline pipeline,
 
                     role = new Role { Name = "", NormalizedName = "", Description = description, CreatedAt = now, UpdatedAt = now };
                     role.SetName(name);
+                    role.RequiresApproval = definition.RequiresApproval ?? false;
                     handedOut.AddRange(privileges);
                     Apply(role, privileges, rules);
                     db.Roles.Add(role);
                     created.Add(name);
                 }
-                else if (role.IsBuiltIn || (SameDefinition(role, privileges, rules) && role.Description == description))
+                else if (role.IsBuiltIn || (SameDefinition(role, privileges, rules) && role.Description == description
+                    && (definition.RequiresApproval is null || definition.RequiresApproval == role.RequiresApproval)))
                 {
                     unchanged.Add(role.Name);
                 }
@@ -214,6 +218,7 @@ public sealed class RoleService(TesseraDbContext db, DirectoryPipeline pipeline,
                 {
                     handedOut.AddRange(Added(role, privileges));
                     role.Description = description;
+                    Unflag(scope, role, definition.RequiresApproval);
                     Apply(role, privileges, rules);
                     role.UpdatedAt = now;
                     updated.Add(role.Name);
@@ -394,6 +399,25 @@ public sealed class RoleService(TesseraDbContext db, DirectoryPipeline pipeline,
         }
     }
 
+    /// <summary>
+    /// Sets the role's requiresApproval flag (null leaves it). Taking the flag away opens the role to grants without a
+    /// second person, so that change falls under <c>grant_role</c> as well as under <c>change_role_definition</c>.
+    /// </summary>
+    private static void Unflag(ChangeScope scope, Role role, bool? requiresApproval)
+    {
+        if (requiresApproval is not { } flag)
+        {
+            return;
+        }
+
+        if (role.RequiresApproval && !flag)
+        {
+            scope.FallsUnder.Add(Tessera.Core.Governance.ApprovalOperations.GrantRole);
+        }
+
+        role.RequiresApproval = flag;
+    }
+
     /// <summary>The privileges a new definition adds to a role: what editing it hands out to its holders.</summary>
     private static List<string> Added(Role role, List<string> privileges)
         => [.. privileges.Where(p => role.Privileges.All(x => !string.Equals(x.Privilege, p, StringComparison.OrdinalIgnoreCase)))];
@@ -410,12 +434,13 @@ public sealed class RoleService(TesseraDbContext db, DirectoryPipeline pipeline,
     {
         role.Name,
         role.Description,
+        role.RequiresApproval,
         privileges = role.Privileges.Select(p => p.Privilege).Order(StringComparer.Ordinal).ToList(),
         rules = Rules(role).Select(r => $"{r.Resource}:{r.Action}={r.Effect}").ToList(),
     };
 
     private static RoleResponse ToResponse(Role role) => new(role.Id, role.Name, role.Description, role.IsBuiltIn,
-        [.. role.Privileges.Select(p => p.Privilege).Order(StringComparer.Ordinal)], [.. Rules(role)], role.CreatedAt, role.UpdatedAt);
+        [.. role.Privileges.Select(p => p.Privilege).Order(StringComparer.Ordinal)], [.. Rules(role)], role.CreatedAt, role.UpdatedAt, role.RequiresApproval);
 
     private static Outcome<RoleResponse> NotFound(Guid id) => Failure.NotFound($"No role has the id {id}.");
 }

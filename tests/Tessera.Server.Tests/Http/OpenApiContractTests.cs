@@ -86,6 +86,7 @@ public sealed class OpenApiContractTests(SqliteHost host) : IClassFixture<Sqlite
     [InlineData("/api/v1/access-reviews", new[] { "mine" })]
     [InlineData("/api/v1/access-reviews/{id}/items", new[] { "decision", "limit", "cursor" })]
     [InlineData("/api/v1/access-reviews/{id}/report", new[] { "format" })]
+    [InlineData("/api/v1/change-requests", new[] { "status", "limit", "cursor" })]
     public async Task Every_query_parameter_of_a_list_is_described(string path, string[] names)
     {
         var operation = (await DocumentAsync()).GetProperty("paths").GetProperty(path).GetProperty("get");
@@ -98,6 +99,29 @@ public sealed class OpenApiContractTests(SqliteHost host) : IClassFixture<Sqlite
             Assert.True(parameter.TryGetProperty("description", out var description) && !string.IsNullOrWhiteSpace(description.GetString()), $"{path}: {parameter}");
         }
     }
+
+    [Theory]
+    [InlineData("/api/v1/users/{id}/roles", "put")]
+    [InlineData("/api/v1/users/{id}", "delete")]
+    [InlineData("/api/v1/groups/{id}/members", "put")]
+    [InlineData("/api/v1/roles", "post")]
+    [InlineData("/api/v1/password-policy", "put")]
+    [InlineData("/api/v1/mfa-policy", "put")]
+    [InlineData("/api/v1/approval-policy", "put")]
+    public async Task A_change_the_approval_policy_can_defer_documents_its_202(string path, string method)
+    {
+        var operation = (await DocumentAsync()).GetProperty("paths").GetProperty(path).GetProperty(method);
+
+        Assert.True(operation.GetProperty("responses").TryGetProperty("202", out var accepted), operation.ToString());
+        Assert.Contains("change-requests", accepted.GetProperty("description").GetString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("/api/v1/change-requests/{id}/approve")]
+    [InlineData("/api/v1/change-requests/{id}/reject")]
+    [InlineData("/api/v1/change-requests/{id}/withdraw")]
+    public async Task The_change_request_decisions_are_in_the_document(string path)
+        => Assert.True((await DocumentAsync()).GetProperty("paths").GetProperty(path).TryGetProperty("post", out _));
 
     [Fact]
     public async Task Every_query_parameter_of_the_API_is_described()

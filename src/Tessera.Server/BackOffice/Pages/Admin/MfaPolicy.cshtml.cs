@@ -33,6 +33,11 @@ public sealed class MfaPolicyModel(MfaPolicyService policies) : PageModel
         {
             Required = Required, RequiredRoles = roles, StepUpMinutes = StepUpMinutes, TrustProviderMfa = TrustProviderMfa,
         }, HttpContext.RequestAborted);
+        if (saved.Failure.SentForApproval(TempData))
+        {
+            return Redirect("/admin/mfa-policy");
+        }
+
         if (!saved.Succeeded)
         {
             saved.Failure!.AddTo(ModelState);

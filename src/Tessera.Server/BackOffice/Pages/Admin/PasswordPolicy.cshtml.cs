@@ -24,6 +24,11 @@ public sealed class PasswordPolicyModel(CredentialService credentials) : PageMod
         }
 
         var saved = await credentials.SetPolicyAsync(Policy, HttpContext.RequestAborted);
+        if (saved.Failure.SentForApproval(TempData))
+        {
+            return Redirect("/admin/password-policy");
+        }
+
         if (!saved.Succeeded)
         {
             saved.Failure!.AddTo(ModelState, "Policy.");

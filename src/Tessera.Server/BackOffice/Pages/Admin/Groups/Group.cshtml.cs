@@ -103,6 +103,11 @@ public sealed class GroupModel(GroupService groups, RoleService roles, UserSearc
         var outcome = Existing is null
             ? await groups.CreateAsync(request, HttpContext.RequestAborted)
             : await groups.UpdateAsync(Existing.Id, request, HttpContext.RequestAborted);
+        if (outcome.Failure.SentForApproval(TempData))
+        {
+            return Redirect(Existing is null ? "/admin/groups" : $"/admin/groups/{Existing.Id}");
+        }
+
         if (!outcome.Succeeded)
         {
             outcome.Failure!.AddTo(ModelState, ("userIds", nameof(AddMembers)));

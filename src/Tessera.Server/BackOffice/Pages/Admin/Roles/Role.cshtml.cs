@@ -20,6 +20,9 @@ public sealed class RoleModel(RoleService roles) : PageModel
     [BindProperty] public string? Description { get; set; }
     [BindProperty] public List<string> Privileges { get; set; } = [];
 
+    /// <summary>Granting the role needs a second person when the approval policy lists grant_role.</summary>
+    [BindProperty] public bool RequiresApproval { get; set; }
+
     /// <summary>"resource:action" → allow, deny, or empty for not set.</summary>
     [BindProperty] public Dictionary<string, string> Rules { get; set; } = [];
     [BindProperty] public bool ConfirmDelete { get; set; }
@@ -54,6 +57,7 @@ public sealed class RoleModel(RoleService roles) : PageModel
             Name = role.Name;
             Description = role.Description;
             Privileges = [.. role.Privileges];
+            RequiresApproval = role.RequiresApproval;
             Rules = role.Rules.ToDictionary(r => $"{r.Resource}:{r.Action}", r => r.Effect ?? "");
         }
 
@@ -75,10 +79,15 @@ public sealed class RoleModel(RoleService roles) : PageModel
         var shown = Resources.Resources!.SelectMany(r => r.Actions!.Select(a => $"{r.Name}:{a}")).ToHashSet(StringComparer.Ordinal);
         rules.AddRange(Existing?.Rules.Where(r => !shown.Contains($"{r.Resource}:{r.Action}")) ?? []);
 
-        var request = new RoleRequest(Name, Description ?? "", Privileges, rules);
+        var request = new RoleRequest(Name, Description ?? "", Privileges, rules, RequiresApproval);
         var outcome = Existing is null
             ? await roles.CreateAsync(request, HttpContext.RequestAborted)
             : await roles.UpdateAsync(Existing.Id, request, HttpContext.RequestAborted);
+        if (outcome.Failure.SentForApproval(TempData))
+        {
+            return Redirect(Existing is null ? "/admin/roles" : $"/admin/roles/{Existing.Id}");
+        }
+
         if (!outcome.Succeeded)
         {
             outcome.Failure!.AddTo(ModelState);
@@ -108,7 +117,13 @@ public sealed class RoleModel(RoleService roles) : PageModel
             return Page();
         }
 
-        if (await roles.DeleteAsync(Existing.Id, HttpContext.RequestAborted) is { } failure)
+        var deleted = await roles.DeleteAsync(Existing.Id, HttpContext.RequestAborted);
+        if (deleted.SentForApproval(TempData))
+        {
+            return Redirect($"/admin/roles/{Existing.Id}");
+        }
+
+        if (deleted is { } failure)
         {
             failure.AddTo(ModelState);
             Response.StatusCode = failure.Kind == FailureKind.Forbidden ? StatusCodes.Status403Forbidden : StatusCodes.Status409Conflict;

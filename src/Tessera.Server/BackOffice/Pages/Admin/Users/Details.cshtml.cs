@@ -209,6 +209,11 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
 
         var current = await users.GetAsync(Id, HttpContext.RequestAborted);
         var failure = await users.DeleteAsync(Id, HttpContext.RequestAborted);
+        if (failure.SentForApproval(TempData))
+        {
+            return Redirect($"/admin/users/{Id}");
+        }
+
         if (failure is not null)
         {
             return await AfterAsync(failure, "delete", "");
@@ -298,6 +303,11 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
         if (failure is null)
         {
             TempData["Notice"] = notice;
+            return Redirect($"/admin/users/{Id}");
+        }
+
+        if (failure.SentForApproval(TempData))
+        {
             return Redirect($"/admin/users/{Id}");
         }
 

@@ -40,6 +40,11 @@ public sealed class NewModel(UserService users, RoleService roles) : PageModel
             return Redirect($"/admin/users/{created.Value.Id}");
         }
 
+        if (created.Failure.SentForApproval(TempData))
+        {
+            return Redirect("/admin/users");
+        }
+
         created.Failure!.AddTo(ModelState, ("newPassword", "Password"));
         await LoadRolesAsync();
         Response.StatusCode = created.Failure!.FormStatus();
