@@ -104,6 +104,21 @@ public abstract class AccessReportTests<THost>(THost host) : IClassFixture<THost
     }
 
     [Fact]
+    public async Task The_Back_Office_offers_the_download_to_auditors()
+    {
+        using var browser = App.Client(cookies: true);
+        Assert.Equal(HttpStatusCode.Redirect, (await Seed.SignInAsync(browser, TesseraApp.AdminUsername, TesseraApp.AdminPassword)).StatusCode);
+        Assert.Contains("href=\"/admin/access-report\"", await browser.GetStringAsync("/admin/access-report"), StringComparison.Ordinal);
+
+        var response = await browser.GetAsync("/admin/access-report?handler=Download&format=csv");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("attachment", response.Content.Headers.ContentDisposition?.DispositionType);
+        var lines = (await response.Content.ReadAsStringAsync()).Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.StartsWith("userId,username,", lines[0], StringComparison.Ordinal);
+        Assert.Contains(lines, l => Csv.Fields(l)[1] == TesseraApp.AdminUsername);
+    }
+
+    [Fact]
     public async Task Only_auditors_and_reviewers_read_it_and_bad_parameters_are_refused()
     {
         using var admin = await Seed.AdminApiAsync(App);

@@ -230,6 +230,35 @@ public abstract class SeparationOfDutiesTests<THost>(THost host) : IClassFixture
         Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"/api/v1/roles/{a.Id}")).StatusCode);
     }
 
+    [Fact]
+    public async Task The_Back_Office_page_creates_a_constraint_and_shows_the_users_who_already_break_one()
+    {
+        using var admin = await Seed.AdminApiAsync(App);
+        var (_, a) = await DelegationArrange.RoleAsync(admin, "sa");
+        var (_, b) = await DelegationArrange.RoleAsync(admin, "sb");
+        var (_, c) = await DelegationArrange.RoleAsync(admin, "sc");
+        var breaking = await Seed.UserAsync(App, UserType.BackOffice, null, a, c);
+        using var browser = App.Client(cookies: true);
+        Assert.Equal(HttpStatusCode.Redirect, (await Seed.SignInAsync(browser, TesseraApp.AdminUsername, TesseraApp.AdminPassword)).StatusCode);
+        Assert.Contains("href=\"/admin/sod-constraints\"", await browser.GetStringAsync("/admin/users"), StringComparison.Ordinal);
+
+        var name = Seed.Unique("sod");
+        var form = await browser.GetStringAsync("/admin/sod-constraints/new");
+        var created = await browser.PostAsync("/admin/sod-constraints/new", Form(form, ("Name", name), ("Roles", a), ("Roles", b), ("MaxHeld", "1")));
+        Assert.Equal(HttpStatusCode.Redirect, created.StatusCode);
+        Assert.Contains(name, await browser.GetStringAsync("/admin/sod-constraints"), StringComparison.Ordinal);
+
+        form = await browser.GetStringAsync("/admin/sod-constraints/new");
+        var refused = await browser.PostAsync("/admin/sod-constraints/new", Form(form, ("Name", Seed.Unique("sod")), ("Roles", a), ("Roles", c), ("MaxHeld", "1")));
+        var page = await refused.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+        Assert.Contains("id=\"sod-violations\"", page, StringComparison.Ordinal);
+        Assert.Contains($"data-user=\"{breaking.Username}\"", page, StringComparison.Ordinal);
+    }
+
+    private static FormUrlEncodedContent Form(string page, params (string Key, string Value)[] fields)
+        => new([.. fields.Select(f => new KeyValuePair<string, string>(f.Key, f.Value)), new("__RequestVerificationToken", Seed.AntiforgeryToken(page))]);
+
     private static async Task<((Guid Id, string Name) A, (Guid Id, string Name) B, Guid ConstraintId, string Constraint)> ConstrainedPairAsync(HttpClient admin)
     {
         var a = await DelegationArrange.RoleAsync(admin, "sa");
