@@ -1,7 +1,9 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace Tessera.Server.Governance;
 
 /// <summary>POST /sod-constraints and PUT /sod-constraints/{id}: the whole constraint (maxHeld defaults to 1).</summary>
-public sealed record SodConstraintRequest(string? Name, string? Description, List<string>? Roles, int? MaxHeld);
+public sealed record SodConstraintRequest([Required] string? Name, string? Description, [Required] List<string>? Roles, int? MaxHeld);
 
 public sealed record SodConstraintResponse(Guid Id, string Name, string Description, IReadOnlyList<string> Roles, int MaxHeld, DateTime CreatedAt, DateTime UpdatedAt);
 
