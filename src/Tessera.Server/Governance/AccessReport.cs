@@ -191,7 +191,7 @@ public sealed class AccessReport(TesseraDbContext db, AuditLog audit, TimeProvid
     }
 
     /// <summary>
-    /// One line per privilege or rule and source; a user holding nothing gets one line with entry <c>none</c>. A page's
+    /// One line per privilege or rule and source; a user whose roles carry nothing gets one line with entry <c>none</c>. A page's
     /// lines gather in memory (the host allows no synchronous writes to the response) and go out at each flush.
     /// </summary>
     private sealed class CsvSink(Stream body) : IReportSink
@@ -211,7 +211,9 @@ public sealed class AccessReport(TesseraDbContext db, AuditLog audit, TimeProvid
         {
             var writer = Writer;
             var head = $"{user.Id},{Field(user.Username)},{user.Type.ToWire()},{user.Status.ToWire()},";
-            if (sources.Count == 0)
+
+            // A user whose roles carry nothing (System alone, say) still gets the line that says so.
+            if (sources.All(s => s.Role.Privileges.Length == 0 && s.Role.Rules.Length == 0))
             {
                 writer.Write(head);
                 writer.WriteLine("none,,,,,,,,,");

@@ -64,6 +64,12 @@ public abstract class AccessReportTests<THost>(THost host) : IClassFixture<THost
         ], mine);
         Assert.All(rows.Where(r => r[1] == holder.Username), r => Assert.Equal([holder.Id.ToString(), holder.Username, "backoffice", "invited"], r[..4]));
         Assert.Equal(["none"], rows.Where(r => r[1] == nobody.Username).Select(r => r[4]));
+
+        // An API user holding only System, a role without privileges or rules, is listed too.
+        var client = await Seed.UserAsync(App, UserType.Api, null, BuiltInRoles.System);
+        var again = (await (await reviewer.Client.GetAsync("/api/v1/access-report?format=csv")).Content.ReadAsStringAsync())
+            .Split("\r\n", StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(Csv.Fields).ToList();
+        Assert.Equal(["none"], again.Where(r => r[1] == client.Username).Select(r => r[4]));
         Assert.Contains(rows, r => r[1] == TesseraApp.AdminUsername && r[4] == "privilege" && r[5] == Privileges.ManageGovernance && r[9] == "Administrator" && r[10] == "");
 
         // The quoting is RFC 4180's: the role's comma and quotes survive a round trip.
@@ -76,7 +82,7 @@ public abstract class AccessReportTests<THost>(THost host) : IClassFixture<THost
 
         await App.AuditWrittenAsync();
         await using var check = App.Scope(out var audit);
-        Assert.Equal(2, await audit.AuditEvents.CountAsync(a => a.Action == "access_report.exported" && a.ActorId == reviewer.Id));
+        Assert.Equal(3, await audit.AuditEvents.CountAsync(a => a.Action == "access_report.exported" && a.ActorId == reviewer.Id));
     }
 
     [Fact]
