@@ -15,6 +15,8 @@ switch (command)
         return await Seeder.RunAsync(options);
     case "load":
         return await LoadRunner.RunAsync(options);
+    case "report":
+        return await ReportBench.RunAsync(options);
     case "micro":
         return Micro(options.Flag("smoke"), args.Skip(1).Where(a => a != "--smoke").ToArray());
     case "smoke":
@@ -26,6 +28,8 @@ switch (command)
               load  --provider sqlite|postgres --connection <seeded database> [--server-dll path] [--concurrency 4]
                     [--warmup 200] [--requests 20000] [--seconds 10] [--deep-page 10000] [--out report.md]
                     [--only <part of scenario names>, e.g. --only token]
+              report --provider sqlite|postgres --connection <seeded database> [--server-dll path] [--out report.md]
+                    the access report (CSV, JSON) against the paged users list, rows/s and server peak RSS
               micro [BenchmarkDotNet options, e.g. --filter *]    (run with -c Release)
               smoke [--users 10000]    seed a temporary SQLite file, load briefly, micro in dry mode
             """);

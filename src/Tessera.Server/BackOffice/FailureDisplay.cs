@@ -14,6 +14,7 @@ public static class FailureDisplay
         ["email_taken"] = "email",
         ["role_name_taken"] = "name",
         ["group_name_taken"] = "name",
+        ["sod_constraint_name_taken"] = "name",
     };
 
     /// <summary>

@@ -12,6 +12,12 @@ public interface IChangeReplay
 {
     bool Replays(DirectoryChange change);
 
+    /// <summary>
+    /// The privilege the endpoint that makes this change requires. A checker must hold it as well as APPROVE_CHANGES:
+    /// approving a change is making it.
+    /// </summary>
+    string PrivilegeFor(DirectoryChange change);
+
     /// <summary>Null when the change applied; the failure otherwise (nothing changed).</summary>
     Task<Failure?> ReplayAsync(DirectoryChange change, CancellationToken ct);
 }

@@ -57,6 +57,9 @@ public sealed record ChangeTarget(string Type, Guid? Id, string? Name = null)
 [JsonDerivedType(typeof(AddApiCredential), "user.add_credential")]
 [JsonDerivedType(typeof(DeleteApiCredential), "user.delete_credential")]
 [JsonDerivedType(typeof(RevokeAccess), "access.revoke")]
+[JsonDerivedType(typeof(CreateSodConstraint), "sod_constraint.create")]
+[JsonDerivedType(typeof(UpdateSodConstraint), "sod_constraint.update")]
+[JsonDerivedType(typeof(DeleteSodConstraint), "sod_constraint.delete")]
 public abstract record DirectoryChange(Guid? ActorId)
 {
     /// <summary>The audit action the change writes when it applies (and names as attempted when refused).</summary>
@@ -292,4 +295,33 @@ public sealed record RevokeAccess(Guid? ActorId, Guid UserId, Guid? RoleId, Guid
     public override string Action => "access.revoked";
 
     public override ChangeTarget Target => ChangeTarget.User(UserId);
+}
+
+/// <summary>A new separation-of-duties constraint.</summary>
+public sealed record CreateSodConstraint(Guid? ActorId, SodConstraintRequest Request) : DirectoryChange(ActorId)
+{
+    public override string Action => "sod_constraint.created";
+
+    public override string? ApprovalOperation => ApprovalOperations.ChangeSodConstraints;
+
+    public override ChangeTarget Target => new("sod_constraint", null, Request.Name);
+}
+
+/// <summary>A separation-of-duties constraint replaced whole.</summary>
+public sealed record UpdateSodConstraint(Guid? ActorId, Guid ConstraintId, SodConstraintRequest Request) : DirectoryChange(ActorId)
+{
+    public override string Action => "sod_constraint.updated";
+
+    public override string? ApprovalOperation => ApprovalOperations.ChangeSodConstraints;
+
+    public override ChangeTarget Target => new("sod_constraint", ConstraintId);
+}
+
+public sealed record DeleteSodConstraint(Guid? ActorId, Guid ConstraintId) : DirectoryChange(ActorId)
+{
+    public override string Action => "sod_constraint.deleted";
+
+    public override string? ApprovalOperation => ApprovalOperations.ChangeSodConstraints;
+
+    public override ChangeTarget Target => new("sod_constraint", ConstraintId);
 }

@@ -652,6 +652,9 @@ public sealed class AccessRevocationReplay(AccessReviewService reviews, Director
 {
     public bool Replays(DirectoryChange change) => change is RevokeAccess;
 
+    /// <summary>Taking a role or membership from a user is managing that user.</summary>
+    public string PrivilegeFor(DirectoryChange change) => Tessera.Core.Access.Privileges.ManageUsers;
+
     public async Task<Failure?> ReplayAsync(DirectoryChange change, CancellationToken ct)
     {
         var revoke = (RevokeAccess)change;

@@ -159,6 +159,17 @@ public sealed class ChangeRequestService(
                 Failure.Conflict("change_unreadable", "The stored change cannot be applied by this version of Tessera."), ct);
         }
 
+        // Approving a change is making it: the checker needs the privilege of the endpoint that makes it, too.
+        var privilege = replay.PrivilegeFor(change);
+        if (await callers.GetAsync(checkerId, ct) is not { } checker || !checker.Privileges.Contains(privilege))
+        {
+            return new Failure(FailureKind.Forbidden, CheckerLacksPrivilege,
+                $"Approving this change means making it: it needs {privilege}, which you do not hold.")
+            {
+                Extensions = new Dictionary<string, object?> { ["privileges"] = new[] { privilege } },
+            };
+        }
+
         Failure? failure;
         approval.Begin(request, checkerId, checkerName, Comment(decision));
         try

@@ -3,14 +3,23 @@ using Tessera.Server.SignIn;
 
 namespace Tessera.Server.Http;
 
-/// <summary>Endpoint metadata naming the privilege an endpoint needs (read by the routing-table test and the docs).</summary>
-public sealed record RequiresPrivilegeAttribute(string Privilege);
+/// <summary>
+/// Endpoint metadata naming the privilege an endpoint needs (read by the routing-table test and the docs);
+/// <see cref="AnyOf"/> lists them when any one of several will do (<see cref="Privilege"/> then reads "A or B").
+/// </summary>
+public sealed record RequiresPrivilegeAttribute(string Privilege)
+{
+    public IReadOnlyList<string> AnyOf { get; init; } = [Privilege];
+}
 
 /// <summary>Endpoint metadata for endpoints that any signed-in caller may use (their own profile, say).</summary>
 public sealed record RequiresCallerAttribute;
 
-/// <summary>The caller must currently hold the privilege, through any of their roles.</summary>
-public sealed record PrivilegeRequirement(string Privilege) : IAuthorizationRequirement;
+/// <summary>The caller must currently hold the privilege (or one of <see cref="AnyOf"/>), through any of their roles.</summary>
+public sealed record PrivilegeRequirement(string Privilege) : IAuthorizationRequirement
+{
+    public IReadOnlyList<string> AnyOf { get; init; } = [Privilege];
+}
 
 /// <summary>Decides privilege requirements from the caller's current standing, not from the token's claims.</summary>
 public sealed class PrivilegeHandler(CallerDirectory callers, TimeProvider clock) : AuthorizationHandler<PrivilegeRequirement>
@@ -23,7 +32,7 @@ public sealed class PrivilegeHandler(CallerDirectory callers, TimeProvider clock
         }
 
         var caller = await callers.GetAsync(id, CancellationToken.None);
-        if (caller is not null && caller.MayAct(clock.GetUtcNow().UtcDateTime) && caller.Privileges.Contains(requirement.Privilege))
+        if (caller is not null && caller.MayAct(clock.GetUtcNow().UtcDateTime) && requirement.AnyOf.Any(caller.Privileges.Contains))
         {
             context.Succeed(requirement);
         }
@@ -40,6 +49,17 @@ public static class EndpointPrivileges
             .AddAuthenticationSchemes(TokenServer.BearerScheme)
             .RequireAuthenticatedUser()
             .AddRequirements(new PrivilegeRequirement(privilege)));
+    }
+
+    /// <summary>Bearer token required, and any one of the named privileges.</summary>
+    public static TBuilder RequireAnyPrivilege<TBuilder>(this TBuilder builder, params string[] privileges) where TBuilder : IEndpointConventionBuilder
+    {
+        var named = string.Join(" or ", privileges);
+        builder.WithMetadata(new RequiresPrivilegeAttribute(named) { AnyOf = privileges });
+        return builder.RequireAuthorization(policy => policy
+            .AddAuthenticationSchemes(TokenServer.BearerScheme)
+            .RequireAuthenticatedUser()
+            .AddRequirements(new PrivilegeRequirement(named) { AnyOf = privileges }));
     }
 
     /// <summary>Bearer token required; no particular privilege.</summary>

@@ -3,6 +3,7 @@ using Tessera.Core.Access;
 using Tessera.Core.Common;
 using Tessera.Server.Audit;
 using Tessera.Server.Changes;
+using Tessera.Server.Governance;
 using Tessera.Server.SignIn;
 using Tessera.Server.Storage;
 using Tessera.Server.Users;
@@ -130,6 +131,11 @@ public sealed class RoleService(TesseraDbContext db, DirectoryPipeline pipeline,
                 return Failure.Conflict("builtin_role", $"{role.Name} is built in and cannot be deleted.");
             }
 
+            if (await SodConstraintHoldings.RoleInUseAsync(db, [role.Id], ct) is { } constrained)
+            {
+                return constrained;
+            }
+
             // Taking access away hands nothing out; the pipeline still refuses it if it took the actor's own MANAGE_USERS.
             db.Roles.Remove(role);
             scope.Audit();
@@ -232,7 +238,13 @@ public sealed class RoleService(TesseraDbContext db, DirectoryPipeline pipeline,
 
             if (mode == "replace")
             {
-                foreach (var role in existing.Where(r => !r.IsBuiltIn && !seen.Contains(r.Name)))
+                var dropped = existing.Where(r => !r.IsBuiltIn && !seen.Contains(r.Name)).ToList();
+                if (await SodConstraintHoldings.RoleInUseAsync(db, [.. dropped.Select(r => r.Id)], ct) is { } constrained)
+                {
+                    return constrained;
+                }
+
+                foreach (var role in dropped)
                 {
                     db.Roles.Remove(role);
                     deleted.Add(role.Name);

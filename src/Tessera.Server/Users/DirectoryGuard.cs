@@ -11,7 +11,8 @@ namespace Tessera.Server.Users;
 /// The directory's invariants, checked in one place against the saved-but-uncommitted state of a
 /// directory transaction (see <see cref="DirectoryTransaction"/>), whatever path made the change:
 /// a BackOffice user never holds System (directly or through a group, now or by a grant yet to begin), an API
-/// user holds it now, and at least one active user keeps MANAGE_USERS by a grant without an end.
+/// user holds it now, nobody breaks a separation-of-duties constraint, and at least one active user keeps
+/// MANAGE_USERS by a grant without an end.
 /// </summary>
 public static class DirectoryGuard
 {
@@ -46,10 +47,22 @@ public static class DirectoryGuard
             {
                 return Failure.Conflict("system_role_required", $"{api.Username} is an API user and must hold the System role.");
             }
+
+            if (await CheckSeparationOfDutiesAsync(db, ids, now, ct) is { } sod)
+            {
+                return sod;
+            }
         }
 
         return await CheckLastAdministratorAsync(db, now, ct);
     }
+
+    /// <summary>
+    /// No affected user may hold more of a separation-of-duties constraint's roles than it allows (directly or through
+    /// groups, counting grants valid now or later). Without constraints this costs one query on an empty table.
+    /// </summary>
+    public static Task<Failure?> CheckSeparationOfDutiesAsync(TesseraDbContext db, IReadOnlyCollection<Guid> affectedUsers, DateTime now, CancellationToken ct)
+        => Governance.SodConstraintHoldings.CheckUsersAsync(db, affectedUsers, now, ct);
 
     /// <summary>
     /// At least one non-reserved user who may act now (active, or past a lockout) must keep MANAGE_USERS, or nobody

@@ -34,6 +34,7 @@ public sealed class OpenApiContractTests(SqliteHost host) : IClassFixture<Sqlite
     [InlineData("CreateAccessReviewRequest", new[] { "dueAt", "name", "reviewers", "scope" })]
     [InlineData("AccessReviewDecisionsRequest", new[] { "items" })]
     [InlineData("AccessReviewDecision", new[] { "decision", "id" })]
+    [InlineData("SodConstraintRequest", new[] { "name", "roles" })]
     public async Task Request_schemas_require_what_the_service_refuses_without(string schema, string[] required)
     {
         var document = await DocumentAsync();
@@ -70,6 +71,16 @@ public sealed class OpenApiContractTests(SqliteHost host) : IClassFixture<Sqlite
         Assert.All(members, m => Assert.True(properties.TryGetProperty(m, out _), $"{schema} lacks {m}: {properties}"));
     }
 
+    [Theory]
+    [InlineData("/api/v1/sod-constraints", new[] { "get", "post" })]
+    [InlineData("/api/v1/sod-constraints/{id}", new[] { "get", "put", "delete" })]
+    [InlineData("/api/v1/access-report", new[] { "get" })]
+    public async Task The_governance_paths_are_documented(string path, string[] methods)
+    {
+        var operations = (await DocumentAsync()).GetProperty("paths").GetProperty(path);
+        Assert.All(methods, m => Assert.True(operations.TryGetProperty(m, out _), $"{m} {path}: {operations}"));
+    }
+
     [Fact]
     public async Task The_policy_schema_shows_the_least_strength()
     {
@@ -87,6 +98,7 @@ public sealed class OpenApiContractTests(SqliteHost host) : IClassFixture<Sqlite
     [InlineData("/api/v1/access-reviews/{id}/items", new[] { "decision", "limit", "cursor" })]
     [InlineData("/api/v1/access-reviews/{id}/report", new[] { "format" })]
     [InlineData("/api/v1/change-requests", new[] { "status", "limit", "cursor" })]
+    [InlineData("/api/v1/access-report", new[] { "format", "type", "includeExpired" })]
     public async Task Every_query_parameter_of_a_list_is_described(string path, string[] names)
     {
         var operation = (await DocumentAsync()).GetProperty("paths").GetProperty(path).GetProperty("get");

@@ -87,11 +87,11 @@ public sealed class GroupModel(GroupService groups, RoleService roles, UserSearc
         }
 
         // Each member with the range its row shows (one left as loaded stays exactly as stored); a member just added holds for good.
-        List<Governance.MemberAssignment> members = [.. ids.Select(id =>
+        List<Tessera.Server.Governance.MemberAssignment> members = [.. ids.Select(id =>
         {
             var stored = Existing?.Members.FirstOrDefault(m => m.Id == id) is { } m ? new Core.Governance.Validity(m.ValidFrom, m.ValidUntil) : Core.Governance.Validity.Always;
             var validity = ValidityFields.Read(MemberValidity, id.ToString(), stored, ModelState, nameof(AddMembers));
-            return new Governance.MemberAssignment(id, validity.From, validity.Until);
+            return new Tessera.Server.Governance.MemberAssignment(id, validity.From, validity.Until);
         })];
         if (!ModelState.IsValid)
         {

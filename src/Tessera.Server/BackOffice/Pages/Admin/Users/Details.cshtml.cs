@@ -127,11 +127,11 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
 
         // Each ticked role with the range its row shows; a range left as loaded stays exactly as stored.
         var unreadable = new Microsoft.AspNetCore.Mvc.ModelBinding.ModelStateDictionary();
-        List<Governance.RoleAssignment> wanted = [.. Roles.Select(name =>
+        List<Tessera.Server.Governance.RoleAssignment> wanted = [.. Roles.Select(name =>
         {
             var held = current.RoleAssignments.FirstOrDefault(a => string.Equals(a.Name, name, StringComparison.OrdinalIgnoreCase));
             var validity = ValidityFields.Read(RoleValidity, name, held is null ? Core.Governance.Validity.Always : new(held.ValidFrom, held.ValidUntil), unreadable, "roles");
-            return new Governance.RoleAssignment(name, validity.From, validity.Until);
+            return new Tessera.Server.Governance.RoleAssignment(name, validity.From, validity.Until);
         })];
         if (unreadable.ErrorCount > 0)
         {

@@ -27,7 +27,7 @@ public sealed class NewModel(UserService users, RoleService roles) : PageModel
 
     public async Task<IActionResult> OnPostAsync()
     {
-        var created = await users.CreateAsync(new CreateUserRequest(Username, Email, FirstName, LastName, Type, CredentialMode, [.. Roles.Select(r => (Governance.RoleAssignment)r)], null,
+        var created = await users.CreateAsync(new CreateUserRequest(Username, Email, FirstName, LastName, Type, CredentialMode, [.. Roles.Select(r => (Tessera.Server.Governance.RoleAssignment)r)], null,
             string.IsNullOrEmpty(Password) ? null : Password), HttpContext.RequestAborted);
         if (created.Succeeded)
         {
