@@ -137,6 +137,35 @@ public abstract class SeparationOfDutiesTests<THost>(THost host) : IClassFixture
     }
 
     [Fact]
+    public async Task A_grant_not_yet_begun_counts_and_an_ended_one_does_not()
+    {
+        using var admin = await Seed.AdminApiAsync(App);
+        var (a, b, constraintId, constraint) = await ConstrainedPairAsync(admin);
+        // Whole seconds: a range sent back exactly as stored must read as the same range on both providers.
+        var clock = App.Clock.GetUtcNow().UtcDateTime;
+        var now = new DateTime(clock.Ticks - clock.Ticks % TimeSpan.TicksPerSecond, DateTimeKind.Utc);
+
+        // Two toxic roles may not overlap at any time: a grant that begins next month is already held.
+        var future = await Seed.UserAsync(App, UserType.BackOffice, null);
+        await Expect.ResponseAsync(await admin.PutAsJsonAsync($"/api/v1/users/{future.Id}/roles",
+            new { roles = new object[] { new { name = a.Name, validFrom = now.AddDays(30).ToString("O") } } }), HttpStatusCode.OK);
+        await ExpectViolationAsync(await admin.PutAsJsonAsync($"/api/v1/users/{future.Id}/roles",
+            new { roles = new object[] { new { name = a.Name, validFrom = now.AddDays(30).ToString("O") }, b.Name } }), constraintId, constraint, a.Name, b.Name);
+
+        // A grant that has ended gives nothing, so the other role may be granted beside it.
+        var lapsed = await Seed.UserAsync(App, UserType.BackOffice, null);
+        await using (var scope = App.Scope(out var db))
+        {
+            db.UserRoles.Add(new UserRole { UserId = lapsed.Id, RoleId = a.Id, ValidFrom = now.AddDays(-30), ValidUntil = now.AddDays(-1) });
+            await db.SaveChangesAsync();
+        }
+
+        await Expect.ResponseAsync(await admin.PutAsJsonAsync($"/api/v1/users/{lapsed.Id}/roles",
+            new { roles = new object[] { new { name = a.Name, validFrom = now.AddDays(-30).ToString("O"), validUntil = now.AddDays(-1).ToString("O") }, b.Name } }), HttpStatusCode.OK);
+        Assert.Equal([a.Name, b.Name], await HeldAsync(lapsed.Id, a.Id, b.Id));
+    }
+
+    [Fact]
     public async Task A_constraint_that_users_already_break_is_refused_listing_them()
     {
         using var admin = await Seed.AdminApiAsync(App);
