@@ -5,14 +5,15 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Tessera.Core.Access;
 using Tessera.Server.Storage;
+using Tessera.Server.Tests.Credentials;
 using Tessera.Server.Tests.Delegation;
 using Tessera.Server.Tests.Infrastructure;
 
 namespace Tessera.Server.Tests.Governance;
 
-public sealed class SqliteFourEyesTests(SqliteHost host) : FourEyesTests<SqliteHost>(host);
+public sealed class SqliteFourEyesTests(SqliteMailedHost host) : FourEyesTests<SqliteMailedHost>(host);
 
-public sealed class PostgresFourEyesTests(PostgresHost host) : FourEyesTests<PostgresHost>(host);
+public sealed class PostgresFourEyesTests(PostgresMailedHost host) : FourEyesTests<PostgresMailedHost>(host);
 
 /// <summary>
 /// Four-eyes approval: a change the approval policy names is stored as a change request (202) instead of applied; a
@@ -20,7 +21,7 @@ public sealed class PostgresFourEyesTests(PostgresHost host) : FourEyesTests<Pos
 /// invariant checked again at that moment. Each test sets the policy it needs and puts the default back (straight in
 /// the store: switching an operation off through the API needs a second person, as one test shows).
 /// </summary>
-public abstract class FourEyesTests<THost>(THost host) : IClassFixture<THost> where THost : HostFixture
+public abstract class FourEyesTests<THost>(THost host) : IClassFixture<THost> where THost : MailedHost
 {
     private TesseraApp App => host.App;
 
@@ -304,6 +305,11 @@ public abstract class FourEyesTests<THost>(THost host) : IClassFixture<THost> wh
             var text = App.Services.GetRequiredService<Tessera.Server.Mail.OutboxBodies>().Unprotect(mail.TextBody);
             Assert.Contains($"/admin/approvals?id={id}", text, StringComparison.Ordinal);
             Assert.Contains("Quarter end", text, StringComparison.Ordinal);
+
+            // The outbox delivers it: the checker's mail reaches the SMTP server, naming the maker and the operation.
+            var delivered = await host.Smtp.WaitForMessageAsync(m => m.To.Contains($"{checker.Username}@delegation.test") && m.Subject.Contains(maker.Username, StringComparison.Ordinal), TimeSpan.FromSeconds(20));
+            Assert.Contains("grant_role", delivered.Subject, StringComparison.Ordinal);
+            Assert.Contains($"/admin/approvals?id={id}", delivered.Text, StringComparison.Ordinal);
         }
         finally
         {
