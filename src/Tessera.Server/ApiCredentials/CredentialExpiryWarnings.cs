@@ -21,62 +21,25 @@ public sealed class CredentialExpiryWarnings(
     BootstrapGate bootstrap,
     IOptions<ApiCredentialOptions> options,
     TimeProvider clock,
-    ILogger<CredentialExpiryWarnings> logger) : BackgroundService
+    ILogger<CredentialExpiryWarnings> logger) : PeriodicJob(bootstrap, clock, logger)
 {
     public const string AuditAction = "credential.expiring";
 
     /// <summary>The first look waits this long after the start, leaving the cores to the start and the first requests.</summary>
     internal static readonly TimeSpan FirstCheckDelay = TimeSpan.FromSeconds(30);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        await Task.Yield();
-        try
-        {
-            await bootstrap.Completion.WaitAsync(stoppingToken);
-            await Task.Delay(FirstCheckDelay, clock, stoppingToken);
-        }
-        catch (Exception) when (stoppingToken.IsCancellationRequested || !bootstrap.Completion.IsCompletedSuccessfully)
-        {
-            // Stopping, or a failed bootstrap, which stops the service itself.
-            return;
-        }
+    protected override TimeSpan Period => TimeSpan.FromHours(options.Value.ExpiryCheckHours);
 
-        var period = TimeSpan.FromHours(options.Value.ExpiryCheckHours);
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await WarnDueAsync(stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (Exception e)
-            {
-                // A database that does not answer is logged by DatabaseOutage; the next look finds what this one missed.
-                if (!DatabaseFaults.IsUnavailable(e))
-                {
-                    logger.LogWarning(e, "Looking for API credentials about to expire failed; the next look is in {Hours} h.", options.Value.ExpiryCheckHours);
-                }
-            }
+    protected override TimeSpan FirstDelay => FirstCheckDelay;
 
-            try
-            {
-                await Task.Delay(period, clock, stoppingToken);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
-        }
-    }
+    protected override string Name => "Looking for API credentials about to expire";
+
+    protected override Task RunOnceAsync(CancellationToken ct) => WarnDueAsync(ct);
 
     /// <summary>One look: sends every warning due now and not yet sent; returns how many this instance sent.</summary>
     public async Task<int> WarnDueAsync(CancellationToken ct)
     {
-        var now = clock.GetUtcNow().UtcDateTime;
+        var now = Clock.GetUtcNow().UtcDateTime;
         var horizon = now.AddDays(ApiCredentialRules.NoticeDays.Max());
         List<(Guid Id, DateTime ExpiresAt, int? Sent)> candidates;
         await using (var scope = scopes.CreateAsyncScope())

@@ -34,48 +34,18 @@ public sealed class AccessLapseSweep(
     CallerDirectory callers,
     IOptions<AccessLapseOptions> options,
     TimeProvider clock,
-    ILogger<AccessLapseSweep> logger) : BackgroundService
+    ILogger<AccessLapseSweep> logger) : PeriodicJob(bootstrap, clock, logger)
 {
     public const string AuditAction = "access.expired";
 
     /// <summary>Lapses claimed per transaction; a larger backlog is worked off in several.</summary>
     internal const int BatchSize = 200;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        await Task.Yield();
-        try
-        {
-            await bootstrap.Completion.WaitAsync(stoppingToken);
-        }
-        catch (Exception) when (stoppingToken.IsCancellationRequested || !bootstrap.Completion.IsCompletedSuccessfully)
-        {
-            // Stopping, or a failed bootstrap, which stops the service itself.
-            return;
-        }
+    protected override TimeSpan Period => TimeSpan.FromSeconds(options.Value.LapseSweepSeconds);
 
-        var period = TimeSpan.FromSeconds(options.Value.LapseSweepSeconds);
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await Task.Delay(period, clock, stoppingToken);
-                await SweepAsync(stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (Exception e)
-            {
-                // A database that does not answer is logged by DatabaseOutage; the next look finds what this one missed.
-                if (!DatabaseFaults.IsUnavailable(e))
-                {
-                    logger.LogWarning(e, "Looking for ended role grants and memberships failed; the next look is in {Seconds} s.", options.Value.LapseSweepSeconds);
-                }
-            }
-        }
-    }
+    protected override string Name => "Looking for ended role grants and memberships";
+
+    protected override Task RunOnceAsync(CancellationToken ct) => SweepAsync(ct);
 
     /// <summary>One look: records every lapse not yet recorded; returns how many this instance recorded.</summary>
     public async Task<int> SweepAsync(CancellationToken ct)
@@ -104,7 +74,7 @@ public sealed class AccessLapseSweep(
 
     private async Task<(int Recorded, bool More)> SweepBatchAsync(CancellationToken ct)
     {
-        var now = clock.GetUtcNow().UtcDateTime;
+        var now = Clock.GetUtcNow().UtcDateTime;
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<TesseraDbContext>();
         var audit = scope.ServiceProvider.GetRequiredService<AuditLog>();

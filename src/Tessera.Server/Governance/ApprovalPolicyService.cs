@@ -25,43 +25,14 @@ public static class ApprovalPolicyStore
 }
 
 /// <summary>
-/// The approval policy as the pages read it (the navigation's pending count, the policy page), kept in memory like
-/// <see cref="Credentials.PasswordPolicyCache"/>: a change on this instance applies at once, other instances see it
+/// The approval policy as the pages read it (the navigation's pending count, the policy page), kept in memory
+/// (<see cref="SettingCache{T}"/>): a change on this instance applies at once, other instances see it
 /// within Tessera:Tokens:CallerCacheSeconds. The pipeline does not use it: it reads the policy inside the serialized
 /// directory transaction, so that a policy switched on binds the very next change on every instance.
 /// </summary>
-public sealed class ApprovalPolicyCache(IOptions<TokenOptions> options, TimeProvider clock)
+public sealed class ApprovalPolicyCache(IOptions<TokenOptions> options, TimeProvider clock) : SettingCache<ApprovalPolicy>(options, clock)
 {
-    private Entry? current;
-    private long generation;
-
-    public async ValueTask<ApprovalPolicy> GetAsync(TesseraDbContext db, CancellationToken ct)
-    {
-        var now = clock.GetUtcNow();
-        var seen = Interlocked.Read(ref generation);
-        var entry = Volatile.Read(ref current);
-        if (entry is not null && entry.Generation == seen && entry.Expires > now)
-        {
-            return entry.Policy;
-        }
-
-        var policy = await ApprovalPolicyStore.GetAsync(db, ct);
-        if (options.Value.CallerCacheSeconds > 0 && Interlocked.Read(ref generation) == seen)
-        {
-            Volatile.Write(ref current, new Entry(policy, seen, now.AddSeconds(options.Value.CallerCacheSeconds)));
-        }
-
-        return policy;
-    }
-
-    /// <summary>Call after a policy change is committed.</summary>
-    public void Invalidate()
-    {
-        Interlocked.Increment(ref generation);
-        Volatile.Write(ref current, null);
-    }
-
-    private sealed record Entry(ApprovalPolicy Policy, long Generation, DateTimeOffset Expires);
+    protected override Task<ApprovalPolicy> LoadAsync(TesseraDbContext db, CancellationToken ct) => ApprovalPolicyStore.GetAsync(db, ct);
 }
 
 /// <summary>Reads and replaces the approval policy (<c>GET|PUT /api/v1/approval-policy</c>, the policy page).</summary>

@@ -8,42 +8,14 @@ namespace Tessera.Server.Governance;
 /// <see cref="Period"/> on every instance; the serialized transaction lets only one instance end each. Reading or
 /// deciding a request checks its expiry as well, so nobody waits for this sweep.
 /// </summary>
-public sealed class ChangeRequestExpiry(IServiceScopeFactory scopes, BootstrapGate bootstrap, TimeProvider clock, ILogger<ChangeRequestExpiry> logger) : BackgroundService
+public sealed class ChangeRequestExpiry(IServiceScopeFactory scopes, BootstrapGate bootstrap, TimeProvider clock, ILogger<ChangeRequestExpiry> logger)
+    : PeriodicJob(bootstrap, clock, logger)
 {
-    public static readonly TimeSpan Period = TimeSpan.FromMinutes(5);
+    protected override TimeSpan Period => TimeSpan.FromMinutes(5);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        await Task.Yield();
-        try
-        {
-            await bootstrap.Completion.WaitAsync(stoppingToken);
-        }
-        catch (Exception) when (stoppingToken.IsCancellationRequested || !bootstrap.Completion.IsCompletedSuccessfully)
-        {
-            return;
-        }
+    protected override string Name => "Ending expired change requests";
 
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await Task.Delay(Period, clock, stoppingToken);
-                await SweepAsync(stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (Exception e)
-            {
-                if (!DatabaseFaults.IsUnavailable(e))
-                {
-                    logger.LogWarning(e, "Ending expired change requests failed; the next sweep is in {Minutes} min.", Period.TotalMinutes);
-                }
-            }
-        }
-    }
+    protected override Task RunOnceAsync(CancellationToken ct) => SweepAsync(ct);
 
     /// <summary>One sweep; returns how many requests it ended.</summary>
     public async Task<int> SweepAsync(CancellationToken ct)

@@ -1,0 +1,47 @@
+using Microsoft.Extensions.Options;
+using Tessera.Server.SignIn;
+
+namespace Tessera.Server.Storage;
+
+/// <summary>
+/// A policy stored as a setting, kept in memory so that the requests that read it do not read the setting again.
+/// A change made on this instance applies at once (the use case calls <see cref="Invalidate"/> after its commit);
+/// other instances see it within Tessera:Tokens:CallerCacheSeconds, the bound that already applies to a caller's
+/// standing. Use cases that must judge by the stored policy read it afresh instead.
+/// </summary>
+public abstract class SettingCache<T>(IOptions<TokenOptions> options, TimeProvider clock) where T : class
+{
+    private Entry? current;
+    private long generation;
+
+    protected abstract Task<T> LoadAsync(TesseraDbContext db, CancellationToken ct);
+
+    public async ValueTask<T> GetAsync(TesseraDbContext db, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        var seen = Interlocked.Read(ref generation);
+        var entry = Volatile.Read(ref current);
+        if (entry is not null && entry.Generation == seen && entry.Expires > now)
+        {
+            return entry.Value;
+        }
+
+        var value = await LoadAsync(db, ct);
+        if (options.Value.CallerCacheSeconds > 0 && Interlocked.Read(ref generation) == seen)
+        {
+            // Not kept when the policy changed while it was read: the next request reads again.
+            Volatile.Write(ref current, new Entry(value, seen, now.AddSeconds(options.Value.CallerCacheSeconds)));
+        }
+
+        return value;
+    }
+
+    /// <summary>Call after a policy change is committed.</summary>
+    public void Invalidate()
+    {
+        Interlocked.Increment(ref generation);
+        Volatile.Write(ref current, null);
+    }
+
+    private sealed record Entry(T Value, long Generation, DateTimeOffset Expires);
+}
