@@ -377,6 +377,39 @@ public abstract class FourEyesTests<THost>(THost host) : IClassFixture<THost> wh
     }
 
     [Fact]
+    public async Task A_separation_of_duties_constraint_waits_for_a_checker_who_may_make_it()
+    {
+        using var admin = await Seed.AdminApiAsync(App);
+        var (_, a) = await DelegationArrange.RoleAsync(admin, "sod-a");
+        var (_, b) = await DelegationArrange.RoleAsync(admin, "sod-b");
+        using var maker = await DelegationArrange.ActorAsync(App, admin, [Privileges.ViewUsers, Privileges.ManageGovernance]);
+        using var checker = await DelegationArrange.ActorAsync(App, admin, [Privileges.ViewUsers, Privileges.ApproveChanges]);
+        await PolicyAsync("change_sod_constraints");
+        try
+        {
+            var name = Seed.Unique("sod");
+            var id = await DeferredAsync(maker.Client.PostAsJsonAsync("/api/v1/sod-constraints", new { name, roles = new[] { a, b } }));
+            Assert.Equal("change_sod_constraints", (await ReadAsync(admin, id)).GetProperty("operation").GetString());
+            var listed = await Expect.ResponseAsync(await admin.GetAsync("/api/v1/sod-constraints"), HttpStatusCode.OK);
+            Assert.DoesNotContain(listed.GetProperty("items").EnumerateArray(), c => c.GetProperty("name").GetString() == name);
+
+            // Approving a constraint is making one: APPROVE_CHANGES without MANAGE_GOVERNANCE is not enough, and the request waits.
+            var refused = await Expect.ProblemAsync(await checker.Client.PostAsJsonAsync($"/api/v1/change-requests/{id}/approve", new { }), HttpStatusCode.Forbidden, "checker_lacks_privilege");
+            Assert.Contains(Privileges.ManageGovernance, refused.GetProperty("privileges").EnumerateArray().Select(p => p.GetString()));
+            Assert.Equal("pending", (await ReadAsync(admin, id)).GetProperty("status").GetString());
+
+            Assert.Equal("approved", (await Expect.ResponseAsync(await admin.PostAsJsonAsync($"/api/v1/change-requests/{id}/approve", new { }), HttpStatusCode.OK))
+                .GetProperty("status").GetString());
+            listed = await Expect.ResponseAsync(await admin.GetAsync("/api/v1/sod-constraints"), HttpStatusCode.OK);
+            Assert.Contains(listed.GetProperty("items").EnumerateArray(), c => c.GetProperty("name").GetString() == name);
+        }
+        finally
+        {
+            await ResetPolicyAsync();
+        }
+    }
+
+    [Fact]
     public async Task Relaxing_the_policy_needs_a_second_person_and_tightening_it_does_not()
     {
         using var admin = await Seed.AdminApiAsync(App);
