@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Identity;
 using Scalar.AspNetCore;
 using Tessera.Server;
+using Tessera.Server.BackOffice.Localization;
 using Tessera.Server.Access;
 using Tessera.Server.AgentAssist;
 using Tessera.Server.ApiCredentials;
@@ -79,11 +80,12 @@ builder.Services.AddTesseraTokenServer(builder.Configuration);
 builder.Services.AddTesseraSessions(builder.Configuration).AddTesseraSso(builder.Configuration);
 builder.Services.AddAuthorization();
 builder.Services.AddSingleton<IAuthorizationHandler, PrivilegeHandler>();
+builder.Services.AddTesseraLocalization();
 builder.Services.AddRazorPages(o =>
 {
     o.RootDirectory = "/BackOffice/Pages";
     o.Conventions.AuthorizeFolder("/");
-});
+}).AddViewLocalization();
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(15));
 builder.Services.LoadDataProtectionKeysBehindTheGate();
 
@@ -122,6 +124,7 @@ app.UseRouting();
 app.UseRateLimiter();
 app.UseAuthentication();
 app.UsePendingSignInGate();
+app.UseTesseraLocalization();
 app.UseAuthorization();
 app.UseStrictRequests();
 

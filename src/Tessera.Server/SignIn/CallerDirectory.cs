@@ -31,6 +31,12 @@ public sealed record CallerState(
     /// <summary>When one of the user's role grants or memberships next begins or ends; null when none will.</summary>
     public DateTime? AccessChangesAt { get; init; }
 
+    /// <summary>The Back Office language chosen on the profile page (null: the browser's).</summary>
+    public string? Language { get; init; }
+
+    /// <summary>The IANA time zone chosen on the profile page (null: UTC).</summary>
+    public string? TimeZone { get; init; }
+
     public IReadOnlySet<string> Privileges => Access.Privileges;
 
     public string StampDigest => CallerDirectory.Digest(SecurityStamp);
@@ -99,6 +105,8 @@ public sealed class CallerDirectory(IServiceScopeFactory scopes, IOptions<TokenO
             user.CredentialMode, user.LockedUntil, user.SecurityStamp, access.Roles, access.Groups, access.Access)
         {
             AccessChangesAt = access.NextChange,
+            Language = user.Language,
+            TimeZone = user.TimeZone,
         };
     }
 

@@ -37,6 +37,12 @@ public sealed class User
     public DateTime? LastSignInAt { get; set; }
     public int FailedSignInCount { get; set; }
     public DateTime? LockedUntil { get; set; }
+
+    /// <summary>The Back Office language (`en`, `de`) the user chose on the profile page; null follows the browser.</summary>
+    public string? Language { get; set; }
+
+    /// <summary>The IANA time zone in which the Back Office shows this user dates; null shows UTC.</summary>
+    public string? TimeZone { get; set; }
     public List<UserRole> Roles { get; set; } = [];
     public List<GroupMember> Groups { get; set; } = [];
 

@@ -69,6 +69,8 @@ public abstract class TesseraDbContext(DbContextOptions options) : DbContext(opt
             e.Property(u => u.NormalizedLastName).HasMaxLength(100);
             e.Property(u => u.PasswordHash).HasMaxLength(512);
             e.Property(u => u.SecurityStamp).HasMaxLength(64);
+            e.Property(u => u.Language).HasMaxLength(UserPreferences.MaxLanguageLength);
+            e.Property(u => u.TimeZone).HasMaxLength(UserPreferences.MaxTimeZoneLength);
             e.HasIndex(u => u.NormalizedUsername).IsUnique();
             e.HasIndex(u => u.NormalizedEmail).IsUnique();
             e.Property(u => u.UsernameSkeleton).HasMaxLength(Skeletons.MaxLength);

@@ -12,7 +12,7 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
     public partial class PostgresTesseraDbContextModel
     {
         private PostgresTesseraDbContextModel()
-            : base(skipDetectChanges: false, modelId: new Guid("db976133-63ba-4426-99d3-680bbea9ab60"), entityTypeCount: 34)
+            : base(skipDetectChanges: false, modelId: new Guid("aead1abb-19dc-45f9-86eb-104feb2b9d5b"), entityTypeCount: 34)
         {
         }
 

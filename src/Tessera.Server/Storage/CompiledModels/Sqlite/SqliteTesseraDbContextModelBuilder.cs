@@ -11,7 +11,7 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
     public partial class SqliteTesseraDbContextModel
     {
         private SqliteTesseraDbContextModel()
-            : base(skipDetectChanges: false, modelId: new Guid("3e42ce94-1549-4ecf-ad91-a68d9cc26b68"), entityTypeCount: 34)
+            : base(skipDetectChanges: false, modelId: new Guid("030f4447-9fdc-4f8a-909b-6ce59f486d28"), entityTypeCount: 34)
         {
         }
 
