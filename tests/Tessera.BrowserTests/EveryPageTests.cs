@@ -115,7 +115,7 @@ public sealed class EveryPageTests(BrowserHost host) : IClassFixture<BrowserHost
         {
             name = $"Branch-{suffix}", description = "One branch", roles = new[] { $"Tellers-{suffix}" }, userIds = new[] { user.Id },
         }));
-        var reviewer = await Seed.UserAsync(App, UserType.BackOffice, null, BuiltInRoles.Administrator);
+        var reviewer = await Seed.UserAsync(App, UserType.BackOffice, "Reviewer-Password-2026-x", BuiltInRoles.Administrator);
         var review = await CreatedIdAsync(await api.PostAsJsonAsync("/api/v1/access-reviews", new
         {
             name = $"Review {suffix}", scope = new { roles = new[] { $"Tellers-{suffix}" } }, reviewers = new[] { reviewer.Id },
