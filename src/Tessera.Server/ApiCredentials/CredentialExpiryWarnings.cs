@@ -111,12 +111,15 @@ public sealed class CredentialExpiryWarnings(
         if (CredentialMail.Deliverable(user.Email))
         {
             // The greeting as the other notices make it (a name stored with a line break writes no line of its own).
+            // In the user's language and time zone; a background job has no request, so English without a profile language.
+            var outbox = scope.ServiceProvider.GetRequiredService<MailOutbox>();
+            var language = outbox.LanguageFor(user);
             var values = CredentialMail.Person(user);
             values["credentialName"] = found.Credential.Name;
-            values["expiresAt"] = expiresAt.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture);
-            values["expiresIn"] = daysLeft == 1 ? "in 1 day" : $"in {daysLeft.ToString(CultureInfo.InvariantCulture)} days";
+            values["expiresAt"] = language.Time(expiresAt);
+            values["expiresIn"] = language.InDays(daysLeft);
             values["daysLeft"] = daysLeft.ToString(CultureInfo.InvariantCulture);
-            scope.ServiceProvider.GetRequiredService<MailOutbox>().Enqueue(db, user.Email, MailTemplates.CredentialExpiring, values);
+            outbox.Enqueue(db, user.Email, MailTemplates.CredentialExpiring, values, language);
         }
 
         await db.SaveChangesAsync(ct);

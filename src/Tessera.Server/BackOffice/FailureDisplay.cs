@@ -1,7 +1,14 @@
+using System.Globalization;
 using Microsoft.AspNetCore.Mvc.ModelBinding;
 using Microsoft.AspNetCore.Mvc.ViewFeatures;
+using Microsoft.Extensions.Localization;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Tessera.Core.Access;
 using Tessera.Core.Common;
 using Tessera.Core.Credentials;
+using Tessera.Core.Users;
+using Tessera.Server.BackOffice.Localization;
 
 namespace Tessera.Server.BackOffice;
 
@@ -16,6 +23,69 @@ public static class FailureDisplay
         ["group_name_taken"] = "name",
         ["sod_constraint_name_taken"] = "name",
     };
+
+    /// <summary>
+    /// The shared texts (Resources/BackOffice/SharedText.de.resx), read in the request's UI culture at each call. One
+    /// stateless lookup for the whole process, as the framework's own localizer factory would make it: these
+    /// extension methods are called from page models that would otherwise each have to pass one in.
+    /// </summary>
+    private static readonly StringLocalizer<SharedText> Text = new(
+        new ResourceManagerStringLocalizerFactory(Options.Create(new LocalizationOptions { ResourcesPath = "Resources" }), NullLoggerFactory.Instance));
+
+    /// <summary>
+    /// What a person reads for a failure, in the page's language. In English it is the service's own detail (it names
+    /// the user, role or value concerned). In another language it is the Back Office's words for the failure's code,
+    /// which name nothing the detail does not need; a code without a translation keeps the English detail.
+    /// </summary>
+    public static string Message(this Failure failure)
+    {
+        if (CultureInfo.CurrentUICulture.TwoLetterISOLanguageName == UserPreferences.DefaultLanguage)
+        {
+            return failure.Detail;
+        }
+
+        var message = failure.Code switch
+        {
+            DelegationCodes.PrivilegeCeiling => Text["You can only grant privileges that you hold yourself."],
+            DelegationCodes.TargetOutranksActor => Text["This user holds privileges that you do not hold: you cannot change them."],
+            DelegationCodes.SelfLockout => Text["You cannot take away your own access to manage users."],
+            "last_admin" => Text["This would leave no active user who manages users without an end date."],
+            "reserved_user" => Text["This user is reserved: it cannot be changed, deleted, or given roles or groups."],
+            "username_taken" => Text["Another user has this username."],
+            "email_taken" => Text["Another user or customer has this email address."],
+            "role_name_taken" => Text["A role with this name exists."],
+            "group_name_taken" => Text["A group with this name exists."],
+            "sod_constraint_name_taken" => Text["A separation-of-duties constraint with this name exists."],
+            "builtin_role" => Text["This role is built in: it cannot be renamed or deleted, and its privileges and rules are fixed."],
+            "system_role_forbidden" => Text["A Back Office user cannot hold the System role, directly or through a group."],
+            "system_role_required" => Text["An API user must hold the System role."],
+            "unknown_role" => Text["There is no role with this name."],
+            "unknown_group" => Text["There is no group with this name."],
+            "unknown_user" => Text["There is no user with this id."],
+            "not_found" => Text["This no longer exists."],
+            "conflict" => Text["Another change made the same name or key meanwhile; reload and try again."],
+            "api_user" => Text["API users get no invitation; set their secret instead."],
+            "sso_user" => Text["This user signs in through single sign-on and has no password here."],
+            "wrong_password" => Text["The current password is not correct."],
+            "wrong_code" => Text["That code is not right. Check the time on your phone and enter the current code."],
+            "invalid_token" => Text["This link cannot be used: it is wrong, used already or expired."],
+            "sod_violation" => Text["This would give one person duties that must stay apart (separation of duties)."],
+            "sod_existing_violations" => Text["Users already hold the roles this constraint keeps apart; resolve those first."],
+            "role_in_sod_constraint" => Text["A separation-of-duties constraint names this role; change the constraint first."],
+            "request_not_pending" => Text["The change request is no longer pending: it cannot be decided again."],
+            "request_expired" => Text["The change request has expired; the maker can make the change again."],
+            "not_maker" => Text["Only the maker of a change request may withdraw it."],
+            "self_approval" => Text["Nobody approves or rejects their own change request; the maker may withdraw it."],
+            "change_unreadable" => Text["The stored change cannot be applied by this version of Tessera."],
+            "review_closed" => Text["The campaign is closed: its decisions are final."],
+            "not_a_reviewer" => Text["Only a reviewer named in the campaign decides on its items."],
+            "self_review" => Text["This is your own access: another reviewer decides on it."],
+            "reviewer_not_eligible" => Text["A reviewer must be an active Back Office user."],
+            "forbidden" => Text["You do not hold the privilege this needs."],
+            _ => null,
+        };
+        return message is { ResourceNotFound: false } ? message.Value : failure.Detail;
+    }
 
     /// <summary>
     /// What a person reads of a refused password: the rule it breaks, then, for one too easy to guess, what makes it
@@ -50,7 +120,9 @@ public static class FailureDisplay
         }
 
         var operation = failure.Extensions?.GetValueOrDefault("changeRequest") is Governance.ChangeRequestResponse request ? request.Operation : null;
-        tempData["Notice"] = $"Sent for approval: this change{(operation is null ? "" : $" ({operation})")} applies once another person approves it.";
+        tempData["Notice"] = operation is null
+            ? Text["Sent for approval: this change applies once another person approves it."].Value
+            : Text["Sent for approval: this change ({0}) applies once another person approves it.", operation].Value;
         tempData[ChangeRequestKey] = failure.Extensions?.GetValueOrDefault("changeRequestId")?.ToString();
         return true;
     }
@@ -109,19 +181,19 @@ public static class FailureDisplay
 
         if (!added && failure.Code == Tessera.Server.Users.LookAlikes.Code && failure.Extensions?.GetValueOrDefault("field") is string lookAlike)
         {
-            state.AddModelError(Key(lookAlike), failure.Detail);
+            state.AddModelError(Key(lookAlike), failure.Message());
             added = true;
         }
 
         if (!added && FieldOfCode.TryGetValue(failure.Code, out var named))
         {
-            state.AddModelError(Key(named), failure.Detail);
+            state.AddModelError(Key(named), failure.Message());
             added = true;
         }
 
         if (!added)
         {
-            state.AddModelError(string.Empty, failure.Detail);
+            state.AddModelError(string.Empty, failure.Message());
         }
     }
 }

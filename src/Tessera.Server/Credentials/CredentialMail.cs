@@ -5,20 +5,20 @@ using Tessera.Server.Storage;
 
 namespace Tessera.Server.Credentials;
 
-/// <summary>The credential emails, rendered from the operator-overridable templates into the outbox.</summary>
+/// <summary>The credential emails, rendered from the operator-overridable templates into the outbox, each in the recipient's language (<see cref="MailLanguage.For"/>).</summary>
 public sealed class CredentialMail(MailOutbox outbox) : ICredentialMail
 {
     public void Invitation(TesseraDbContext db, User user, string link, int expiresHours)
-        => outbox.Enqueue(db, user.Email, MailTemplates.Invitation, Values(user, link, expiresHours));
+        => outbox.Enqueue(db, user, MailTemplates.Invitation, Values(user, link, expiresHours));
 
     public void PasswordReset(TesseraDbContext db, User user, string link, int expiresHours)
-        => outbox.Enqueue(db, user.Email, MailTemplates.PasswordReset, Values(user, link, expiresHours));
+        => outbox.Enqueue(db, user, MailTemplates.PasswordReset, Values(user, link, expiresHours));
 
     public void PasswordChanged(TesseraDbContext db, User user)
     {
         if (Deliverable(user.Email))
         {
-            outbox.Enqueue(db, user.Email, MailTemplates.PasswordChanged, Person(user));
+            outbox.Enqueue(db, user, MailTemplates.PasswordChanged, Person(user));
         }
     }
 
@@ -32,7 +32,7 @@ public sealed class CredentialMail(MailOutbox outbox) : ICredentialMail
         var values = Person(user);
         values["previousEmail"] = previousEmail;
         values["newEmail"] = user.Email;
-        outbox.Enqueue(db, previousEmail, MailTemplates.EmailChanged, values);
+        outbox.Enqueue(db, user, MailTemplates.EmailChanged, values, to: previousEmail);
     }
 
     /// <summary>

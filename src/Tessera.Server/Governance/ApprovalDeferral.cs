@@ -140,16 +140,18 @@ public sealed class ApprovalDeferral(AuditLog audit, MailOutbox outbox, IHttpCon
                 continue;
             }
 
+            // In the checker's language and time zone (theirs, else the maker's Back Office language, else English).
+            var language = outbox.LanguageFor(user);
             var values = CredentialMail.Person(user);
             values["maker"] = request.MakerUsername;
             values["operation"] = request.Operation;
             values["target"] = request.TargetName ?? request.TargetType;
-            values["reason"] = request.Reason.Length == 0 ? "(none given)" : CredentialMail.OneLine(request.Reason);
-            values["expiresAt"] = request.ExpiresAt.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture);
+            values["reason"] = request.Reason.Length == 0 ? language.NoneGiven : CredentialMail.OneLine(request.Reason);
+            values["expiresAt"] = language.Time(request.ExpiresAt);
             values["link"] = tessera.Value.Link($"/admin/approvals?id={request.Id}");
             try
             {
-                outbox.Enqueue(db, user.Email, MailTemplate, values);
+                outbox.Enqueue(db, user.Email, MailTemplate, values, language);
             }
             catch (ArgumentException e)
             {

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
+using Tessera.Core.Users;
 
 namespace Tessera.Server.Mail;
 
@@ -9,9 +10,10 @@ namespace Tessera.Server.Mail;
 public sealed record RenderedMail(string Subject, string Text, string Html);
 
 /// <summary>
-/// The emails Tessera sends, each a subject, a text body and an HTML body with `{{placeholder}}`s.
+/// The emails Tessera sends, each a subject, a text body and an HTML body with `{{placeholder}}`s, in every
+/// supported language: English as `invitation.html`, German as `invitation.de.html` (the same placeholders).
 /// Defaults are embedded in the assembly (Mail/Templates); a file of the same name in
-/// `Tessera:Mail:TemplatesPath` replaces one part. Templates are read once, at first use.
+/// `Tessera:Mail:TemplatesPath` replaces one part of one language. Templates are read once, at first use.
 /// </summary>
 public sealed partial class MailTemplates
 {
@@ -34,25 +36,37 @@ public sealed partial class MailTemplates
     private const string ProductName = "productName";
 
     private readonly MailOptions _options;
-    private readonly Lazy<IReadOnlyDictionary<string, Template>> _templates;
+    private readonly Lazy<IReadOnlyDictionary<(string Name, string Language), Template>> _templates;
 
     public MailTemplates(IOptions<MailOptions> options)
     {
         _options = options.Value;
-        _templates = new Lazy<IReadOnlyDictionary<string, Template>>(() => Names.ToDictionary(n => n, n => Load(n, _options.TemplatesPath)));
+        _templates = new Lazy<IReadOnlyDictionary<(string Name, string Language), Template>>(() =>
+            Names.SelectMany(n => UserPreferences.Languages.Select(l => (Name: n, Language: l)))
+                .ToDictionary(k => k, k => Load(k.Name, k.Language, _options.TemplatesPath)));
     }
+
+    /// <summary>The file name of one part of a template in one language: invitation.html, invitation.de.html.</summary>
+    internal static string FileName(string template, string language, string suffix)
+        => language == UserPreferences.DefaultLanguage ? template + suffix : $"{template}.{language}{suffix}";
 
     /// <summary>
     /// Fills the template's placeholders: as they are in the subject (line breaks removed) and the
     /// text, HTML-encoded in the HTML. `{{productName}}` defaults to `Tessera:Mail:ProductName`.
     /// </summary>
-    /// <exception cref="ArgumentException">An unknown template, or a placeholder without a value.</exception>
-    public RenderedMail Render(string template, IReadOnlyDictionary<string, string> values)
+    /// <param name="language">One of <see cref="UserPreferences.Languages"/> (see <see cref="MailLanguage.For"/>); English when omitted.</param>
+    /// <exception cref="ArgumentException">An unknown template or language, or a placeholder without a value.</exception>
+    public RenderedMail Render(string template, IReadOnlyDictionary<string, string> values, string language = UserPreferences.DefaultLanguage)
     {
         ArgumentNullException.ThrowIfNull(values);
-        if (!_templates.Value.TryGetValue(template, out var parts))
+        if (!Names.Contains(template))
         {
             throw new ArgumentException($"There is no mail template '{template}'; known: {string.Join(", ", Names)}.", nameof(template));
+        }
+
+        if (!_templates.Value.TryGetValue((template, language), out var parts))
+        {
+            throw new ArgumentException($"There is no mail language '{language}'; known: {string.Join(", ", UserPreferences.Languages)}.", nameof(language));
         }
 
         string Value(string key) => values.TryGetValue(key, out var value) ? value ?? ""
@@ -76,7 +90,7 @@ public sealed partial class MailTemplates
         }
 
         var expected = Names
-            .SelectMany(n => new[] { n + SubjectSuffix, n + TextSuffix, n + HtmlSuffix }.Select(file => (File: file, Template: n)))
+            .SelectMany(n => UserPreferences.Languages.SelectMany(l => new[] { SubjectSuffix, TextSuffix, HtmlSuffix }.Select(suffix => (File: FileName(n, l, suffix), Template: n))))
             .ToDictionary(x => x.File, x => x.Template, StringComparer.Ordinal);
         foreach (var path in Directory.EnumerateFiles(templatesPath).Order(StringComparer.Ordinal))
         {
@@ -86,7 +100,8 @@ public sealed partial class MailTemplates
                 if (file.EndsWith(TextSuffix, StringComparison.OrdinalIgnoreCase) || file.EndsWith(HtmlSuffix, StringComparison.OrdinalIgnoreCase))
                 {
                     yield return $"{Setting} holds '{file}', which replaces no template; the names are <template>{SubjectSuffix}, <template>{TextSuffix} " +
-                                 $"and <template>{HtmlSuffix} with <template> one of {string.Join(", ", Names)}.";
+                                 $"and <template>{HtmlSuffix} (English) or <template>.<language>{SubjectSuffix} and so on, with <template> one of " +
+                                 $"{string.Join(", ", Names)} and <language> one of {string.Join(", ", UserPreferences.Languages.Where(l => l != UserPreferences.DefaultLanguage))}.";
                 }
 
                 continue;
@@ -99,7 +114,7 @@ public sealed partial class MailTemplates
                 continue;
             }
 
-            var known = PlaceholdersOf(Load(name, templatesPath: null));
+            var known = PlaceholdersOf(Load(name, UserPreferences.DefaultLanguage, templatesPath: null));
             known.Add(ProductName);
             var unknown = Placeholder().Matches(content).Select(m => m.Groups["name"].Value).Where(p => !known.Contains(p)).Distinct().ToList();
             if (unknown.Count > 0)
@@ -110,13 +125,16 @@ public sealed partial class MailTemplates
         }
     }
 
+    /// <summary>The placeholders a template uses in one language (each language's embedded default uses the same).</summary>
+    internal static HashSet<string> Placeholders(string template, string language) => PlaceholdersOf(Load(template, language, templatesPath: null));
+
     private static HashSet<string> PlaceholdersOf(Template template) =>
         Placeholder().Matches(template.Subject + template.Text + template.Html).Select(m => m.Groups["name"].Value).ToHashSet(StringComparer.Ordinal);
 
-    private static Template Load(string name, string? templatesPath) => new(
-        Read(name + SubjectSuffix, templatesPath).Trim(),
-        Read(name + TextSuffix, templatesPath),
-        Read(name + HtmlSuffix, templatesPath));
+    private static Template Load(string name, string language, string? templatesPath) => new(
+        Read(FileName(name, language, SubjectSuffix), templatesPath).Trim(),
+        Read(FileName(name, language, TextSuffix), templatesPath),
+        Read(FileName(name, language, HtmlSuffix), templatesPath));
 
     private static string Read(string file, string? templatesPath)
     {

@@ -156,14 +156,83 @@ public sealed class MailTemplatesTests
         Assert.Contains("Tessera:Mail:Smtp:Port must be between 1 and 65535", error.ToString(), StringComparison.Ordinal);
     }
 
-    private static MailTemplates Templates(MailOptions? options = null) => new(Options.Create(options ?? new MailOptions()));
-
-    private sealed class TempFolder : IDisposable
+    public static TheoryData<string, string> TemplatesInEveryLanguage()
     {
-        public string Path { get; } = Directory.CreateTempSubdirectory("tessera-templates-").FullName;
+        var data = new TheoryData<string, string>();
+        foreach (var template in MailTemplates.Names)
+        {
+            foreach (var language in Tessera.Core.Users.UserPreferences.Languages)
+            {
+                data.Add(template, language);
+            }
+        }
 
-        public void Write(string file, string content) => File.WriteAllText(System.IO.Path.Combine(Path, file), content);
-
-        public void Dispose() => Directory.Delete(Path, recursive: true);
+        return data;
     }
+
+    [Theory]
+    [MemberData(nameof(TemplatesInEveryLanguage))]
+    public void Every_template_exists_in_every_language_with_the_English_placeholders_and_its_own_html_lang(string template, string language)
+    {
+        Assert.Equal(MailTemplates.Placeholders(template, "en").Order(), MailTemplates.Placeholders(template, language).Order());
+        var values = MailTemplates.Placeholders(template, "en").ToDictionary(p => p, p => $"<{p}>");
+
+        var mail = Templates().Render(template, values, language);
+
+        Assert.Contains($"<html lang=\"{language}\">", mail.Html, StringComparison.Ordinal);
+        Assert.DoesNotContain("{{", mail.Subject + mail.Text + mail.Html, StringComparison.Ordinal);
+        if (language != "en")
+        {
+            var english = Templates().Render(template, values);
+            Assert.NotEqual(english.Subject, mail.Subject);
+            Assert.NotEqual(english.Text, mail.Text);
+        }
+    }
+
+    [Fact]
+    public void A_German_file_in_the_templates_folder_replaces_the_German_part_only()
+    {
+        using var folder = new TempFolder();
+        folder.Write("invitation.de.subject.txt", "Willkommen bei {{productName}}");
+
+        var templates = Templates(new MailOptions { TemplatesPath = folder.Path });
+
+        Assert.True(new MailOptionsValidator().Validate(null, new MailOptions { TemplatesPath = folder.Path }).Succeeded);
+        Assert.Equal("Willkommen bei Tessera", templates.Render(MailTemplates.Invitation, Values, "de").Subject);
+        Assert.Contains("Passwort wählen", templates.Render(MailTemplates.Invitation, Values, "de").Html, StringComparison.Ordinal);
+        Assert.Equal("You are invited to Tessera", templates.Render(MailTemplates.Invitation, Values).Subject);
+    }
+
+    [Fact]
+    public void An_override_in_an_unknown_language_or_with_an_unknown_placeholder_stops_the_start()
+    {
+        using var folder = new TempFolder();
+        folder.Write("invitation.fr.html", "<p>Bonjour</p>");
+        folder.Write("password-reset.de.txt", "Hallo {{credentialName}}");
+
+        var failures = new MailOptionsValidator().Validate(null, new MailOptions { TemplatesPath = folder.Path }).Failures!.ToList();
+
+        Assert.Equal(2, failures.Count);
+        Assert.Contains(failures, f => f.Contains("'invitation.fr.html', which replaces no template", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.Contains("'password-reset.de.txt' uses {{credentialName}}", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void An_unknown_language_is_refused_by_name()
+    {
+        var unknown = Assert.Throws<ArgumentException>(() => Templates().Render(MailTemplates.Invitation, Values, "fr"));
+        Assert.Contains("'fr'", unknown.Message, StringComparison.Ordinal);
+    }
+
+    private static MailTemplates Templates(MailOptions? options = null) => new(Options.Create(options ?? new MailOptions()));
+}
+
+/// <summary>A folder of template overrides that a test writes and removes.</summary>
+internal sealed class TempFolder : IDisposable
+{
+    public string Path { get; } = Directory.CreateTempSubdirectory("tessera-templates-").FullName;
+
+    public void Write(string file, string content) => File.WriteAllText(System.IO.Path.Combine(Path, file), content);
+
+    public void Dispose() => Directory.Delete(Path, recursive: true);
 }

@@ -1,15 +1,19 @@
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
+using Microsoft.Extensions.Localization;
 using Tessera.Core.Access;
 using Tessera.Core.Governance;
+using Tessera.Server.BackOffice.Localization;
 using Tessera.Server.Governance;
 
 namespace Tessera.Server.BackOffice.Pages.Admin;
 
 /// <summary>The approval policy, saved by <see cref="ApprovalPolicyService.SetPolicyAsync"/> as the REST API does; switching an operation off is itself sent for approval.</summary>
 [RequiresPrivilege(Privileges.ManageGovernance)]
-public sealed class ApprovalPolicyModel(ApprovalPolicyService policies) : PageModel
+public sealed class ApprovalPolicyModel(ApprovalPolicyService policies, IStringLocalizer<SharedText> text) : PageModel
 {
+    private IStringLocalizer<SharedText> Text => text;
+
     [BindProperty] public List<string> Operations { get; set; } = [];
 
     [BindProperty] public int RequestLifetimeHours { get; set; } = ApprovalPolicy.DefaultLifetimeHours;
@@ -46,7 +50,7 @@ public sealed class ApprovalPolicyModel(ApprovalPolicyService policies) : PageMo
             return Page();
         }
 
-        TempData["Notice"] = "The approval policy was saved.";
+        TempData["Notice"] = Text["The approval policy was saved."].Value;
         return Redirect("/admin/approval-policy");
     }
 }

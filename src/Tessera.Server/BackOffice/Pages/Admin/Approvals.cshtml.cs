@@ -1,9 +1,11 @@
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Localization;
 using Tessera.Core.Access;
 using Tessera.Core.Common;
 using Tessera.Core.Governance;
+using Tessera.Server.BackOffice.Localization;
 using Tessera.Server.Governance;
 using Tessera.Server.Storage;
 
@@ -15,8 +17,10 @@ namespace Tessera.Server.BackOffice.Pages.Admin;
 /// Every decision is <see cref="ChangeRequestService"/>'s, as over the REST API. A user without APPROVE_CHANGES or
 /// MANAGE_GOVERNANCE sees the requests they made.
 /// </summary>
-public sealed class ApprovalsModel(ChangeRequestService requests, TesseraDbContext db) : PageModel
+public sealed class ApprovalsModel(ChangeRequestService requests, TesseraDbContext db, IStringLocalizer<SharedText> text) : PageModel
 {
+    private IStringLocalizer<SharedText> Text => text;
+
     /// <summary>pending (the default), approved, rejected, failed, expired, withdrawn, or "all".</summary>
     [BindProperty(SupportsGet = true)] public string? Status { get; set; }
 
@@ -68,11 +72,11 @@ public sealed class ApprovalsModel(ChangeRequestService requests, TesseraDbConte
         var request = outcome.Value!;
         TempData["Notice"] = request.Status switch
         {
-            ChangeRequestStatus.Approved => "Approved: the change was applied.",
-            ChangeRequestStatus.Failed => $"The change could not be applied any more ({request.Failure?.Code}): {request.Failure?.Detail} The request ended as failed.",
-            ChangeRequestStatus.Rejected => "Rejected: nothing was changed.",
-            ChangeRequestStatus.Withdrawn => "Withdrawn: nothing was changed.",
-            _ => $"The request is {request.Status}.",
+            ChangeRequestStatus.Approved => Text["Approved: the change was applied."].Value,
+            ChangeRequestStatus.Failed => Text["The change could not be applied any more ({0}): {1} The request ended as failed.", request.Failure?.Code ?? "", request.Failure?.Detail ?? ""].Value,
+            ChangeRequestStatus.Rejected => Text["Rejected: nothing was changed."].Value,
+            ChangeRequestStatus.Withdrawn => Text["Withdrawn: nothing was changed."].Value,
+            _ => Text["The request is {0}.", request.Status].Value,
         };
         return Redirect($"/admin/approvals?status={request.Status}&id={request.Id}");
     }

@@ -1,7 +1,9 @@
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
+using Microsoft.Extensions.Localization;
 using Tessera.Core.Access;
 using Tessera.Core.Common;
+using Tessera.Server.BackOffice.Localization;
 using Tessera.Server.Mfa;
 
 namespace Tessera.Server.BackOffice.Pages.Admin;
@@ -9,8 +11,10 @@ namespace Tessera.Server.BackOffice.Pages.Admin;
 /// <summary>The MFA policy, saved by <see cref="MfaPolicyService.SetAsync"/> as the REST API does; changing it needs a fresh second factor.</summary>
 [RequiresPrivilege(Privileges.ManageAuthenticationPolicy)]
 [RequiresStepUp]
-public sealed class MfaPolicyModel(MfaPolicyService policies) : PageModel
+public sealed class MfaPolicyModel(MfaPolicyService policies, IStringLocalizer<SharedText> text) : PageModel
 {
+    private IStringLocalizer<SharedText> Text => text;
+
     [BindProperty] public string Required { get; set; } = Core.Credentials.MfaRequirement.Privileged;
 
     /// <summary>Role names, separated by commas.</summary>
@@ -45,7 +49,7 @@ public sealed class MfaPolicyModel(MfaPolicyService policies) : PageModel
             return Page();
         }
 
-        TempData["Notice"] = "The MFA policy was saved.";
+        TempData["Notice"] = Text["The MFA policy was saved."].Value;
         return Redirect("/admin/mfa-policy");
     }
 }

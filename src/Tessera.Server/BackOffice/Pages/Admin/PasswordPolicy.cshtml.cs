@@ -1,7 +1,9 @@
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
+using Microsoft.Extensions.Localization;
 using Tessera.Core.Access;
 using Tessera.Core.Credentials;
+using Tessera.Server.BackOffice.Localization;
 using Tessera.Server.Credentials;
 
 namespace Tessera.Server.BackOffice.Pages.Admin;
@@ -9,8 +11,10 @@ namespace Tessera.Server.BackOffice.Pages.Admin;
 /// <summary>The company password policy: every setting of <see cref="PasswordPolicy"/>, saved by <see cref="CredentialService.SetPolicyAsync"/>.</summary>
 [RequiresPrivilege(Privileges.ManagePasswordPolicy)]
 [Mfa.RequiresStepUp]
-public sealed class PasswordPolicyModel(CredentialService credentials) : PageModel
+public sealed class PasswordPolicyModel(CredentialService credentials, IStringLocalizer<SharedText> text) : PageModel
 {
+    private IStringLocalizer<SharedText> Text => text;
+
     [BindProperty] public PasswordPolicy Policy { get; set; } = PasswordPolicy.Default;
 
     public async Task OnGetAsync() => Policy = await credentials.PolicyAsync(HttpContext.RequestAborted);
@@ -36,7 +40,7 @@ public sealed class PasswordPolicyModel(CredentialService credentials) : PageMod
             return Page();
         }
 
-        TempData["Notice"] = "The password policy was saved.";
+        TempData["Notice"] = Text["The password policy was saved."].Value;
         return Redirect("/admin/password-policy");
     }
 }

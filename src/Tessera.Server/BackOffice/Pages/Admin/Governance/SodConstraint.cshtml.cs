@@ -1,7 +1,9 @@
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
+using Microsoft.Extensions.Localization;
 using Tessera.Core.Access;
 using Tessera.Core.Common;
+using Tessera.Server.BackOffice.Localization;
 using Tessera.Server.Governance;
 using Tessera.Server.Roles;
 
@@ -9,8 +11,10 @@ namespace Tessera.Server.BackOffice.Pages.Admin.Governance;
 
 /// <summary>Create, change or delete a separation-of-duties constraint, through <see cref="SodConstraintService"/>.</summary>
 [RequiresPrivilege(Privileges.ManageGovernance)]
-public sealed class SodConstraintModel(SodConstraintService constraints, RoleService roles) : PageModel
+public sealed class SodConstraintModel(SodConstraintService constraints, RoleService roles, IStringLocalizer<SharedText> text) : PageModel
 {
+    private IStringLocalizer<SharedText> Text => text;
+
     [BindProperty(SupportsGet = true)] public string Id { get; set; } = "new";
 
     [BindProperty] public string? Name { get; set; }
@@ -61,7 +65,7 @@ public sealed class SodConstraintModel(SodConstraintService constraints, RoleSer
             return Refused(outcome.Failure!);
         }
 
-        TempData["Notice"] = $"Constraint {outcome.Value!.Name} was {(Existing is null ? "created" : "saved")}.";
+        TempData["Notice"] = (Existing is null ? Text["Constraint {0} was created.", outcome.Value!.Name] : Text["Constraint {0} was saved.", outcome.Value!.Name]).Value;
         return Redirect("/admin/sod-constraints");
     }
 
@@ -75,7 +79,7 @@ public sealed class SodConstraintModel(SodConstraintService constraints, RoleSer
         (Name, Description, Roles, MaxHeld) = (Existing.Name, Existing.Description, [.. Existing.Roles], Existing.MaxHeld);
         if (!ConfirmDelete)
         {
-            ModelState.AddModelError(nameof(ConfirmDelete), "Tick the box to confirm that the constraint is to be deleted.");
+            ModelState.AddModelError(nameof(ConfirmDelete), Text["Tick the box to confirm that the constraint is to be deleted."]);
             Response.StatusCode = StatusCodes.Status400BadRequest;
             return Page();
         }
@@ -85,7 +89,7 @@ public sealed class SodConstraintModel(SodConstraintService constraints, RoleSer
             return Refused(failure);
         }
 
-        TempData["Notice"] = $"Constraint {Existing.Name} was deleted.";
+        TempData["Notice"] = Text["Constraint {0} was deleted.", Existing.Name].Value;
         return Redirect("/admin/sod-constraints");
     }
 

@@ -1,7 +1,9 @@
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
+using Microsoft.Extensions.Localization;
 using Tessera.Core.Access;
 using Tessera.Core.Users;
+using Tessera.Server.BackOffice.Localization;
 using Tessera.Server.Governance;
 using Tessera.Server.Groups;
 using Tessera.Server.Roles;
@@ -14,8 +16,10 @@ namespace Tessera.Server.BackOffice.Pages.Admin.Reviews;
 /// also sees every campaign and creates new ones, through <see cref="AccessReviewService"/>.
 /// </summary>
 [RequiresPrivilege(Privileges.ManageGovernance, OnlyFor = "POST")]
-public sealed class IndexModel(AccessReviewService reviews, RoleService roles, GroupService groups, UserSearch search, TimeProvider clock) : PageModel
+public sealed class IndexModel(AccessReviewService reviews, RoleService roles, GroupService groups, UserSearch search, TimeProvider clock, IStringLocalizer<SharedText> text) : PageModel
 {
+    private IStringLocalizer<SharedText> Text => text;
+
     [BindProperty] public string? Name { get; set; }
     [BindProperty] public List<string> Roles { get; set; } = [];
     [BindProperty] public List<string> Groups { get; set; } = [];
@@ -50,7 +54,7 @@ public sealed class IndexModel(AccessReviewService reviews, RoleService roles, G
             var user = found.Value?.Items.FirstOrDefault(u => Usernames.Normalize(u.Username) == Usernames.Normalize(username));
             if (user is null)
             {
-                ModelState.AddModelError(nameof(Reviewers), $"No user has the username '{username}'.");
+                ModelState.AddModelError(nameof(Reviewers), Text["No user has the username '{0}'.", username]);
             }
             else if (!ids.Contains(user.Id))
             {
@@ -64,7 +68,7 @@ public sealed class IndexModel(AccessReviewService reviews, RoleService roles, G
             var outcome = await reviews.CreateAsync(new CreateAccessReviewRequest(Name, new AccessReviewScope(Roles, Groups), ids, due), ct);
             if (outcome.Succeeded)
             {
-                TempData["Notice"] = $"Review {outcome.Value!.Name} was created with {outcome.Value.Progress.Total} items.";
+                TempData["Notice"] = Text["Review {0} was created with {1} items.", outcome.Value!.Name, outcome.Value.Progress.Total].Value;
                 return Redirect($"/admin/reviews/{outcome.Value.Id}");
             }
 

@@ -1,7 +1,9 @@
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
+using Microsoft.Extensions.Localization;
 using Tessera.Core.Common;
 using Tessera.Core.Governance;
+using Tessera.Server.BackOffice.Localization;
 using Tessera.Server.Governance;
 
 namespace Tessera.Server.BackOffice.Pages.Admin.Reviews;
@@ -12,8 +14,10 @@ namespace Tessera.Server.BackOffice.Pages.Admin.Reviews;
 /// to <see cref="AccessReviewService"/>, which judges who may do it.
 /// </summary>
 [Mfa.RequiresStepUp("Close")]
-public sealed class ReviewModel(AccessReviewService reviews) : PageModel
+public sealed class ReviewModel(AccessReviewService reviews, IStringLocalizer<SharedText> text) : PageModel
 {
+    private IStringLocalizer<SharedText> Text => text;
+
     public const int PageSize = 50;
 
     [BindProperty(SupportsGet = true)] public Guid Id { get; set; }
@@ -80,16 +84,16 @@ public sealed class ReviewModel(AccessReviewService reviews) : PageModel
     }
 
     public async Task<IActionResult> OnPostDecideAsync()
-        => await DecideAsync([new AccessReviewDecision(ItemId, Verdict, Comment)], Verdict == AccessReviewStatus.Revoke ? "Marked revoke." : "Marked keep.");
+        => await DecideAsync([new AccessReviewDecision(ItemId, Verdict, Comment)], Verdict == AccessReviewStatus.Revoke ? Text["Marked revoke."] : Text["Marked keep."]);
 
     public async Task<IActionResult> OnPostKeepAllAsync()
-        => await DecideAsync([.. PageItems.Select(id => new AccessReviewDecision(id, AccessReviewStatus.Keep, null))], $"Kept {PageItems.Count} items.");
+        => await DecideAsync([.. PageItems.Select(id => new AccessReviewDecision(id, AccessReviewStatus.Keep, null))], Text["Kept {0} items.", PageItems.Count]);
 
     public async Task<IActionResult> OnPostCloseAsync()
     {
         if (!ConfirmClose)
         {
-            ModelState.AddModelError(nameof(ConfirmClose), "Tick the box to confirm that the revocations are to be applied.");
+            ModelState.AddModelError(nameof(ConfirmClose), Text["Tick the box to confirm that the revocations are to be applied."]);
             Response.StatusCode = StatusCodes.Status400BadRequest;
             return await LoadAsync() ?? Page();
         }
@@ -101,12 +105,12 @@ public sealed class ReviewModel(AccessReviewService reviews) : PageModel
         }
 
         var closing = outcome.Value!.Closing!;
-        TempData["Notice"] = $"Review {outcome.Value.Name} was closed: {closing.Applied} revoked, {closing.SentForApproval} sent for approval, "
-            + $"{closing.AlreadyRemoved} already removed, {closing.Failed} failed, {closing.NotReviewed} not reviewed.";
+        TempData["Notice"] = Text["Review {0} was closed: {1} revoked, {2} sent for approval, {3} already removed, {4} failed, {5} not reviewed.",
+            outcome.Value.Name, closing.Applied, closing.SentForApproval, closing.AlreadyRemoved, closing.Failed, closing.NotReviewed].Value;
         return Redirect($"/admin/reviews/{Id}");
     }
 
-    private async Task<IActionResult> DecideAsync(List<AccessReviewDecision> decisions, string notice)
+    private async Task<IActionResult> DecideAsync(List<AccessReviewDecision> decisions, LocalizedString notice)
     {
         var outcome = await reviews.DecideAsync(Id, new AccessReviewDecisionsRequest(decisions), HttpContext.RequestAborted);
         if (!outcome.Succeeded)
@@ -114,7 +118,7 @@ public sealed class ReviewModel(AccessReviewService reviews) : PageModel
             return await ShowAsync(outcome.Failure!);
         }
 
-        TempData["Notice"] = notice;
+        TempData["Notice"] = notice.Value;
         return Redirect($"/admin/reviews/{Id}" + QueryString.Create([
             .. Decision is null ? [] : new[] { KeyValuePair.Create("decision", (string?)Decision) },
             .. Cursor is null ? [] : new[] { KeyValuePair.Create("cursor", (string?)Cursor) }]));
