@@ -118,7 +118,15 @@ public sealed partial class NewcomerStoryTests(BrowserHost host) : IClassFixture
         foreach (var (input, value) in new[] { ("#f-id", id), ("#f-username", username), ("#f-firstName", "Nora"), ("#f-lastName", $"Newman{suffix}"), ("#f-email", email), ("#f-role", viewer) })
         {
             await admin.GotoAsync("/admin/users");
-            await admin.FillAsync(input, value);
+            if (input == "#f-role")
+            {
+                await admin.SelectOptionAsync(input, value);
+            }
+            else
+            {
+                await admin.FillAsync(input, value);
+            }
+
             await admin.ClickAsync("#apply-filters");
             await Expect(admin.Locator($"#users tbody tr[data-username='{username}']")).ToHaveCountAsync(1);
             await Expect(admin.Locator(input)).ToHaveValueAsync(value);
@@ -334,10 +342,12 @@ public sealed partial class NewcomerStoryTests(BrowserHost host) : IClassFixture
         await admin.ClickAsync("#add-group");
         await admin.FillAsync("#name", $"Team-{suffix}");
         await admin.CheckAsync($"label[data-role='{role}'] input");
-        await admin.FillAsync("#addMembers", $"{member}, nobody-{suffix}");
-        await admin.ClickAsync("#save-group");
-        await Expect(admin.Locator("#addMembers-error")).ToContainTextAsync($"nobody-{suffix}");
-        await admin.FillAsync("#addMembers", member);
+        await admin.FillAsync("#member-search", $"nobody-{suffix}");
+        await admin.ClickAsync("#find-members");
+        await Expect(admin.Locator("#no-candidates")).ToBeVisibleAsync();
+        await admin.FillAsync("#member-search", member);
+        await admin.ClickAsync("#find-members");
+        await admin.CheckAsync($"label[data-candidate='{member}'] input");
         await admin.ClickAsync("#save-group");
         await Expect(admin.Locator("#notice")).ToContainTextAsync("was created");
         await Expect(admin.Locator($"label[data-member='{member}'] input")).ToBeCheckedAsync();
