@@ -64,6 +64,7 @@ builder.Services.AddScoped<UserService>();
 builder.Services.AddScoped<SignInFlow>();
 builder.Services.AddTesseraMfa();
 builder.Services.AddScoped<UserSearch>();
+builder.Services.AddScoped<BulkUserActions>();
 builder.Services.AddScoped<RoleService>();
 builder.Services.AddScoped<GroupService>();
 builder.Services.AddScoped<AccessReviewService>();

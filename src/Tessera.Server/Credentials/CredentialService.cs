@@ -281,6 +281,9 @@ public sealed class CredentialService(
         return null;
     }
 
+    /// <summary>The code of an unlock of an account that is not locked (409): nothing to undo.</summary>
+    public const string NotLockedCode = "not_locked";
+
     public async Task<Failure?> UnlockAsync(Guid userId, CancellationToken ct)
         => await pipeline.RunAsync(new Unlock(pipeline.ActorId(), userId), async scope =>
         {
@@ -291,7 +294,13 @@ public sealed class CredentialService(
             }
 
             var user = found.Value!;
-            var wasLocked = user.Status == UserStatus.Locked;
+            if (user.Status != UserStatus.Locked)
+            {
+                // Reporting success would tell the administrator they fixed something; the account was never locked.
+                return Failure.Conflict(NotLockedCode, $"{user.Username} is not locked.");
+            }
+
+            var wasLocked = true;
             user.Apply(user.Standing.Unlock());
             user.UpdatedAt = clock.GetUtcNow().UtcDateTime;
             scope.Audit(new { wasLocked });

@@ -28,6 +28,10 @@ public sealed record GroupMembersRequest([Required] List<MemberAssignment>? User
 /// <summary>The use cases of groups; every change to roles or members passes the directory's invariants.</summary>
 public sealed class GroupService(TesseraDbContext db, DirectoryPipeline pipeline, TimeProvider clock)
 {
+    /// <summary>Every group's id and name in name order, in one query: for pickers, which need no members or roles.</summary>
+    public async Task<List<(Guid Id, string Name)>> NamesAsync(CancellationToken ct)
+        => [.. (await db.Groups.AsNoTracking().OrderBy(g => g.NormalizedName).Select(g => new { g.Id, g.Name }).ToListAsync(ct)).Select(g => (g.Id, g.Name))];
+
     public async Task<List<GroupResponse>> ListAsync(CancellationToken ct)
         => await ToResponsesAsync(await Query().OrderBy(g => g.NormalizedName).ToListAsync(ct), ct);
 

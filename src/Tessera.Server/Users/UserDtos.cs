@@ -53,8 +53,20 @@ public sealed record UpdateUserRequest(
 /// <summary>PUT /api/v1/users/{id}/roles: the direct roles, replacing the old ones ("Change roles").</summary>
 public sealed record ChangeRolesRequest([Required] List<Tessera.Server.Governance.RoleAssignment>? Roles);
 
-/// <summary>One page of users and the cursor of the next, or null at the end.</summary>
-public sealed record UserPage(IReadOnlyList<UserResponse> Items, string? NextCursor);
+/// <summary>
+/// One page of users, the cursor of the next (null at the end) and of the previous (null on the first page), and with
+/// includeTotal the number of users matching (exact up to 10,000; totalExact false beyond).
+/// </summary>
+public sealed record UserPage(IReadOnlyList<UserResponse> Items, string? NextCursor)
+{
+    public string? PreviousCursor { get; init; }
+
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public int? Total { get; init; }
+
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public bool? TotalExact { get; init; }
+}
 
 /// <summary>Where a privilege or rule comes from: a role held directly (group null) or through a group.</summary>
 public sealed record SourceResponse(string Role, string? Group);

@@ -25,7 +25,8 @@ public sealed record UserQuery(
     [property: Description("Users with a role grant or group membership that ends within this many days (1 to 3650) and has not ended yet.")] string? Expiring = null,
     [property: Description("username (the default), firstName, lastName, email or createdAt; a leading '-' sorts descending.")] string? Sort = null,
     [property: Description("Users per page, 1 to 200; 50 when left out.")] int? Limit = null,
-    [property: Description("The nextCursor of the previous page; left out for the first page.")] string? Cursor = null);
+    [property: Description("The nextCursor (or previousCursor) of a page already read; left out for the first page.")] string? Cursor = null,
+    [property: Description("true adds total (exact up to 10,000) and totalExact (false when more than 10,000 users match).")] bool? IncludeTotal = null);
 
 /// <summary>
 /// The users list: every filter served by an index (normalized prefix columns, a trigram index for
@@ -37,6 +38,9 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
 {
     public const int DefaultLimit = 50;
     public const int MaxLimit = 200;
+
+    /// <summary>The most users a total counts exactly; beyond it the answer says "more than 10,000".</summary>
+    public const int TotalCap = 10_000;
 
     /// <summary>The widest window of the <c>expiring</c> filter: ten years, the furthest a validity may reach.</summary>
     public const int MaxExpiringDays = 3650;
@@ -212,6 +216,18 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
             users = users.Where(u => db.GroupMembers.Any(m => m.UserId == u.Id && m.Group!.NormalizedName == group));
         }
 
+        // The total counts the filtered users up to one beyond the cap (COUNT over a LIMIT subquery): at most 10,001
+        // index entries are read however many match, and nothing when the caller did not ask.
+        int? total = null;
+        if (query.IncludeTotal == true)
+        {
+            total = await users.Select(u => u.Id).Take(TotalCap + 1).CountAsync(ct);
+        }
+
+        // Walking back (a previousCursor) reads the rows before the position in the opposite order, then turns them round.
+        var backward = after?.Backward == true;
+        var walk = descending != backward;
+
         // A name or email prefix names one range of its index; on PostgreSQL, choosing the page from that range
         // (index only, then 51 rows read) beats walking the sort order, which the planner misjudges because
         // usernames are made of the same names.
@@ -222,7 +238,7 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
         var hideSortIndex = candidates is not null || fewRoleMembers || prefixRange;
         if (byCreatedAt)
         {
-            users = PageByCreatedAt(users, descending, after);
+            users = PageByCreatedAt(users, walk, after);
         }
         else if (postgres && byUsername
             && await NameValuesAsync(query, ct) is { } names)
@@ -234,40 +250,69 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
             foreach (var value in values)
             {
                 var ofName = column == "NormalizedFirstName" ? users.Where(u => u.NormalizedFirstName == value) : users.Where(u => u.NormalizedLastName == value);
-                var branch = PageByString(ofName, StringSorts[field], descending, after).Take(limit + 1).Select(u => new KeysetRow { Id = u.Id, Username = u.NormalizedUsername });
+                var branch = PageByString(ofName, StringSorts[field], walk, after).Take(limit + 1).Select(u => new KeysetRow { Id = u.Id, Username = u.NormalizedUsername });
                 union = union is null ? branch : union.Concat(branch);
             }
 
-            users = RowsOf((descending ? union!.OrderByDescending(r => r.Username) : union!.OrderBy(r => r.Username)).Take(limit + 1).Select(r => r.Id));
+            users = RowsOf((walk ? union!.OrderByDescending(r => r.Username) : union!.OrderBy(r => r.Username)).Take(limit + 1).Select(r => r.Id));
         }
         else if (postgres)
         {
             // The page's ids first, from indexes that carry them (index-only scans: the walk tests q on the index of
             // username and search text), then 51 rows: PostgreSQL reads no row it does not return.
-            users = RowsOf(PageByString(users, StringSorts[field], descending, after, hideSortIndex).Take(limit + 1).Select(u => u.Id));
+            users = RowsOf(PageByString(users, StringSorts[field], walk, after, hideSortIndex).Take(limit + 1).Select(u => u.Id));
         }
         else
         {
-            users = PageByString(users, StringSorts[field], descending, after, hideSortIndex);
+            users = PageByString(users, StringSorts[field], walk, after, hideSortIndex);
         }
 
         var page = await users.Take(limit + 1).ToListAsync(ct);
-        string? next = null;
-        if (page.Count > limit)
+        var more = page.Count > limit;
+        if (more)
         {
             page.RemoveAt(limit);
-            var last = page[^1];
-            var value = byCreatedAt
-                ? last.CreatedAt.Ticks.ToString(System.Globalization.CultureInfo.InvariantCulture)
-                : SortValues[field](last);
-            next = new Cursor(sort, value, last.NormalizedUsername).Encode();
         }
 
-        return Outcome<UserPage>.Ok(new UserPage(await UserService.ToResponsesAsync(db, page, clock, ct), next));
+        if (backward && !more)
+        {
+            // Back at the start: the first page itself, full and without a previous one, not the few rows before the position.
+            return await SearchAsync(query with { Cursor = null }, ct);
+        }
+
+        if (backward)
+        {
+            page.Reverse();
+        }
+
+        string? CursorAt(User row, bool back)
+        {
+            var value = byCreatedAt
+                ? row.CreatedAt.Ticks.ToString(System.Globalization.CultureInfo.InvariantCulture)
+                : SortValues[field](row);
+            return new Cursor(sort, value, row.NormalizedUsername, back).Encode();
+        }
+
+        // Forward, more rows mean a next page and any cursor means a previous one; backward, the position itself lies after
+        // the page, and more rows mean a page before it.
+        var next = page.Count > 0 && (backward || more) ? CursorAt(page[^1], back: false) : null;
+        var previous = page.Count > 0 && (backward ? more : after is not null) ? CursorAt(page[0], back: true) : null;
+        if (!backward && after is not null && page.Count == 0)
+        {
+            // Past the end (the last rows were deleted meanwhile): the way back starts at the position itself.
+            previous = new Cursor(sort, after.Value, after.Username, true).Encode();
+        }
+
+        return Outcome<UserPage>.Ok(new UserPage(await UserService.ToResponsesAsync(db, page, clock, ct), next)
+        {
+            PreviousCursor = previous,
+            Total = total is { } counted ? Math.Min(counted, TotalCap) : null,
+            TotalExact = total is { } all ? all <= TotalCap : null,
+        });
 
         // The rows of a page whose ids (and order) were chosen from indexes alone.
         IQueryable<User> RowsOf(IQueryable<Guid> ids)
-            => PageByString(db.Users.AsNoTracking().Where(u => ids.Contains(u.Id)), StringSorts[field], descending, after: null);
+            => PageByString(db.Users.AsNoTracking().Where(u => ids.Contains(u.Id)), StringSorts[field], walk, after: null);
     }
 
     /// <summary>
@@ -408,10 +453,16 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
 
     private sealed record KeysetPosition(string Value, string Last);
 
-    /// <summary>An opaque position: the sort it belongs to, the last row's sort value and username.</summary>
-    private sealed record Cursor(string Sort, string Value, string Username)
+    /// <summary>
+    /// An opaque position: the sort it belongs to, a row's sort value and username, and for a previousCursor a fourth
+    /// part, "before": the page is the one that ends just before that row. A nextCursor has three parts, as it always had.
+    /// </summary>
+    private sealed record Cursor(string Sort, string Value, string Username, bool Backward = false)
     {
-        public string Encode() => WebEncoders.Base64UrlEncode(JsonSerializer.SerializeToUtf8Bytes(new[] { Sort, Value, Username }));
+        private const string Before = "before";
+
+        public string Encode() => WebEncoders.Base64UrlEncode(JsonSerializer.SerializeToUtf8Bytes(
+            Backward ? new[] { Sort, Value, Username, Before } : new[] { Sort, Value, Username }));
 
         public static bool TryDecode(string encoded, string sort, out Cursor? cursor)
         {
@@ -421,12 +472,13 @@ public sealed class UserSearch(TesseraDbContext db, TimeProvider clock)
                 var parts = JsonSerializer.Deserialize<string[]>(Encoding.UTF8.GetString(WebEncoders.Base64UrlDecode(encoded)));
                 // Values that no page of users could end on are refused here, not by the database: a creation time out of
                 // DateTime's range, or text no stored key holds (control characters, which PostgreSQL cannot even take).
-                if (parts is { Length: 3 } && parts[0] == sort && parts[1] is not null && parts[2] is not null
-                    && parts.Skip(1).All(p => !Http.StrictRequests.HasControlCharacter(p) && !Http.StrictRequests.HasLoneSurrogate(p))
+                if (parts is { Length: 3 or 4 } && parts[0] == sort && parts[1] is not null && parts[2] is not null
+                    && (parts.Length == 3 || parts[3] == Before)
+                    && parts.Skip(1).Take(2).All(p => !Http.StrictRequests.HasControlCharacter(p) && !Http.StrictRequests.HasLoneSurrogate(p))
                     && (!sort.TrimStart('-').Equals("createdAt", StringComparison.OrdinalIgnoreCase)
                         || (long.TryParse(parts[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ticks) && ticks <= DateTime.MaxValue.Ticks)))
                 {
-                    cursor = new Cursor(parts[0], parts[1], parts[2]);
+                    cursor = new Cursor(parts[0], parts[1], parts[2], parts.Length == 4);
                     return true;
                 }
             }

@@ -90,7 +90,7 @@ public sealed class OpenApiContractTests(SqliteHost host) : IClassFixture<Sqlite
     }
 
     [Theory]
-    [InlineData("/api/v1/users", new[] { "id", "username", "firstName", "lastName", "email", "role", "group", "type", "status", "q", "expiring", "sort", "limit", "cursor" })]
+    [InlineData("/api/v1/users", new[] { "id", "username", "firstName", "lastName", "email", "role", "group", "type", "status", "q", "expiring", "sort", "limit", "cursor", "includeTotal" })]
     [InlineData("/api/v1/customers", new[] { "q", "status", "limit", "cursor" })]
     [InlineData("/api/v1/audit-events", new[] { "actor", "action", "target", "from", "to", "limit", "cursor" })]
     [InlineData("/api/v1/roles/export", new[] { "names" })]
@@ -134,6 +134,22 @@ public sealed class OpenApiContractTests(SqliteHost host) : IClassFixture<Sqlite
     [InlineData("/api/v1/change-requests/{id}/withdraw")]
     public async Task The_change_request_decisions_are_in_the_document(string path)
         => Assert.True((await DocumentAsync()).GetProperty("paths").GetProperty(path).TryGetProperty("post", out _));
+
+    [Fact]
+    public async Task The_bulk_users_action_and_the_page_members_are_in_the_document()
+    {
+        var document = await DocumentAsync();
+        var bulk = document.GetProperty("paths").GetProperty("/api/v1/users/bulk").GetProperty("post");
+        Assert.True(bulk.TryGetProperty("requestBody", out _), bulk.ToString());
+        var schemas = document.GetProperty("components").GetProperty("schemas");
+        Assert.Equal(["action", "userIds"], schemas.GetProperty("BulkUsersRequest").GetProperty("required").EnumerateArray().Select(r => r.GetString()).Order(StringComparer.Ordinal));
+        Assert.True(schemas.GetProperty("BulkUsersResponse").GetProperty("properties").TryGetProperty("results", out _));
+        var page = schemas.GetProperty("UserPage").GetProperty("properties");
+        foreach (var member in new[] { "items", "nextCursor", "previousCursor", "total", "totalExact" })
+        {
+            Assert.True(page.TryGetProperty(member, out _), $"UserPage lacks {member}: {page}");
+        }
+    }
 
     [Fact]
     public async Task Every_query_parameter_of_the_API_is_described()

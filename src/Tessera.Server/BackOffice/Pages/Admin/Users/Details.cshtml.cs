@@ -20,7 +20,7 @@ namespace Tessera.Server.BackOffice.Pages.Admin.Users;
 [RequiresPrivilege(Privileges.ViewUsers)]
 [RequiresPrivilege(Privileges.ManageUsers, OnlyFor = "POST")]
 [Mfa.RequiresStepUp("Roles", "Password", "Delete", "ResetMfa", "AddCredential")]
-public sealed class DetailsModel(UserService users, RoleService roles, CredentialService credentials, AgentScopeService agentScopes, CustomerService customers, CustomerSearch customerSearch, Tessera.Server.SignIn.SessionService sessions, Mfa.MfaMethods mfa, ApiCredentialService apiCredentials, TimeProvider clock) : PageModel
+public sealed class DetailsModel(UserService users, RoleService roles, CredentialService credentials, AgentScopeService agentScopes, CustomerService customers, CustomerSearch customerSearch, Tessera.Server.SignIn.SessionService sessions, Mfa.MfaMethods mfa, ApiCredentialService apiCredentials, Tessera.Server.Groups.GroupService groups, TimeProvider clock, Microsoft.Extensions.Localization.IStringLocalizer<Localization.SharedText> Text) : PageModel
 {
     [BindProperty(SupportsGet = true)] public Guid Id { get; set; }
 
@@ -30,6 +30,9 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
     [BindProperty] public string? LastName { get; set; }
     [BindProperty] public bool Enabled { get; set; }
     [BindProperty] public List<string> Roles { get; set; } = [];
+
+    /// <summary>The groups ticked in the groups form (their ids).</summary>
+    [BindProperty] public List<Guid> Groups { get; set; } = [];
 
     /// <summary>The "valid from" and "valid until" inputs of each role row, keyed by role name.</summary>
     [BindProperty] public List<ValidityField> RoleValidity { get; set; } = [];
@@ -85,6 +88,18 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
     /// <summary>Each role row of the roles editor: its checkbox, the grant as stored (null when not held), and its validity inputs.</summary>
     public IReadOnlyList<(RoleToggle Toggle, AssignmentResponse? Held, ValidityField Field)> RoleRows { get; private set; } = [];
 
+    /// <summary>One group checkbox: disabled, with the privileges beyond the caller's own, when joining it would hand them out.</summary>
+    public sealed record GroupRow(Guid Id, string Name, IReadOnlyList<string> Beyond)
+    {
+        public bool Disabled => Beyond.Count > 0;
+    }
+
+    /// <summary>Every group, for the groups form; the ones the subject is in are ticked.</summary>
+    public IReadOnlyList<GroupRow> GroupRows { get; private set; } = [];
+
+    /// <summary>The signed-in user may change the subject's memberships: MANAGE_GROUPS, and the account within reach.</summary>
+    public bool MayChangeGroups { get; private set; }
+
     /// <summary>The agent's assigned customers (id and reference), for BackOffice users.</summary>
     public IReadOnlyList<(Guid Id, string Reference, string Name)> Assigned { get; private set; } = [];
 
@@ -114,7 +129,7 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
         }
 
         var outcome = await users.UpdateAsync(Id, new UpdateUserRequest(Username, Email, FirstName, LastName, status, null, null), HttpContext.RequestAborted);
-        return await AfterAsync(outcome.Failure, "details", "The user's details were saved.", fillForm: false);
+        return await AfterAsync(outcome.Failure, "details", Text["The user's details were saved."], fillForm: false);
     }
 
     public async Task<IActionResult> OnPostRolesAsync()
@@ -140,13 +155,60 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
         }
 
         var outcome = await users.ChangeRolesAsync(Id, new ChangeRolesRequest(wanted), ct);
-        return await AfterAsync(outcome.Failure, "roles", "The roles were changed.");
+        return await AfterAsync(outcome.Failure, "roles", Text["The roles were changed."]);
+    }
+
+    /// <summary>
+    /// Joins and leaves groups: each group whose membership changes gets its member list with the subject added or removed,
+    /// through the group's own use case (so the delegation rules and invariants judge it as on the group's page). A
+    /// membership kept keeps its validity.
+    /// </summary>
+    public async Task<IActionResult> OnPostGroupsAsync()
+    {
+        var ct = HttpContext.RequestAborted;
+        if (!await HttpContext.HoldsAsync(Privileges.ManageGroups))
+        {
+            return Forbid();
+        }
+
+        if ((await users.GetAsync(Id, ct)).Value is not { } current)
+        {
+            return NotFound();
+        }
+
+        var all = await groups.NamesAsync(ct);
+        var member = all.Where(g => current.Groups.Contains(g.Name)).Select(g => g.Id).ToHashSet();
+        var wanted = Groups.Where(id => all.Any(g => g.Id == id)).ToHashSet();
+        foreach (var (groupId, _) in all.Where(g => member.Contains(g.Id) != wanted.Contains(g.Id)))
+        {
+            if ((await groups.GetAsync(groupId, ct)).Value is not { } group)
+            {
+                continue;
+            }
+
+            List<Tessera.Server.Governance.MemberAssignment> members = [.. group.Members.Where(m => m.Id != Id)
+                .Select(m => new Tessera.Server.Governance.MemberAssignment(m.Id, m.ValidFrom, m.ValidUntil))];
+            if (wanted.Contains(groupId))
+            {
+                members.Add(new Tessera.Server.Governance.MemberAssignment(Id));
+            }
+
+            var outcome = await groups.ChangeMembersAsync(groupId, new Tessera.Server.Groups.GroupMembersRequest(members), ct);
+            if (outcome.Failure is { } failure && !failure.SentForApproval(TempData))
+            {
+                return await AfterAsync(failure, "groups", "");
+            }
+        }
+
+        return TempData.ContainsKey(FailureDisplay.ChangeRequestKey)
+            ? Redirect($"/admin/users/{Id}")
+            : await AfterAsync(null, "groups", Text["The groups were changed."]);
     }
 
     public async Task<IActionResult> OnPostPasswordAsync()
     {
         var failure = await credentials.AdminSetAsync(Id, new PasswordRequest(NewPassword, ConfirmPassword), HttpContext.RequestAborted);
-        return await AfterAsync(failure, "password", "The password was changed.");
+        return await AfterAsync(failure, "password", Text["The password was changed."]);
     }
 
     /// <summary>Agent assist: the scope, the ticked customers kept and the references typed in added.</summary>
@@ -159,7 +221,7 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
             var found = await FindCustomerAsync(reference, ct);
             if (found is null)
             {
-                ModelState.AddModelError(nameof(AddCustomers), $"No customer has the reference {reference}.");
+                ModelState.AddModelError(nameof(AddCustomers), Text["No customer has the reference {0}.", reference]);
                 continue;
             }
 
@@ -182,26 +244,26 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
             return await ShowAsync(fillForm: true);
         }
 
-        return await AfterAsync(outcome.Failure, "agent", "The agent's customers were saved.");
+        return await AfterAsync(outcome.Failure, "agent", Text["The agent's customers were saved."]);
     }
 
     public async Task<IActionResult> OnPostInviteAsync()
-        => await AfterAsync(await credentials.SendInvitationAsync(Id, HttpContext.RequestAborted), "invite", "A new invitation email is on its way.");
+        => await AfterAsync(await credentials.SendInvitationAsync(Id, HttpContext.RequestAborted), "invite", Text["A new invitation email is on its way."]);
 
     public async Task<IActionResult> OnPostUnlockAsync()
-        => await AfterAsync(await credentials.UnlockAsync(Id, HttpContext.RequestAborted), "unlock", "The user was unlocked.");
+        => await AfterAsync(await credentials.UnlockAsync(Id, HttpContext.RequestAborted), "unlock", Text["The user was unlocked."]);
 
     /// <summary>The user's enrolled second factors, for the MFA card.</summary>
     public IReadOnlyList<Mfa.MfaMethodResponse> MfaMethods { get; private set; } = [];
 
     public async Task<IActionResult> OnPostResetMfaAsync()
-        => await AfterAsync(await mfa.ResetAsync(Id, HttpContext.RequestAborted), "mfa", "The user's second factors were removed and their sessions ended; they set up a new one at their next sign-in.");
+        => await AfterAsync(await mfa.ResetAsync(Id, HttpContext.RequestAborted), "mfa", Text["The user's second factors were removed and their sessions ended; they set up a new one at their next sign-in."]);
 
     public async Task<IActionResult> OnPostDeleteAsync()
     {
         if (!ConfirmDelete)
         {
-            ModelState.AddModelError(nameof(ConfirmDelete), "Tick the box to confirm that the user is to be deleted.");
+            ModelState.AddModelError(nameof(ConfirmDelete), Text["Tick the box to confirm that the user is to be deleted."]);
             FailedForm = "delete";
             Response.StatusCode = StatusCodes.Status400BadRequest;
             return await ShowAsync(fillForm: true);
@@ -219,7 +281,7 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
             return await AfterAsync(failure, "delete", "");
         }
 
-        TempData["Notice"] = $"User {current.Value?.Username} was deleted.";
+        TempData["Notice"] = Text["User {0} was deleted.", current.Value?.Username ?? ""].Value;
         return Redirect("/admin/users");
     }
 
@@ -228,12 +290,12 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
     {
         var failure = SessionId is { } one ? await sessions.EndAsync(Id, one, HttpContext.RequestAborted) : null;
         return failure?.Code == Tessera.Server.SignIn.SessionService.NotFoundCode
-            ? await AfterAsync(null, "sessions", "That session had already ended.")
-            : await AfterAsync(failure, "sessions", "The session was ended.");
+            ? await AfterAsync(null, "sessions", Text["That session had already ended."])
+            : await AfterAsync(failure, "sessions", Text["The session was ended."]);
     }
 
     public async Task<IActionResult> OnPostEndSessionsAsync()
-        => await AfterAsync(await sessions.EndAsync(Id, null, HttpContext.RequestAborted), "sessions", "Every session of the user was ended.");
+        => await AfterAsync(await sessions.EndAsync(Id, null, HttpContext.RequestAborted), "sessions", Text["Every session of the user was ended."]);
 
     /// <summary>
     /// Adds a generated secret or a public key. The answer is the page itself, not a redirect: a generated secret is
@@ -252,7 +314,7 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
             }
             else
             {
-                ModelState.AddModelError(nameof(CredentialExpires), "Enter the expiry as a date, YYYY-MM-DD, or leave it empty for none.");
+                ModelState.AddModelError(nameof(CredentialExpires), Text["Enter the expiry as a date, YYYY-MM-DD, or leave it empty for none."]);
                 return await CredentialRefusedAsync(StatusCodes.Status400BadRequest);
             }
         }
@@ -285,10 +347,10 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
         if (failure?.Kind == FailureKind.NotFound && (await users.GetAsync(Id, ct)).Succeeded)
         {
             // Deleted meanwhile (another tab, another administrator): the card simply no longer lists it.
-            return await AfterAsync(null, "credentials", "That credential had already been deleted.");
+            return await AfterAsync(null, "credentials", Text["That credential had already been deleted."]);
         }
 
-        return await AfterAsync(failure, "credentials", $"The credential {name} was deleted; it authenticates nothing from now on.");
+        return await AfterAsync(failure, "credentials", Text["The credential {0} was deleted; it authenticates nothing from now on.", name ?? ""]);
     }
 
     private async Task<IActionResult> CredentialRefusedAsync(int status)
@@ -365,7 +427,19 @@ public sealed class DetailsModel(UserService users, RoleService roles, Credentia
             Roles = [.. Subject.Roles];
         }
 
-        RoleToggles = Toggles.Roles(AllRoles, Roles, Subject.Roles, MayChange ? ceiling : null);
+        // The System role marks API users: a BackOffice user can never hold it, so it is not offered to one.
+        RoleToggles = [.. Toggles.Roles(AllRoles, Roles, Subject.Roles, MayChange ? ceiling : null)
+            .Where(t => !t.IsSystem || Subject.Type == "api" || Subject.Roles.Contains(t.Name))];
+        MayChangeGroups = MayChange && ceiling.Contains(Privileges.ManageGroups);
+        var allGroups = await groups.ListAsync(ct);
+        var privilegesOfRole = AllRoles.ToDictionary(r => r.Name, r => r.Privileges, StringComparer.OrdinalIgnoreCase);
+        GroupRows = [.. allGroups.OrderBy(g => g.Name, StringComparer.OrdinalIgnoreCase).Select(g => new GroupRow(g.Id, g.Name,
+            !MayChangeGroups || Subject.Groups.Contains(g.Name) ? []
+                : Delegation.Beyond(ceiling, g.Roles.SelectMany(r => privilegesOfRole.GetValueOrDefault(r) ?? []))))];
+        if (FailedForm != "groups")
+        {
+            Groups = [.. allGroups.Where(g => Subject.Groups.Contains(g.Name)).Select(g => g.Id)];
+        }
         RoleRows = [.. RoleToggles.Select(toggle =>
         {
             var held = Subject.RoleAssignments.FirstOrDefault(a => a.Name == toggle.Name);
