@@ -39,7 +39,7 @@ public static class PasswordViolationCodes
 public static class PasswordRules
 {
     // Shorter names or local parts would refuse too many good passwords by accident ("al" in "walrus").
-    private const int MinPersonalDataLength = 3;
+    public const int MinPersonalDataLength = 3;
 
     /// <summary>
     /// Every rule the password breaks, all at once so the person can fix them in one go; empty when it is acceptable.

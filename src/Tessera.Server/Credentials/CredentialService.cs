@@ -21,7 +21,12 @@ public sealed record ChangeOwnPasswordRequest([Required] string? CurrentPassword
 
 public sealed record ResetPasswordRequest([Required] string? Token, [Required] string? NewPassword, string? ConfirmPassword);
 
-public sealed record ForgotPasswordRequest(string? Email);
+/// <summary>POST /password/forgot: <c>login</c> (a username or an email address) or, as before, <c>email</c>.</summary>
+public sealed record ForgotPasswordRequest(string? Email, string? Login = null)
+{
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string? UsernameOrEmail => string.IsNullOrWhiteSpace(Login) ? Email : Login;
+}
 
 /// <summary>The emails the credential flows send; written to the outbox in the caller's transaction.</summary>
 public interface ICredentialMail
@@ -143,19 +148,25 @@ public sealed class CredentialService(
             return null;
         }, ct);
 
-    /// <summary>Answers the same whether or not the email is known; only an eligible user gets a reset link.</summary>
-    public async Task ForgotAsync(string? email, CancellationToken ct)
+    /// <summary>
+    /// "Forgot password" by username or email (a login containing @ is looked up as an email first, as sign-in does).
+    /// Answers the same whether or not anyone matches; only an eligible user gets a reset link, at the account's email.
+    /// </summary>
+    public async Task ForgotAsync(string? login, CancellationToken ct)
     {
-        email = email is null ? null : Usernames.Canonical(email);
-        if (Usernames.ValidateEmail(email) is not null)
+        login = login is null ? null : Usernames.Canonical(login);
+        if (string.IsNullOrEmpty(login) || login.Length > Usernames.MaxEmailLength || login.Any(char.IsControl))
         {
             return;
         }
 
-        var normalized = Usernames.Normalize(email!);
-        var user = await db.Users.SingleOrDefaultAsync(u => u.NormalizedEmail == normalized, ct);
+        var normalized = Usernames.Normalize(login);
+        var user = login.Contains('@', StringComparison.Ordinal)
+            ? await db.Users.FirstOrDefaultAsync(u => u.NormalizedEmail == normalized, ct)
+            : null;
+        user ??= await db.Users.FirstOrDefaultAsync(u => u.NormalizedUsername == normalized, ct);
         var eligible = user is not null && user.Type == UserType.BackOffice && user.CredentialMode == CredentialMode.Password
-            && !Usernames.IsReserved(user.Username) && user.Standing.MaySetPasswordByLink;
+            && !string.IsNullOrWhiteSpace(user.Email) && !Usernames.IsReserved(user.Username) && user.Standing.MaySetPasswordByLink;
         if (!eligible)
         {
             audit.Record(db, "password.forgot", "user", user?.Id.ToString(), user?.Username, new { eligible = false }, "ignored", audit.CurrentActor() with { Name = "anonymous" });

@@ -47,12 +47,12 @@ public static class CredentialsEndpoints
         api.MapPost("/password/forgot", async (ForgotPasswordRequest request, CredentialService service, EmailThrottle throttle, CancellationToken ct) =>
         {
             var started = TimeProvider.System.GetTimestamp();
-            if (throttle.Allow(request.Email))
+            if (throttle.Allow(request.UsernameOrEmail))
             {
-                await service.ForgotAsync(request.Email, ct);
+                await service.ForgotAsync(request.UsernameOrEmail, ct);
             }
 
-            // The same answer, in about the same time, whether or not anyone has that email.
+            // The same answer, in about the same time, whether or not anyone has that username or email.
             var spent = TimeProvider.System.GetElapsedTime(started);
             if (spent < EmailThrottle.ResponseFloor)
             {
@@ -60,7 +60,7 @@ public static class CredentialsEndpoints
             }
 
             return Results.Accepted(value: new { message = "If an account can use that email address, a reset link is on its way." });
-        }).AllowAnonymous().RequireRateLimiting(RateLimitPolicy).WithSummary("Sends a reset link to an eligible user; answers the same for every email.");
+        }).AllowAnonymous().RequireRateLimiting(RateLimitPolicy).WithSummary("Sends a reset link to an eligible user's email, found by login (a username or an email address) or email; answers the same whoever is named.");
 
         api.MapPost("/password/reset", async (ResetPasswordRequest request, CredentialService service, CancellationToken ct) =>
             (await service.ResetAsync(request, ct)).ToNoContent())

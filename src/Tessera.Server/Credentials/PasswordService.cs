@@ -22,7 +22,13 @@ public sealed class PasswordPolicyStore
 /// <summary>Every way a password is set goes through here: policy, history, hashing, and ending old sessions and links.</summary>
 public sealed class PasswordService(IPasswordHasher<User> hasher, ICommonPasswords common, IPasswordStrengthEstimator strength, CredentialTokens tokens, TimeProvider clock)
 {
-    /// <summary>Checks the policy and history; on success the user has the new hash (unsaved, in the unit of work).</summary>
+    public const string MismatchMessage = "The confirmation does not match the new password.";
+
+    /// <summary>
+    /// Checks the policy, the history and the confirmation; on success the user has the new hash (unsaved, in the unit
+    /// of work). A password that breaks rules is refused as <c>password_policy</c>, naming <c>confirmPassword</c> too when
+    /// the confirmation differs; a good password with a differing confirmation is <c>confirmation_mismatch</c>.
+    /// </summary>
     public async Task<Failure?> SetAsync(TesseraDbContext db, User user, string? newPassword, string? confirmPassword, CancellationToken ct)
     {
         if (newPassword is null || newPassword.Length == 0)
@@ -30,12 +36,8 @@ public sealed class PasswordService(IPasswordHasher<User> hasher, ICommonPasswor
             return Failure.Invalid("validation_failed", "A new password is required.", new Dictionary<string, string[]> { ["newPassword"] = ["A new password is required."] });
         }
 
-        if (confirmPassword is not null && !string.Equals(newPassword, confirmPassword, StringComparison.Ordinal))
-        {
-            return Failure.Invalid(PasswordViolationCodes.ConfirmationMismatch, "The confirmation does not match the new password.",
-                new Dictionary<string, string[]> { ["confirmPassword"] = ["The confirmation does not match the new password."] });
-        }
-
+        // Every rule is judged at once, the confirmation too, so that one round trip shows all that is wrong.
+        var mismatch = confirmPassword is not null && !string.Equals(newPassword, confirmPassword, StringComparison.Ordinal);
         var policy = await PasswordPolicyStore.GetAsync(db, ct);
         var violations = PasswordRules.Check(newPassword, policy, user.Username, user.Email, common, strength, user.FirstName, user.LastName).ToList();
         var current = await CurrentHashAsync(db, user, ct);
@@ -56,8 +58,20 @@ public sealed class PasswordService(IPasswordHasher<User> hasher, ICommonPasswor
 
         if (violations.Count > 0)
         {
-            return Failure.Invalid("password_policy", string.Join(" ", violations.Select(v => v.Message)),
-                new Dictionary<string, string[]> { ["newPassword"] = [.. violations.Select(v => v.Code)] }) with { Violations = violations };
+            var errors = new Dictionary<string, string[]> { ["newPassword"] = [.. violations.Select(v => v.Code)] };
+            if (mismatch)
+            {
+                errors["confirmPassword"] = [MismatchMessage];
+            }
+
+            return Failure.Invalid("password_policy", string.Join(" ", violations.Select(v => v.Message).Append(mismatch ? MismatchMessage : null).OfType<string>()),
+                errors) with { Violations = violations };
+        }
+
+        if (mismatch)
+        {
+            return Failure.Invalid(PasswordViolationCodes.ConfirmationMismatch, MismatchMessage,
+                new Dictionary<string, string[]> { ["confirmPassword"] = [MismatchMessage] });
         }
 
         var now = clock.GetUtcNow().UtcDateTime;

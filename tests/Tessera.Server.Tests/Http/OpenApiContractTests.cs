@@ -99,6 +99,7 @@ public sealed class OpenApiContractTests(SqliteHost host) : IClassFixture<Sqlite
     [InlineData("/api/v1/access-reviews/{id}/report", new[] { "format" })]
     [InlineData("/api/v1/change-requests", new[] { "status", "limit", "cursor" })]
     [InlineData("/api/v1/access-report", new[] { "format", "type", "includeExpired" })]
+    [InlineData("/api/v1/audit-events/export", new[] { "actor", "action", "target", "from", "to" })]
     public async Task Every_query_parameter_of_a_list_is_described(string path, string[] names)
     {
         var operation = (await DocumentAsync()).GetProperty("paths").GetProperty(path).GetProperty("get");
@@ -170,5 +171,25 @@ public sealed class OpenApiContractTests(SqliteHost host) : IClassFixture<Sqlite
         }
 
         Assert.True(undescribed.Count == 0, "Query parameters without a description: " + string.Join(", ", undescribed));
+    }
+
+    [Theory]
+    [InlineData("/api/v1/overview", new[] { "get" })]
+    [InlineData("/api/v1/me/preferences", new[] { "get", "put" })]
+    [InlineData("/api/v1/audit-events/export", new[] { "get" })]
+    public async Task The_daily_work_paths_are_documented(string path, string[] methods)
+    {
+        var operations = (await DocumentAsync()).GetProperty("paths").GetProperty(path);
+        Assert.All(methods, m => Assert.True(operations.TryGetProperty(m, out _), $"{m} {path}: {operations}"));
+    }
+
+    [Theory]
+    [InlineData("ForgotPasswordRequest", new[] { "email", "login" })]
+    [InlineData("PreferencesRequest", new[] { "language", "timeZone" })]
+    public async Task The_daily_work_requests_show_their_members(string schema, string[] members)
+    {
+        var properties = (await DocumentAsync()).GetProperty("components").GetProperty("schemas").GetProperty(schema).GetProperty("properties");
+
+        Assert.Equal(members.Order(StringComparer.Ordinal), properties.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
     }
 }

@@ -5,7 +5,7 @@ using Tessera.Server.Credentials;
 
 namespace Tessera.Server.BackOffice.Pages;
 
-/// <summary>"Trouble signing in": asks for an email and always answers the same.</summary>
+/// <summary>"Trouble signing in": asks for a username or an email and always answers the same.</summary>
 [AllowAnonymous]
 [EnableRateLimiting(CredentialsEndpoints.RateLimitPolicy)]
 public sealed class ForgotPasswordModel(CredentialService credentials, EmailThrottle throttle) : PageModel
@@ -16,11 +16,11 @@ public sealed class ForgotPasswordModel(CredentialService credentials, EmailThro
     {
     }
 
-    public async Task OnPostAsync(string? email)
+    public async Task OnPostAsync(string? login)
     {
-        if (throttle.Allow(email))
+        if (throttle.Allow(login))
         {
-            await credentials.ForgotAsync(email, HttpContext.RequestAborted);
+            await credentials.ForgotAsync(login, HttpContext.RequestAborted);
         }
 
         Sent = true;

@@ -1,6 +1,8 @@
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
+using Microsoft.Extensions.Localization;
+using Tessera.Server.BackOffice.Localization;
 using Tessera.Server.Mfa;
 using Tessera.Server.SignIn;
 
@@ -14,7 +16,7 @@ namespace Tessera.Server.BackOffice.Pages;
 /// </summary>
 [AllowAnonymous]
 [RequiresStepUp("Remove", "Regenerate")]
-public sealed class ProfileMfaModel(MfaMethods methods, SignInFlow flow, CallerDirectory callers) : PageModel
+public sealed class ProfileMfaModel(MfaMethods methods, SignInFlow flow, CallerDirectory callers, IStringLocalizer<SharedText> Text) : PageModel
 {
     public string Username { get; private set; } = "";
 
@@ -34,6 +36,7 @@ public sealed class ProfileMfaModel(MfaMethods methods, SignInFlow flow, CallerD
     /// <summary>Where to go once the codes are noted.</summary>
     public string ContinueUrl { get; private set; } = "/profile/mfa";
 
+    /// <summary>The code of a refused confirmation (wrong_code, no_enrolment); the page words it.</summary>
     public string? Message { get; private set; }
 
     public async Task<IActionResult> OnGetAsync() => await WhoAsync() is { } who ? await ShowAsync(who) : Challenge(WebSessions.Scheme);
@@ -49,7 +52,7 @@ public sealed class ProfileMfaModel(MfaMethods methods, SignInFlow flow, CallerD
         var confirmed = await methods.ConfirmTotpAsync(who.Id, who.Username, code, ct);
         if (!confirmed.Succeeded)
         {
-            Message = confirmed.Failure!.Detail;
+            Message = confirmed.Failure!.Code;
             Response.StatusCode = StatusCodes.Status400BadRequest;
             return await ShowAsync(who);
         }
@@ -94,7 +97,7 @@ public sealed class ProfileMfaModel(MfaMethods methods, SignInFlow flow, CallerD
         }
 
         await methods.RemoveTotpAsync(who.Id, who.Username, HttpContext.RequestAborted);
-        TempData["Notice"] = "Your authenticator app was removed.";
+        TempData["Notice"] = Text["Your authenticator app was removed."].Value;
         return Redirect("/profile/mfa");
     }
 

@@ -23,7 +23,14 @@ public sealed class SetPasswordModel(CredentialService credentials) : PageModel
 
     public PasswordPolicy Policy { get; private set; } = PasswordPolicy.Default;
 
+    /// <summary>What the new password breaks (each rule, and for a guessable one why and what to do instead).</summary>
     public IReadOnlyList<string> Errors { get; private set; } = [];
+
+    /// <summary>The confirmation's own error, shown together with <see cref="Errors"/>.</summary>
+    public string? ConfirmError { get; private set; }
+
+    /// <summary>True after a refused submit: the error summary shows and takes the focus.</summary>
+    public bool Failed { get; private set; }
 
     public async Task OnGetAsync(string? token, bool expired)
     {
@@ -45,7 +52,10 @@ public sealed class SetPasswordModel(CredentialService credentials) : PageModel
         }
 
         Owner = await credentials.LinkOwnerAsync(token, HttpContext.RequestAborted);
-        Errors = failure.Violations?.SelectMany(v => v.Lines()).ToList() ?? [failure.Detail];
+        Failed = true;
+        var confirm = failure.Errors?.GetValueOrDefault("confirmPassword");
+        ConfirmError = confirm is { Length: > 0 } ? confirm[0] : null;
+        Errors = failure.Violations?.SelectMany(v => v.Lines()).ToList() ?? (ConfirmError is null ? [failure.Detail] : []);
         Response.StatusCode = StatusCodes.Status400BadRequest;
         return Page();
     }

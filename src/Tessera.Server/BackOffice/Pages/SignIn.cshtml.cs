@@ -12,9 +12,10 @@ namespace Tessera.Server.BackOffice.Pages;
 [EnableRateLimiting(Http.RateLimits.SignIn)]
 public sealed class SignInModel(PasswordSignIn passwords, SignInFlow flow, SsoProviders providers, Credentials.CredentialTokens tokens, Storage.TesseraDbContext db) : PageModel
 {
-    public const string GenericFailure = "The username or password is incorrect, or this account cannot sign in here.";
+    /// <summary>Why the page shows a refusal: a wrong login or password (<see cref="Failed"/>), or a single sign-on that did not succeed.</summary>
+    public bool Failed { get; private set; }
 
-    public string? Message { get; private set; }
+    public SsoRefusal? Refusal { get; private set; }
 
     public string Login { get; private set; } = "";
 
@@ -25,7 +26,7 @@ public sealed class SignInModel(PasswordSignIn passwords, SignInFlow flow, SsoPr
     public void OnGet(string? returnUrl, string? sso)
     {
         ReturnUrl = SignInEndpoints.LocalOnly(returnUrl);
-        Message = Enum.TryParse<SsoRefusal>(sso, out var refusal) ? Describe(refusal) : null;
+        Refusal = Enum.TryParse<SsoRefusal>(sso, out var refusal) && Enum.IsDefined(refusal) ? refusal : null;
     }
 
     public async Task<IActionResult> OnPostAsync(string? login, string? password, string? returnUrl)
@@ -35,7 +36,7 @@ public sealed class SignInModel(PasswordSignIn passwords, SignInFlow flow, SsoPr
         var check = await passwords.CheckAsync(login, password, SignInChannel.BackOffice, HttpContext.RequestAborted);
         if (!check.Succeeded)
         {
-            Message = GenericFailure;
+            Failed = true;
             Response.StatusCode = StatusCodes.Status400BadRequest;
             return Page();
         }
@@ -50,16 +51,4 @@ public sealed class SignInModel(PasswordSignIn passwords, SignInFlow flow, SsoPr
 
         return LocalRedirect(await flow.ContinueAsync(HttpContext, check.User!.Id, [AuthenticationMethods.Password], ReturnUrl, HttpContext.RequestAborted));
     }
-
-    public static string? Describe(SsoRefusal refusal) => refusal switch
-    {
-        SsoRefusal.UnknownIdentity => "This account is not known to Tessera. Ask an administrator to create it.",
-        SsoRefusal.UnverifiedEmail => "Your provider has not verified your email address, so it cannot be matched to an account.",
-        SsoRefusal.NotBackOffice => "This account cannot sign in to the Back Office.",
-        SsoRefusal.Disabled => "This account is disabled or locked. Ask an administrator.",
-        SsoRefusal.PasswordUser => "This account signs in with a password, not with single sign-on.",
-        SsoRefusal.Provisioned => "Your account was created. An administrator has to grant you access before you can sign in.",
-        SsoRefusal.Failed => "Single sign-on did not complete. Try again.",
-        _ => null,
-    };
 }

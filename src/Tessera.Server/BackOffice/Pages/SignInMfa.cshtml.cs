@@ -16,9 +16,8 @@ namespace Tessera.Server.BackOffice.Pages;
 [Microsoft.AspNetCore.RateLimiting.EnableRateLimiting(Http.RateLimits.SecondFactor)]
 public sealed class SignInMfaModel(SignInFlow flow, MfaMethods methods, PasswordSignIn passwords, TesseraDbContext db, AuditLog audit) : PageModel
 {
-    public const string WrongCode = "That code is not right, or it was used already. Enter the current code from your app, or a recovery code.";
-
-    public string? Message { get; private set; }
+    /// <summary>True after a wrong code: the page says so and focuses the message.</summary>
+    public bool WrongCode { get; private set; }
 
     public async Task<IActionResult> OnGetAsync()
         => await flow.PendingAsync(HttpContext, PendingStage.SecondFactor) is null ? Redirect("/signin") : Page();
@@ -42,7 +41,7 @@ public sealed class SignInMfaModel(SignInFlow flow, MfaMethods methods, Password
         if (method is null)
         {
             await passwords.CountWrongSecretAsync("signin.mfa", user, "wrong_code", ct);
-            Message = WrongCode;
+            WrongCode = true;
             Response.StatusCode = StatusCodes.Status400BadRequest;
             return Page();
         }

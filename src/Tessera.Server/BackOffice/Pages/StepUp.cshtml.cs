@@ -17,7 +17,8 @@ public sealed class StepUpPageModel(SignInFlow flow, MfaMethods methods, Passwor
 {
     public string ReturnUrl { get; private set; } = "/";
 
-    public string? Message { get; private set; }
+    /// <summary>True after a wrong code: the page says so and focuses the message.</summary>
+    public bool WrongCode { get; private set; }
 
     public bool HoldsMethod { get; private set; }
 
@@ -47,7 +48,7 @@ public sealed class StepUpPageModel(SignInFlow flow, MfaMethods methods, Passwor
         if (method is null)
         {
             await passwords.CountWrongSecretAsync("mfa.step_up", user, "wrong_code", ct);
-            Message = SignInMfaModel.WrongCode;
+            WrongCode = true;
             Response.StatusCode = StatusCodes.Status400BadRequest;
             return Page();
         }

@@ -1,7 +1,8 @@
 // Passkeys (WebAuthn) for the Back Office: adds a passkey, removes one, and signs in or confirms with one.
 // The server issues the options (and keeps their challenge); this script only converts between JSON and the
 // browser's ArrayBuffers, calls navigator.credentials, posts the answer with the page's antiforgery token,
-// and follows the redirect it is given. Loaded by _PasskeyButton and _Passkeys, perhaps both: it binds once.
+// and follows the redirect it is given. Loaded by _PasskeyButton and _Passkeys, perhaps both: it binds once. Its
+// messages come in the page's language from the container's data-msg-* attributes (English when absent).
 (function () {
   if (window.tesseraPasskeys) { return; }
   window.tesseraPasskeys = true;
@@ -24,6 +25,8 @@
   }
 
   function container(element) { return element.closest('[data-passkeys]'); }
+
+  function text(box, key, english) { return (box && box.dataset[key]) || english; }
 
   function showError(box, message) {
     var alert = box.querySelector('[data-passkey-error]');
@@ -48,27 +51,27 @@
     var json = null;
     try { json = text ? JSON.parse(text) : null; } catch (e) { json = null; }
     if (!response.ok) {
-      throw new Error((json && json.detail) || 'The request failed (' + response.status + '). Reload the page and try again.');
+      throw new Error((json && json.detail) || text(box, 'msgFailed', 'The request failed ({0}). Reload the page and try again.').replace('{0}', response.status));
     }
     return json;
   }
 
-  function describe(error) {
+  function describe(box, error) {
     // The browser's own refusals (cancelled, timed out, no matching passkey) say little that helps.
     if (error && (error.name === 'NotAllowedError' || error.name === 'AbortError')) {
-      return 'The passkey request was cancelled or timed out. Try again.';
+      return text(box, 'msgCancelled', 'The passkey request was cancelled or timed out. Try again.');
     }
     if (error && error.name === 'InvalidStateError') {
-      return 'This device already holds a passkey for your account.';
+      return text(box, 'msgExists', 'This device already holds a passkey for your account.');
     }
-    return (error && error.message) || 'The passkey did not work. Try again.';
+    return (error && error.message) || text(box, 'msgBroken', 'The passkey did not work. Try again.');
   }
 
   async function register(form) {
     var box = container(form);
     clearError(box);
     var name = form.querySelector('[name=name]').value.trim();
-    if (!name) { showError(box, 'Give the passkey a name, so that you can tell it apart later.'); return; }
+    if (!name) { showError(box, text(box, 'msgName', 'Give the passkey a name, so that you can tell it apart later.')); return; }
     var options = await post(box, '/profile/passkeys/options');
     options.challenge = toBuffer(options.challenge);
     options.user.id = toBuffer(options.user.id);
@@ -127,11 +130,11 @@
 
   function guarded(element, action) {
     if (!window.PublicKeyCredential && !element.dataset.passkeyRemove) {
-      showError(container(element), 'This browser does not support passkeys.');
+      showError(container(element), text(container(element), 'msgUnsupported', 'This browser does not support passkeys.'));
       return;
     }
     element.disabled = true;
-    action(element).catch(function (error) { showError(container(element), describe(error)); })
+    action(element).catch(function (error) { showError(container(element), describe(container(element), error)); })
       .finally(function () { element.disabled = false; });
   }
 

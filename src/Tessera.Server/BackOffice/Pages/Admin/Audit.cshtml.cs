@@ -1,15 +1,22 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
-using Microsoft.EntityFrameworkCore;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Net.Http.Headers;
 using Tessera.Core.Access;
+using Tessera.Server.Audit;
+using Tessera.Server.BackOffice.Localization;
 using Tessera.Server.Storage;
 
 namespace Tessera.Server.BackOffice.Pages.Admin;
 
-/// <summary>The audit log, newest first, filtered by actor, action, target and a date range, paged by id.</summary>
+/// <summary>
+/// The audit log, newest first, filtered by actor, action, target and a range of days in the user's time zone (the
+/// first day included, the last not), paged by id; the Export handler streams the same events as CSV for the cookie
+/// session, as GET /api/v1/audit-events/export does for a token. Both read <see cref="AuditQuery"/>.
+/// </summary>
 [RequiresPrivilege(Privileges.ViewAuditLog)]
-public sealed class AuditModel(TesseraDbContext db) : PageModel
+public sealed class AuditModel(AuditQuery query, AuditExport export, UserTime time) : PageModel
 {
     public const int PageSize = 50;
 
@@ -26,51 +33,59 @@ public sealed class AuditModel(TesseraDbContext db) : PageModel
 
     public async Task OnGetAsync()
     {
-        var events = db.AuditEvents.AsNoTracking();
-        if (!string.IsNullOrWhiteSpace(Actor))
-        {
-            var actor = Actor.Trim();
-            events = events.Where(e => e.ActorName.StartsWith(actor));
-        }
-
-        if (!string.IsNullOrWhiteSpace(Action))
-        {
-            var action = Action.Trim();
-            events = events.Where(e => e.Action.StartsWith(action));
-        }
-
-        if (!string.IsNullOrWhiteSpace(Target))
-        {
-            var target = Target.Trim();
-            events = events.Where(e => e.TargetId == target || (e.TargetName != null && e.TargetName.StartsWith(target)));
-        }
-
-        if (From is { } from)
-        {
-            var start = from.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc);
-            events = events.Where(e => e.At >= start);
-        }
-
-        if (To is { } to)
-        {
-            var end = to.AddDays(1).ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc);
-            events = events.Where(e => e.At < end);
-        }
-
-        if (Before is { } before)
-        {
-            events = events.Where(e => e.Id < before);
-        }
-
-        var page = await events.OrderByDescending(e => e.Id).Take(PageSize + 1).ToListAsync(HttpContext.RequestAborted);
-        Events = page.Take(PageSize).ToList();
-        NextBefore = page.Count > PageSize ? Events[^1].Id : null;
+        var page = await query.PageAsync(Filter(), PageSize, Before, HttpContext.RequestAborted);
+        Events = page.Events;
+        NextBefore = page.NextBefore;
     }
 
-    public string NextLink() => Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString("/admin/audit", new Dictionary<string, string?>
+    public async Task<IActionResult> OnGetExportAsync()
+    {
+        var ct = HttpContext.RequestAborted;
+        var filter = Filter();
+        await export.AuditAsync(filter, ct);
+        Response.ContentType = AuditExport.ContentType;
+        Response.Headers[HeaderNames.ContentDisposition] = new ContentDispositionHeaderValue("attachment") { FileName = AuditExport.FileName }.ToString();
+        await export.WriteAsync(filter, Response.Body, ct);
+        return new EmptyResult();
+    }
+
+    /// <summary>The days are the user's: from the start of <see cref="From"/> up to (not including) the start of <see cref="To"/>, in their time zone.</summary>
+    private AuditFilter Filter() => new(Actor, Action, Target, Start(From), Start(To));
+
+    private DateTime? Start(DateOnly? day)
+    {
+        if (day is not { } d)
+        {
+            return null;
+        }
+
+        // Where a clock change skips midnight (America/Santiago), the day starts at the first hour that exists.
+        var midnight = d.ToDateTime(TimeOnly.MinValue, DateTimeKind.Unspecified);
+        while (time.Zone.IsInvalidTime(midnight))
+        {
+            midnight = midnight.AddMinutes(30);
+        }
+
+        return TimeZoneInfo.ConvertTimeToUtc(midnight, time.Zone);
+    }
+
+    private Dictionary<string, string?> Query() => new()
     {
         ["actor"] = Actor, ["action"] = Action, ["target"] = Target,
         ["from"] = From?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), ["to"] = To?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
-        ["before"] = NextBefore?.ToString(CultureInfo.InvariantCulture),
-    }.Where(p => !string.IsNullOrWhiteSpace(p.Value)));
+    };
+
+    public string NextLink()
+    {
+        var values = Query();
+        values["before"] = NextBefore?.ToString(CultureInfo.InvariantCulture);
+        return QueryHelpers.AddQueryString("/admin/audit", values.Where(p => !string.IsNullOrWhiteSpace(p.Value)));
+    }
+
+    public string ExportLink()
+    {
+        var values = Query();
+        values["handler"] = "Export";
+        return QueryHelpers.AddQueryString("/admin/audit", values.Where(p => !string.IsNullOrWhiteSpace(p.Value)));
+    }
 }

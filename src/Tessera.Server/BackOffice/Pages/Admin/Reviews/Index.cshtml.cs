@@ -40,7 +40,7 @@ public sealed class IndexModel(AccessReviewService reviews, RoleService roles, G
 
     public bool Governs { get; private set; }
 
-    public string DefaultDue => DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime.AddDays(14)).ToString("yyyy-MM-dd");
+    public string DefaultDue => DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime.AddDays(14)).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
 
     public async Task OnGetAsync() => await LoadAsync();
 
