@@ -65,6 +65,7 @@ builder.Services.AddScoped<SignInFlow>();
 builder.Services.AddTesseraMfa();
 builder.Services.AddScoped<UserSearch>();
 builder.Services.AddScoped<RoleService>();
+builder.Services.AddScoped<Tessera.Server.Roles.RoleHolders>();
 builder.Services.AddScoped<GroupService>();
 builder.Services.AddScoped<AccessReviewService>();
 builder.Services.AddScoped<Tessera.Server.Changes.IChangeReplay, AccessRevocationReplay>();
