@@ -55,6 +55,7 @@ public class CustomerCsvTests
         var header = "reference,email,firstName,lastName\n";
         string Rows(int n) => header + string.Concat(Enumerable.Range(0, n).Select(i => $"C-{i},c{i}@x.test,A,B\n"));
         Assert.Equal(CustomerCsv.TooManyRows, Parse(Rows(11)).FileError);
+        Assert.Equal(11, Parse(Rows(11)).Records);
         Assert.Equal(10, Parse(Rows(10)).Rows.Count);
     }
 

@@ -14,7 +14,10 @@ public sealed record CustomerCsvProblem(int Line, string Field, string Message);
 /// </summary>
 public sealed record CustomerCsvFile(IReadOnlyList<CustomerCsvRow> Rows, IReadOnlyList<CustomerCsvProblem> Problems, string? FileError = null, string? FileErrorDetail = null)
 {
-    public static CustomerCsvFile Refused(string code, string detail) => new([], [], code, detail);
+    /// <summary>The data records the file holds (rows and problems), also when it is refused for holding too many.</summary>
+    public int Records { get; init; }
+
+    public static CustomerCsvFile Refused(string code, string detail, int records = 0) => new([], [], code, detail) { Records = records };
 }
 
 /// <summary>
@@ -80,7 +83,7 @@ public static class CustomerCsv
 
         if (records.Count - 1 > maxRows)
         {
-            return CustomerCsvFile.Refused(TooManyRows, $"An import takes at most {maxRows} rows; this file has {records.Count - 1}. Split it into smaller files.");
+            return CustomerCsvFile.Refused(TooManyRows, $"An import takes at most {maxRows} rows; this file has {records.Count - 1}. Split it into smaller files.", records.Count - 1);
         }
 
         if (records.Count == 1)
@@ -103,7 +106,7 @@ public static class CustomerCsv
                 string.IsNullOrWhiteSpace(Cell(StatusColumn)) ? null : Cell(StatusColumn)));
         }
 
-        return new CustomerCsvFile(rows, problems);
+        return new CustomerCsvFile(rows, problems) { Records = records.Count - 1 };
     }
 
     /// <summary>The records of the text with the line each starts on; lines holding nothing are skipped.</summary>
