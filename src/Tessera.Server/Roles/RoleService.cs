@@ -259,7 +259,7 @@ public sealed class RoleService(TesseraDbContext db, DirectoryPipeline pipeline,
 
     public async Task<ResourceCatalog> ResourcesAsync(CancellationToken ct)
     {
-        var rows = await db.ResourceActions.OrderBy(r => r.Resource).ThenBy(r => r.Action).ToListAsync(ct);
+        var rows = await db.ResourceActions.AsNoTracking().OrderBy(r => r.Resource).ThenBy(r => r.Action).ToListAsync(ct);
         return new ResourceCatalog([.. rows.GroupBy(r => r.Resource).Select(g => new ResourceDto(g.Key, [.. g.Select(r => r.Action)]))], Version(rows));
     }
 
@@ -320,7 +320,7 @@ public sealed class RoleService(TesseraDbContext db, DirectoryPipeline pipeline,
         }
 
         await using var tx = await db.BeginDirectoryChangeAsync(ct);
-        if (catalog.Version is { } read && Version(await db.ResourceActions.ToListAsync(ct)) != read)
+        if (catalog.Version is { } read && Version(await db.ResourceActions.AsNoTracking().ToListAsync(ct)) != read)
         {
             return Failure.Conflict("resource_catalog_changed", "The resource catalog changed since it was read; read it again and repeat the change.");
         }
