@@ -68,6 +68,7 @@ builder.Services.AddTesseraMfa();
 builder.Services.AddScoped<UserSearch>();
 builder.Services.AddScoped<BulkUserActions>();
 builder.Services.AddScoped<RoleService>();
+builder.Services.AddScoped<Tessera.Server.Roles.RoleHolders>();
 builder.Services.AddScoped<GroupService>();
 builder.Services.AddScoped<AccessReviewService>();
 builder.Services.AddScoped<Tessera.Server.Changes.IChangeReplay, AccessRevocationReplay>();

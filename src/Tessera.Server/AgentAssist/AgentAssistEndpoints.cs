@@ -17,6 +17,7 @@ public static class AgentAssistEndpoints
             .ValidateOnStart();
         services.AddScoped<CustomerService>();
         services.AddScoped<CustomerSearch>();
+        services.AddScoped<CustomerCsvImport>();
         services.AddScoped<AgentScopeService>();
         services.AddScoped<ImpersonationService>();
         return services;

@@ -101,6 +101,43 @@ public sealed class AgentScopeService(TesseraDbContext db, DirectoryPipeline pip
         return await CustomerSearch.SearchAsync(InScope(db, agentId), query, ct);
     }
 
+    /// <summary>
+    /// The BackOffice users whose agent scope holds the customer: those scoped to all customers and those it is
+    /// assigned to, by username. Whether each holds AGENT_ASSIST now is their roles' matter, shown on their user page.
+    /// </summary>
+    public async Task<Outcome<CustomerAgents>> AgentsOfAsync(Guid customerId, CancellationToken ct)
+    {
+        if (!await db.Customers.AnyAsync(c => c.Id == customerId, ct))
+        {
+            return Failure.NotFound($"No customer has the id {customerId}.");
+        }
+
+        var all = db.AgentScopes.Where(s => s.Scope == AgentAssistNames.ScopeAll).Select(s => s.UserId);
+        var assigned = db.AgentCustomers.Where(a => a.CustomerId == customerId).Select(a => a.UserId);
+        var agents = await db.Users.AsNoTracking()
+            .Where(u => u.Type == UserType.BackOffice && (all.Contains(u.Id) || assigned.Contains(u.Id)))
+            .OrderBy(u => u.NormalizedUsername)
+            .Select(u => new CustomerAgent(u.Id, u.Username, all.Contains(u.Id) ? AgentAssistNames.ScopeAll : AgentAssistNames.ScopeAssigned))
+            .ToListAsync(ct);
+        return Outcome<CustomerAgents>.Ok(new CustomerAgents(agents));
+    }
+
+    /// <summary>How many agents hold each of the customers (those scoped to all count for every one): two queries for a page.</summary>
+    public async Task<IReadOnlyDictionary<Guid, int>> AgentCountsAsync(IReadOnlyCollection<Guid> customerIds, CancellationToken ct)
+    {
+        var all = db.AgentScopes.Where(s => s.Scope == AgentAssistNames.ScopeAll).Select(s => s.UserId);
+        var everywhere = await db.Users.CountAsync(u => u.Type == UserType.BackOffice && all.Contains(u.Id), ct);
+        var assigned = await db.AgentCustomers.Where(a => customerIds.Contains(a.CustomerId) && !all.Contains(a.UserId)
+                && db.Users.Any(u => u.Id == a.UserId && u.Type == UserType.BackOffice))
+            .GroupBy(a => a.CustomerId).Select(g => new { g.Key, Count = g.Count() }).ToListAsync(ct);
+        return customerIds.ToDictionary(id => id, id => everywhere + (assigned.FirstOrDefault(a => a.Key == id)?.Count ?? 0));
+    }
+
+    /// <summary>True when the agent may assist no customer at all: scoped to assigned customers, none assigned.</summary>
+    public async Task<bool> ScopeIsEmptyAsync(Guid agentId, CancellationToken ct)
+        => !await db.AgentScopes.AnyAsync(s => s.UserId == agentId && s.Scope == AgentAssistNames.ScopeAll, ct)
+            && !await db.AgentCustomers.AnyAsync(a => a.UserId == agentId, ct);
+
     /// <summary>The customers an agent may assist, as a query: all of them, or those assigned (no scope yet: none).</summary>
     public static IQueryable<Customer> InScope(TesseraDbContext db, Guid agentId)
     {

@@ -41,3 +41,15 @@ public sealed record ImportRejection(int Index, string? Reference, IReadOnlyList
 
 /// <summary>What an import did: counts of created and updated rows (rejected is empty on success).</summary>
 public sealed record CustomerImportResult(int Created, int Updated, int Unchanged, IReadOnlyList<ImportRejection> Rejected);
+
+/// <summary>A problem of one row of an import: its position in the batch, the field it concerns ("row" for the whole row) and why.</summary>
+public sealed record ImportRowProblem(int Index, string Field, string Message);
+
+/// <summary>What an import would do, written nowhere: the rows it would create, update and leave unchanged, and every row's problems.</summary>
+public sealed record CustomerImportPreview(int Rows, int Created, int Updated, int Unchanged, IReadOnlyList<ImportRowProblem> Problems);
+
+/// <summary>An agent who may assist a customer: through the scope "all", or the customer assigned to them.</summary>
+public sealed record CustomerAgent(Guid UserId, string Username, string Via);
+
+/// <summary>GET /api/v1/customers/{id}/agents: the BackOffice users whose agent scope holds the customer, by username.</summary>
+public sealed record CustomerAgents(IReadOnlyList<CustomerAgent> Items);

@@ -97,75 +97,18 @@ public sealed class CustomerService(TesseraDbContext db, AuditLog audit, TimePro
     public async Task<Outcome<CustomerImportResult>> ImportAsync(ImportCustomersRequest request, CancellationToken ct)
     {
         var rows = request.Customers;
-        if (rows is null)
+        if (Refuse(rows) is { } refused)
         {
-            return Invalid(new Dictionary<string, string[]> { ["customers"] = ["customers is required: a list of {reference, email, firstName, lastName, status}."] });
+            return refused;
         }
 
-        if (rows.Count > MaxImportRows)
-        {
-            return Failure.Invalid("import_too_large", $"An import takes at most {MaxImportRows} rows; this one has {rows.Count}. Split it into batches.");
-        }
-
-        var reasons = new List<string>[rows.Count];
-        var firstByReference = new Dictionary<string, int>(StringComparer.Ordinal);
-        var firstByEmail = new Dictionary<string, int>(StringComparer.Ordinal);
-        for (var i = 0; i < rows.Count; i++)
-        {
-            var row = rows[i];
-            reasons[i] = row is null
-                ? ["The row is empty."]
-                : [.. Validate(row.Reference, row.Email, row.FirstName, row.LastName, row.Status, creating: true).Values.SelectMany(v => v)];
-            if (row is null)
-            {
-                continue;
-            }
-
-            if (CustomerRules.ValidateReference(row.Reference) is null && !firstByReference.TryAdd(CustomerRules.NormalizeReference(row.Reference!), i))
-            {
-                reasons[i].Add($"The reference appears earlier in the batch (row {firstByReference[CustomerRules.NormalizeReference(row.Reference!)]}).");
-            }
-
-            if (Usernames.ValidateEmail(row.Email) is null && !firstByEmail.TryAdd(Usernames.Normalize(row.Email!), i))
-            {
-                reasons[i].Add($"The email appears earlier in the batch (row {firstByEmail[Usernames.Normalize(row.Email!)]}).");
-            }
-        }
-
-        var existing = new Dictionary<string, Customer>(StringComparer.Ordinal);
-        foreach (var chunk in firstByReference.Keys.Chunk(LookupChunk))
-        {
-            foreach (var customer in await db.Customers.Where(c => chunk.Contains(c.NormalizedReference)).ToListAsync(ct))
-            {
-                existing[customer.NormalizedReference] = customer;
-            }
-        }
-
-        var emailHolders = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var chunk in firstByEmail.Keys.Chunk(LookupChunk))
-        {
-            foreach (var holder in await db.Customers.AsNoTracking().Where(c => chunk.Contains(c.NormalizedEmail))
-                .Select(c => new { c.NormalizedEmail, c.NormalizedReference, c.Reference }).ToListAsync(ct))
-            {
-                emailHolders[holder.NormalizedEmail] = holder.NormalizedReference;
-            }
-        }
-
-        foreach (var (email, index) in firstByEmail)
-        {
-            var reference = CustomerRules.ValidateReference(rows[index]!.Reference) is null ? CustomerRules.NormalizeReference(rows[index]!.Reference!) : null;
-            if (emailHolders.TryGetValue(email, out var holder) && holder != reference)
-            {
-                reasons[index].Add("Another customer has this email address.");
-            }
-        }
-
-        var rejected = Enumerable.Range(0, rows.Count).Where(i => reasons[i].Count > 0)
-            .Select(i => new ImportRejection(i, rows[i]?.Reference, reasons[i])).ToList();
+        var (problems, existing) = await PlanAsync(rows!, tracking: true, ct);
+        var rejected = problems.GroupBy(p => p.Index).OrderBy(g => g.Key)
+            .Select(g => new ImportRejection(g.Key, rows![g.Key]?.Reference, [.. g.Select(p => p.Message)])).ToList();
         if (rejected.Count > 0)
         {
             return new Failure(FailureKind.Invalid, "import_rejected",
-                $"{rejected.Count} of {rows.Count} rows were rejected; nothing was imported. Correct them and send the batch again.")
+                $"{rejected.Count} of {rows!.Count} rows were rejected; nothing was imported. Correct them and send the batch again.")
             {
                 Extensions = new Dictionary<string, object?> { ["rejected"] = rejected, ["created"] = 0, ["updated"] = 0 },
             };
@@ -174,7 +117,7 @@ public sealed class CustomerService(TesseraDbContext db, AuditLog audit, TimePro
         var now = clock.GetUtcNow().UtcDateTime;
         var created = new List<Customer>();
         int updated = 0, unchanged = 0;
-        foreach (var row in rows)
+        foreach (var row in rows!)
         {
             if (existing.TryGetValue(CustomerRules.NormalizeReference(row!.Reference!), out var customer))
             {
@@ -197,7 +140,7 @@ public sealed class CustomerService(TesseraDbContext db, AuditLog audit, TimePro
         }
 
         db.Customers.AddRange(created);
-        audit.Record(db, "customer.imported", "customer", null, null, new { rows = rows.Count, created = created.Count, updated, unchanged });
+        audit.Record(db, "customer.imported", "customer", null, null, new { rows = rows!.Count, created = created.Count, updated, unchanged });
         try
         {
             await db.SaveChangesAsync(ct);
@@ -209,6 +152,125 @@ public sealed class CustomerService(TesseraDbContext db, AuditLog audit, TimePro
 
         return Outcome<CustomerImportResult>.Ok(new CustomerImportResult(created.Count, updated, unchanged, []));
     }
+
+    /// <summary>
+    /// What <see cref="ImportAsync"/> would do with the batch, writing nothing: every row's problems by field (the same
+    /// checks, against the same stored customers) and the counts it would create, update and leave unchanged.
+    /// </summary>
+    public async Task<Outcome<CustomerImportPreview>> PreviewImportAsync(IReadOnlyList<CreateCustomerRequest?> rows, CancellationToken ct)
+    {
+        if (Refuse(rows) is { } refused)
+        {
+            return refused;
+        }
+
+        var (problems, existing) = await PlanAsync(rows, tracking: false, ct);
+        int created = 0, updated = 0, unchanged = 0;
+        var failing = problems.Select(p => p.Index).ToHashSet();
+        for (var i = 0; i < rows.Count; i++)
+        {
+            if (failing.Contains(i))
+            {
+                continue;
+            }
+
+            var row = rows[i]!;
+            if (!existing.TryGetValue(CustomerRules.NormalizeReference(row.Reference!), out var stored))
+            {
+                created++;
+            }
+            else if (Apply(Copy(stored), row.Reference, row.Email, row.FirstName, row.LastName, CustomerRules.ParseStatus(row.Status)).Count > 0)
+            {
+                updated++;
+            }
+            else
+            {
+                unchanged++;
+            }
+        }
+
+        return Outcome<CustomerImportPreview>.Ok(new CustomerImportPreview(rows.Count, created, updated, unchanged, problems));
+    }
+
+    private static Failure? Refuse<T>(IReadOnlyList<T>? rows) => rows switch
+    {
+        null => Invalid(new Dictionary<string, string[]> { ["customers"] = ["customers is required: a list of {reference, email, firstName, lastName, status}."] }),
+        { Count: > MaxImportRows } => Failure.Invalid("import_too_large", $"An import takes at most {MaxImportRows} rows; this one has {rows.Count}. Split it into batches."),
+        _ => null,
+    };
+
+    /// <summary>
+    /// Every row's problems by field (the rules of a new customer, duplicates within the batch, an email held by
+    /// another stored customer), and the stored customers the batch names by reference.
+    /// </summary>
+    private async Task<(List<ImportRowProblem> Problems, Dictionary<string, Customer> Existing)> PlanAsync(
+        IReadOnlyList<CreateCustomerRequest?> rows, bool tracking, CancellationToken ct)
+    {
+        var problems = new List<ImportRowProblem>();
+        var firstByReference = new Dictionary<string, int>(StringComparer.Ordinal);
+        var firstByEmail = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var row = rows[i];
+            if (row is null)
+            {
+                problems.Add(new ImportRowProblem(i, "row", "The row is empty."));
+                continue;
+            }
+
+            foreach (var (field, messages) in Validate(row.Reference, row.Email, row.FirstName, row.LastName, row.Status, creating: true))
+            {
+                problems.AddRange(messages.Select(m => new ImportRowProblem(i, field, m)));
+            }
+
+            if (CustomerRules.ValidateReference(row.Reference) is null && !firstByReference.TryAdd(CustomerRules.NormalizeReference(row.Reference!), i))
+            {
+                problems.Add(new ImportRowProblem(i, "reference", $"The reference appears earlier in the batch (row {firstByReference[CustomerRules.NormalizeReference(row.Reference!)]})."));
+            }
+
+            if (Usernames.ValidateEmail(row.Email) is null && !firstByEmail.TryAdd(Usernames.Normalize(row.Email!), i))
+            {
+                problems.Add(new ImportRowProblem(i, "email", $"The email appears earlier in the batch (row {firstByEmail[Usernames.Normalize(row.Email!)]})."));
+            }
+        }
+
+        var existing = new Dictionary<string, Customer>(StringComparer.Ordinal);
+        var customers = tracking ? db.Customers : db.Customers.AsNoTracking();
+        foreach (var chunk in firstByReference.Keys.Chunk(LookupChunk))
+        {
+            foreach (var customer in await customers.Where(c => chunk.Contains(c.NormalizedReference)).ToListAsync(ct))
+            {
+                existing[customer.NormalizedReference] = customer;
+            }
+        }
+
+        var emailHolders = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var chunk in firstByEmail.Keys.Chunk(LookupChunk))
+        {
+            foreach (var holder in await db.Customers.AsNoTracking().Where(c => chunk.Contains(c.NormalizedEmail))
+                .Select(c => new { c.NormalizedEmail, c.NormalizedReference }).ToListAsync(ct))
+            {
+                emailHolders[holder.NormalizedEmail] = holder.NormalizedReference;
+            }
+        }
+
+        foreach (var (email, index) in firstByEmail)
+        {
+            var reference = CustomerRules.ValidateReference(rows[index]!.Reference) is null ? CustomerRules.NormalizeReference(rows[index]!.Reference!) : null;
+            if (emailHolders.TryGetValue(email, out var holder) && holder != reference)
+            {
+                problems.Add(new ImportRowProblem(index, "email", "Another customer has this email address."));
+            }
+        }
+
+        return ([.. problems.OrderBy(p => p.Index)], existing);
+    }
+
+    private static Customer Copy(Customer c) => new()
+    {
+        Id = c.Id, Reference = c.Reference, NormalizedReference = c.NormalizedReference, Email = c.Email, NormalizedEmail = c.NormalizedEmail,
+        FirstName = c.FirstName, LastName = c.LastName, Status = c.Status, CreatedAt = c.CreatedAt, UpdatedAt = c.UpdatedAt,
+    };
 
     public static CustomerResponse ToResponse(Customer c) => new(c.Id, c.Reference, c.Email, c.FirstName, c.LastName, c.Status, c.CreatedAt, c.UpdatedAt);
 

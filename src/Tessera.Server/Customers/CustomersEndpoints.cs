@@ -23,6 +23,10 @@ public static class CustomersEndpoints
 
         customers.MapGet("/{id:guid}", async (Guid id, CustomerService service, CancellationToken ct) => (await service.GetAsync(id, ct)).ToOk());
 
+        customers.MapGet("/{id:guid}/agents", async (Guid id, AgentAssist.AgentScopeService scopes, CancellationToken ct) => (await scopes.AgentsOfAsync(id, ct)).ToOk())
+            .RequirePrivilege(Privileges.ViewUsers).Produces<CustomerAgents>()
+            .WithSummary("The BackOffice users whose agent scope holds the customer (via 'all' or 'assigned'), by username; needs VIEW_USERS as well.");
+
         customers.MapPatch("/{id:guid}", async (Guid id, UpdateCustomerRequest request, CustomerService service, CancellationToken ct) => (await service.UpdateAsync(id, request, ct)).ToOk())
             .WithSummary("Changes the members given; status 'active' or 'disabled'.");
 

@@ -23,5 +23,11 @@ public sealed record ImportResult(string Mode, IReadOnlyList<string> Created, IR
 
 public sealed record ResourceDto([Required] string? Name, List<string>? Actions);
 
-/// <summary>GET|PUT /resources: the resources and actions that permission rules may name.</summary>
-public sealed record ResourceCatalog(List<ResourceDto>? Resources);
+/// <summary>
+/// GET|PUT /resources: the resources and actions that permission rules may name. <c>version</c> identifies the catalog
+/// as read; a PUT that sends it is refused (409 <c>resource_catalog_changed</c>) when the catalog changed since.
+/// </summary>
+public sealed record ResourceCatalog(List<ResourceDto>? Resources, string? Version = null);
+
+/// <summary>A role's rule that names a registered resource (action "*" covers all of its actions).</summary>
+public sealed record ResourceUse(Guid RoleId, string Role, string Resource, string Action, string Effect);

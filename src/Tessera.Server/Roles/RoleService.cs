@@ -259,8 +259,26 @@ public sealed class RoleService(TesseraDbContext db, DirectoryPipeline pipeline,
 
     public async Task<ResourceCatalog> ResourcesAsync(CancellationToken ct)
     {
-        var rows = await db.ResourceActions.OrderBy(r => r.Resource).ThenBy(r => r.Action).ToListAsync(ct);
-        return new ResourceCatalog([.. rows.GroupBy(r => r.Resource).Select(g => new ResourceDto(g.Key, [.. g.Select(r => r.Action)]))]);
+        var rows = await db.ResourceActions.AsNoTracking().OrderBy(r => r.Resource).ThenBy(r => r.Action).ToListAsync(ct);
+        return new ResourceCatalog([.. rows.GroupBy(r => r.Resource).Select(g => new ResourceDto(g.Key, [.. g.Select(r => r.Action)]))], Version(rows));
+    }
+
+    /// <summary>The roles' rules that name a resource (not the wildcard resource), by resource, action and role name.</summary>
+    public async Task<List<ResourceUse>> ResourceUsesAsync(CancellationToken ct)
+        => await db.RolePermissions.Where(p => p.Resource != PermissionRule.Wildcard)
+            .Join(db.Roles, p => p.RoleId, r => r.Id, (p, r) => new { p.Resource, p.Action, p.Effect, r.Id, r.Name, r.NormalizedName })
+            .OrderBy(x => x.Resource).ThenBy(x => x.Action).ThenBy(x => x.NormalizedName)
+            .Select(x => new ResourceUse(x.Id, x.Name, x.Resource, x.Action, x.Effect))
+            .ToListAsync(ct);
+
+    /// <summary>
+    /// The catalog's version: a digest of its sorted rows, so that two readers of the same catalog agree on it and any
+    /// change gives another, without a column to keep.
+    /// </summary>
+    private static string Version(IEnumerable<ResourceAction> rows)
+    {
+        var text = string.Join("\n", rows.Select(r => $"{r.Resource}:{r.Action}").Order(StringComparer.Ordinal));
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)))[..16];
     }
 
     /// <summary>Replaces the catalog; refuses to drop a resource or action that a rule still names.</summary>
@@ -302,12 +320,20 @@ public sealed class RoleService(TesseraDbContext db, DirectoryPipeline pipeline,
         }
 
         await using var tx = await db.BeginDirectoryChangeAsync(ct);
+        if (catalog.Version is { } read && Version(await db.ResourceActions.AsNoTracking().ToListAsync(ct)) != read)
+        {
+            return Failure.Conflict("resource_catalog_changed", "The resource catalog changed since it was read; read it again and repeat the change.");
+        }
+
         var resources = rows.Select(r => r.Resource).ToHashSet(StringComparer.Ordinal);
         var used = await db.RolePermissions.Where(p => p.Resource != PermissionRule.Wildcard).Select(p => new { p.Resource, p.Action }).Distinct().ToListAsync(ct);
         var orphan = used.FirstOrDefault(u => !resources.Contains(u.Resource) || (u.Action != PermissionRule.Wildcard && !rows.Any(r => r.Resource == u.Resource && r.Action == u.Action)));
         if (orphan is not null)
         {
-            return Failure.Conflict("resource_in_use", $"A role's rule still names {orphan.Resource}:{orphan.Action}; change the role first.");
+            var holders = await db.RolePermissions.Where(p => p.Resource == orphan.Resource && p.Action == orphan.Action)
+                .Join(db.Roles, p => p.RoleId, r => r.Id, (p, r) => r.Name).OrderBy(n => n).ToListAsync(ct);
+            return Failure.Conflict("resource_in_use", $"A role's rule still names {orphan.Resource}:{orphan.Action} ({string.Join(", ", holders)}); change the role first.")
+                with { Extensions = new Dictionary<string, object?> { ["resource"] = orphan.Resource, ["action"] = orphan.Action, ["roles"] = holders } };
         }
 
         await db.ResourceActions.ExecuteDeleteAsync(ct);

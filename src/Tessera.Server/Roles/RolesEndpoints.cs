@@ -24,6 +24,9 @@ public static class RolesEndpoints
             .RequirePrivilege(Privileges.ManageRoles).Delegated().WithSummary("mode=merge (create and update) or replace (also delete custom roles the document lacks).");
         api.MapGet("/roles/{id:guid}", async (Guid id, RoleService roles, CancellationToken ct) => (await roles.GetAsync(id, ct)).ToOk())
             .RequirePrivilege(Privileges.ViewRoles);
+        api.MapGet("/roles/{id:guid}/holders", async (Guid id, [AsParameters] RoleHolderQuery query, RoleHolders holders, CancellationToken ct) => (await holders.ListAsync(id, query, ct)).ToOk())
+            .RequirePrivilege(Privileges.ViewRoles).RequirePrivilege(Privileges.ViewUsers).Produces<RoleHolderPage>()
+            .WithSummary("The role's holders, direct and through groups, with validity; keyset cursor. Needs VIEW_USERS as well, since it lists users.");
         api.MapPut("/roles/{id:guid}", async (Guid id, RoleRequest request, RoleService roles, CancellationToken ct) => (await roles.UpdateAsync(id, request, ct)).ToOk())
             .RequirePrivilege(Privileges.ManageRoles).Delegated();
         api.MapDelete("/roles/{id:guid}", async (Guid id, RoleService roles, CancellationToken ct) => (await roles.DeleteAsync(id, ct)).ToNoContent())
@@ -31,7 +34,8 @@ public static class RolesEndpoints
         api.MapGet("/resources", async (RoleService roles, CancellationToken ct) => Results.Ok(await roles.ResourcesAsync(ct)))
             .RequirePrivilege(Privileges.ViewRoles).WithSummary("The resources and actions that permission rules may name.");
         api.MapPut("/resources", async (ResourceCatalog catalog, RoleService roles, CancellationToken ct) => (await roles.ReplaceResourcesAsync(catalog, ct)).ToOk())
-            .RequirePrivilege(Privileges.ManageResources).WithSummary("Replaces the resource catalog (applications register what they know).");
+            .RequirePrivilege(Privileges.ManageResources).Produces<ResourceCatalog>()
+            .WithSummary("Replaces the resource catalog (applications register what they know). With the version read, refused (409 resource_catalog_changed) when the catalog changed since.");
         return app;
     }
 }

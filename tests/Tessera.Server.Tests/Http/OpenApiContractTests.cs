@@ -81,6 +81,24 @@ public sealed class OpenApiContractTests(SqliteHost host) : IClassFixture<Sqlite
         Assert.All(methods, m => Assert.True(operations.TryGetProperty(m, out _), $"{m} {path}: {operations}"));
     }
 
+    [Theory]
+    [InlineData("/api/v1/roles/{id}/holders", "get")]
+    [InlineData("/api/v1/customers/{id}/agents", "get")]
+    [InlineData("/api/v1/resources", "put")]
+    public async Task The_catalog_paths_are_documented(string path, string method)
+        => Assert.True((await DocumentAsync()).GetProperty("paths").GetProperty(path).TryGetProperty(method, out _), path);
+
+    [Theory]
+    [InlineData("ResourceCatalog", new[] { "resources", "version" })]
+    [InlineData("RoleHolder", new[] { "userId", "username", "type", "via", "groupId", "group", "validFrom", "validUntil", "state" })]
+    [InlineData("CustomerAgent", new[] { "userId", "username", "via" })]
+    public async Task The_catalog_answers_show_their_members(string schema, string[] members)
+    {
+        var properties = (await DocumentAsync()).GetProperty("components").GetProperty("schemas").GetProperty(schema).GetProperty("properties");
+
+        Assert.All(members, m => Assert.True(properties.TryGetProperty(m, out _), $"{schema} lacks {m}: {properties}"));
+    }
+
     [Fact]
     public async Task The_policy_schema_shows_the_least_strength()
     {
@@ -100,6 +118,7 @@ public sealed class OpenApiContractTests(SqliteHost host) : IClassFixture<Sqlite
     [InlineData("/api/v1/change-requests", new[] { "status", "limit", "cursor" })]
     [InlineData("/api/v1/access-report", new[] { "format", "type", "includeExpired" })]
     [InlineData("/api/v1/audit-events/export", new[] { "actor", "action", "target", "from", "to" })]
+    [InlineData("/api/v1/roles/{id}/holders", new[] { "limit", "cursor" })]
     public async Task Every_query_parameter_of_a_list_is_described(string path, string[] names)
     {
         var operation = (await DocumentAsync()).GetProperty("paths").GetProperty(path).GetProperty("get");

@@ -1,7 +1,9 @@
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.Localization;
 using Microsoft.Extensions.Options;
+using Tessera.Server.BackOffice.Localization;
 using Tessera.Core.Access;
 using Tessera.Server.AgentAssist;
 using Tessera.Server.Customers;
@@ -11,7 +13,7 @@ namespace Tessera.Server.BackOffice.Pages.Agent;
 /// <summary>Agent assist: search the customers in the agent's scope, and act as one of them with a reason.</summary>
 [RequiresPrivilege(Privileges.AgentAssist)]
 [Mfa.RequiresStepUp("Act")]
-public sealed class IndexModel(AgentScopeService scopes, ImpersonationService impersonation, IOptions<AgentAssistOptions> options) : PageModel
+public sealed class IndexModel(AgentScopeService scopes, ImpersonationService impersonation, IOptions<AgentAssistOptions> options, IStringLocalizer<SharedText> Text) : PageModel
 {
     public const int PageSize = 25;
 
@@ -28,6 +30,16 @@ public sealed class IndexModel(AgentScopeService scopes, ImpersonationService im
     public string? NextCursor { get; private set; }
 
     public ImpersonationToken? Issued { get; private set; }
+
+    /// <summary>The agent's scope holds no customer: the page says so and where the scope is set, instead of an empty search.</summary>
+    public bool ScopeIsEmpty { get; private set; }
+
+    public Guid CallerId { get; private set; }
+
+    /// <summary>The signed-in user may open user pages, where the agent scope is set.</summary>
+    public bool MaySetScope { get; private set; }
+
+    public bool MayManageCustomers { get; private set; }
 
     /// <summary>The storefront link carrying the token, when `Tessera:AgentAssist:StorefrontUrl` is set.</summary>
     public string? StorefrontLink { get; private set; }
@@ -52,7 +64,7 @@ public sealed class IndexModel(AgentScopeService scopes, ImpersonationService im
 
         if (string.IsNullOrWhiteSpace(Reason))
         {
-            ModelState.AddModelError(nameof(Reason), "Give a reason for acting on the customer's behalf.");
+            ModelState.AddModelError(nameof(Reason), Text["Give a reason for acting on the customer's behalf."]);
             Response.StatusCode = StatusCodes.Status400BadRequest;
             return Page();
         }
@@ -88,6 +100,15 @@ public sealed class IndexModel(AgentScopeService scopes, ImpersonationService im
         var caller = await HttpContext.CallerAsync();
         if (caller is null)
         {
+            return;
+        }
+
+        CallerId = caller.Id;
+        MaySetScope = caller.Privileges.Contains(Privileges.ViewUsers);
+        MayManageCustomers = caller.Privileges.Contains(Privileges.ManageCustomers);
+        if (caller.Type == Core.Users.UserType.BackOffice && await scopes.ScopeIsEmptyAsync(caller.Id, HttpContext.RequestAborted))
+        {
+            ScopeIsEmpty = true;
             return;
         }
 

@@ -1,20 +1,36 @@
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
+using Microsoft.Extensions.Localization;
+using Tessera.Server.BackOffice.Localization;
 using Tessera.Core.Access;
 using Tessera.Core.Common;
 using Tessera.Server.Roles;
 
 namespace Tessera.Server.BackOffice.Pages.Admin.Roles;
 
-/// <summary>Create, change or delete a role: privilege toggles and an allow / deny / not set matrix of the registered resources.</summary>
+/// <summary>
+/// Create, change or delete a role: privilege toggles with their descriptions and an allow / deny / not set matrix of
+/// the registered resources; and, on the holders tab (?tab=holders), who holds it, directly and through groups.
+/// </summary>
 [RequiresPrivilege(Core.Access.Privileges.ViewRoles)]
 [RequiresPrivilege(Core.Access.Privileges.ManageRoles, OnlyFor = "POST")]
-public sealed class RoleModel(RoleService roles) : PageModel
+public sealed class RoleModel(RoleService roles, RoleHolders holders, IStringLocalizer<SharedText> Text) : PageModel
 {
     /// <summary>The signed-in user's privileges: the most that a role they change may hand out.</summary>
     private IReadOnlySet<string> _ceiling = new HashSet<string>();
 
     [BindProperty(SupportsGet = true)] public string Id { get; set; } = "new";
+
+    /// <summary>"holders" shows the holders tab; anything else the definition.</summary>
+    [BindProperty(SupportsGet = true)] public string? Tab { get; set; }
+
+    /// <summary>The holders page's keyset cursor.</summary>
+    [BindProperty(SupportsGet = true)] public string? Cursor { get; set; }
+
+    /// <summary>The holders page; null when the signed-in user lacks VIEW_USERS (the list names users).</summary>
+    public RoleHolderPage? Holders { get; private set; }
+
+    public bool ShowsHolders => Existing is not null && Tab == "holders";
 
     [BindProperty] public string? Name { get; set; }
     [BindProperty] public string? Description { get; set; }
@@ -61,6 +77,18 @@ public sealed class RoleModel(RoleService roles) : PageModel
             Rules = role.Rules.ToDictionary(r => $"{r.Resource}:{r.Action}", r => r.Effect ?? "");
         }
 
+        if (ShowsHolders && _ceiling.Contains(Core.Access.Privileges.ViewUsers))
+        {
+            var page = await holders.ListAsync(Existing!.Id, new RoleHolderQuery(RoleHolders.DefaultLimit, string.IsNullOrEmpty(Cursor) ? null : Cursor), HttpContext.RequestAborted);
+            if (!page.Succeeded)
+            {
+                // A stale or garbled cursor: start again from the first page rather than show an error.
+                return Redirect($"/admin/roles/{Existing.Id}?tab=holders");
+            }
+
+            Holders = page.Value;
+        }
+
         return Page();
     }
 
@@ -95,7 +123,7 @@ public sealed class RoleModel(RoleService roles) : PageModel
             return Page();
         }
 
-        TempData["Notice"] = Existing is null ? $"Role {outcome.Value!.Name} was created." : $"Role {outcome.Value!.Name} was saved.";
+        TempData["Notice"] = (Existing is null ? Text["Role {0} was created.", outcome.Value!.Name] : Text["Role {0} was saved.", outcome.Value!.Name]).Value;
         return Redirect($"/admin/roles/{outcome.Value.Id}");
     }
 
@@ -112,7 +140,7 @@ public sealed class RoleModel(RoleService roles) : PageModel
         Rules = Existing.Rules.ToDictionary(r => $"{r.Resource}:{r.Action}", r => r.Effect ?? "");
         if (!ConfirmDelete)
         {
-            ModelState.AddModelError(nameof(ConfirmDelete), "Tick the box to confirm that the role is to be deleted.");
+            ModelState.AddModelError(nameof(ConfirmDelete), Text["Tick the box to confirm that the role is to be deleted."]);
             Response.StatusCode = StatusCodes.Status400BadRequest;
             return Page();
         }
@@ -130,7 +158,7 @@ public sealed class RoleModel(RoleService roles) : PageModel
             return Page();
         }
 
-        TempData["Notice"] = $"Role {Existing.Name} was deleted.";
+        TempData["Notice"] = Text["Role {0} was deleted.", Existing.Name].Value;
         return Redirect("/admin/roles");
     }
 
