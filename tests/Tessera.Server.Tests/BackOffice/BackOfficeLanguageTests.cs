@@ -37,5 +37,8 @@ public sealed class BackOfficeLanguageTests(SqliteHost host) : IClassFixture<Sql
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
         var html = await response.Content.ReadAsStringAsync();
         Assert.Contains(expected == "de" ? "Ihnen fehlt das Recht, das diese Seite verlangt." : "You do not hold the privilege this page needs.", html);
+        // The layout's texts come from the shared resource (SharedText), found under its own name.
+        Assert.Contains(expected == "de" ? ">Abmelden<" : ">Sign out<", html);
+        Assert.Contains($"<html lang=\"{expected}\"", html);
     }
 }

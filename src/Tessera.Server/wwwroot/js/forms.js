@@ -7,6 +7,8 @@
   function focusSummary() {
     var summary = document.querySelector('[data-error-summary]');
     if (!summary) { return; }
+    // A page whose own script already put the focus on the refused field (the credentials card does) keeps it.
+    if (document.activeElement && document.activeElement !== document.body) { return; }
     if (!summary.hasAttribute('tabindex')) { summary.setAttribute('tabindex', '-1'); }
     summary.focus();
     summary.scrollIntoView({ block: 'center' });
