@@ -22,30 +22,29 @@ public sealed record UserCounts(Figure Invited, Figure Active, Figure Locked, Fi
 public sealed record OverviewResponse(UserCounts? Users, Figure? ExpiringAccess, int ExpiringWithinDays, Figure? PendingApprovals, IReadOnlyList<AuditEventResponse>? LatestEvents);
 
 /// <summary>
-/// The dashboard's figures. Each count stops at <see cref="CountCap"/> + 1 rows, so that it costs at most that many index
-/// entries at a million users: users by status read the index of (type, status) (the type is named, both values, so that
-/// the index's leading column is bound); expiring access reads the indexes of the grants' and memberships' ends.
+/// The dashboard's figures. Each user figure is the users list's capped total under the filter its link opens, so it
+/// costs what that total costs (at most <see cref="CountCap"/> + 1 index entries at a million users) and always agrees
+/// with the list a click shows.
 /// </summary>
-public sealed class DirectoryOverview(TesseraDbContext db, ChangeRequestService requests, AuditQuery audit, TimeProvider clock)
+public sealed class DirectoryOverview(UserSearch search, ChangeRequestService requests, AuditQuery audit)
 {
-    public const int CountCap = 10_000;
+    public const int CountCap = UserSearch.TotalCap;
     public const int ExpiringDays = 14;
     public const int LatestEvents = 10;
 
     public async Task<OverviewResponse> ForAsync(CallerState caller, CancellationToken ct)
     {
         var held = caller.Privileges;
-        var now = clock.GetUtcNow().UtcDateTime;
         UserCounts? users = null;
         Figure? expiring = null;
         if (held.Contains(Privileges.ViewUsers))
         {
             users = new UserCounts(
-                await UsersAsync(UserStatus.Invited, now, ct),
-                await UsersAsync(UserStatus.Active, now, ct),
-                await UsersAsync(UserStatus.Locked, now, ct),
-                await UsersAsync(UserStatus.Disabled, now, ct));
-            expiring = await ExpiringAsync(now, ct);
+                await UsersAsync(UserStatus.Invited, ct),
+                await UsersAsync(UserStatus.Active, ct),
+                await UsersAsync(UserStatus.Locked, ct),
+                await UsersAsync(UserStatus.Disabled, ct));
+            expiring = await ExpiringAsync(ct);
         }
 
         Figure? pending = held.Contains(Privileges.ApproveChanges) ? Exact(await requests.PendingCountAsync(ct)) : null;
@@ -55,25 +54,23 @@ public sealed class DirectoryOverview(TesseraDbContext db, ChangeRequestService 
         return new OverviewResponse(users, expiring, ExpiringDays, pending, events);
     }
 
-    private async Task<Figure> UsersAsync(UserStatus status, DateTime now, CancellationToken ct)
-    {
-        var count = await db.Users.AsNoTracking()
-            .Where(u => u.Type == UserType.BackOffice || u.Type == UserType.Api)
-            .Where(UserLifecycleQueries.EffectiveStatusIs(status, now))
-            .Take(CountCap + 1).CountAsync(ct);
-        return Capped(count);
-    }
+    private Task<Figure> UsersAsync(UserStatus status, CancellationToken ct)
+        => ListTotalAsync(new UserQuery(Status: status.ToString().ToLowerInvariant()), ct);
 
     /// <summary>The users the list's <c>expiring=14</c> shows: a grant or membership that ends within the window and has not ended.</summary>
-    private async Task<Figure> ExpiringAsync(DateTime now, CancellationToken ct)
-    {
-        var horizon = now.AddDays(ExpiringDays);
-        var ids = db.UserRoles.Where(r => r.ValidUntil > now && r.ValidUntil <= horizon).Select(r => r.UserId)
-            .Union(db.GroupMembers.Where(m => m.ValidUntil > now && m.ValidUntil <= horizon).Select(m => m.UserId));
-        return Capped(await ids.Take(CountCap + 1).CountAsync(ct));
-    }
+    private Task<Figure> ExpiringAsync(CancellationToken ct)
+        => ListTotalAsync(new UserQuery(Expiring: ExpiringDays.ToString(System.Globalization.CultureInfo.InvariantCulture)), ct);
 
-    private static Figure Capped(int count) => count > CountCap ? new Figure(CountCap, false) : Exact(count);
+    /// <summary>
+    /// A figure is the total of the users list under the filter its link opens (UserSearch, capped at
+    /// <see cref="CountCap"/>), so that the dashboard and the list it links to cannot disagree.
+    /// </summary>
+    private async Task<Figure> ListTotalAsync(UserQuery query, CancellationToken ct)
+    {
+        var page = await search.SearchAsync(query with { Limit = 1, IncludeTotal = true }, ct);
+        var found = page.Value ?? throw new InvalidOperationException($"The dashboard's own filter was refused: {page.Failure?.Detail}");
+        return new Figure(found.Total ?? 0, found.TotalExact ?? true);
+    }
 
     private static Figure Exact(int count) => new(count, true);
 }
