@@ -193,7 +193,7 @@ public sealed partial class DashboardAndFormsTests(BrowserHost host) : IClassFix
         var shown = page.Locator("#sessions time").First;
         var instant = DateTime.Parse((await shown.GetAttributeAsync("datetime"))!, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal);
         var berlin = TimeZoneInfo.ConvertTimeFromUtc(instant, TimeZoneInfo.FindSystemTimeZoneById("Europe/Berlin"));
-        await Expect(shown).ToHaveTextAsync(berlin.ToString("g", CultureInfo.GetCultureInfo("de")));
+        await Expect(shown).ToHaveTextAsync(berlin.ToString("dd.MM.yyyy HH:mm", CultureInfo.InvariantCulture));
         await Expect(shown).ToHaveAttributeAsync("title", "Europe/Berlin");
         Assert.NotEqual(utcText, await shown.TextContentAsync());
         await Expect(page.Locator("#language")).ToHaveValueAsync("de");

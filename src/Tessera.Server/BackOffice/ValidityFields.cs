@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Localization;
+using Tessera.Server.BackOffice.Localization;
 using System.Globalization;
 using Microsoft.AspNetCore.Mvc.ModelBinding;
 using Tessera.Core.Governance;
@@ -24,18 +26,17 @@ public static class ValidityFields
     /// <summary>An instant as the input shows it (UTC, to the second); empty for an open end.</summary>
     public static string Text(DateTime? at) => at?.ToString(Format, CultureInfo.InvariantCulture) ?? "";
 
-    /// <summary>How a range reads beside the assignment: "for good", "until 2027-01-31 00:00 UTC", "from … until …".</summary>
-    public static string Describe(DateTime? from, DateTime? until)
+    /// <summary>
+    /// How a range reads beside the assignment, in the page's language and the user's time zone: "for good",
+    /// "until 2027-01-31 00:00 UTC", "from … until …" (the zone is named: the inputs beside it are in UTC).
+    /// </summary>
+    public static string Describe(DateTime? from, DateTime? until, IStringLocalizer<SharedText> text, UserTime time) => (from, until) switch
     {
-        static string At(DateTime at) => at.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture);
-        return (from, until) switch
-        {
-            (null, null) => "for good",
-            (null, { } u) => "until " + At(u),
-            ({ } f, null) => "from " + At(f),
-            ({ } f, { } u) => $"from {At(f)} until {At(u)}",
-        };
-    }
+        (null, null) => text["for good"],
+        ({ } f, null) => text["from {0}", time.TextWithZone(f)],
+        (null, { } u) => text["until {0}", time.TextWithZone(u)],
+        ({ } f, { } u) => text["from {0} until {1}", time.TextWithZone(f), time.TextWithZone(u)],
+    };
 
     /// <summary>
     /// The range posted for <paramref name="key"/>. An input that still shows the stored instant keeps the stored one

@@ -5,7 +5,7 @@ namespace Tessera.Server.Tests.BackOffice;
 
 /// <summary>
 /// Every Back Office text has its German: each key a page asks of its localizer (`L["…"]`) is in that page's
-/// Resources/BackOffice/Pages/&lt;path&gt;.de.resx, and each shared key (`S["…"]` in pages, `Text["…"]` in code)
+/// Resources/BackOffice/Pages/&lt;path&gt;.de.resx, and each shared key (`S["…"]` in pages, `Text["…"]` or `text["…"]` in code)
 /// is in Resources/BackOffice/SharedText.de.resx. English is the key itself, so a missing entry would show
 /// English inside a German page; this test finds it before a user does.
 /// </summary>
@@ -17,7 +17,7 @@ public partial class LocalizationCoverageTests
     [GeneratedRegex(""""(?<![\w.])L\[\s*"((?:[^"\\]|\\.)*)"""")]
     private static partial Regex PageKey();
 
-    [GeneratedRegex(""""(?<![\w.])(?:S|Text)\[\s*"((?:[^"\\]|\\.)*)"""")]
+    [GeneratedRegex(""""(?<![\w.])(?:S|Text|text)\[\s*"((?:[^"\\]|\\.)*)"""")]
     private static partial Regex SharedKey();
 
     public static TheoryData<string> Pages()

@@ -349,7 +349,7 @@ public abstract class TimeBoundAccessTests<THost>(THost host) : IClassFixture<TH
         Assert.Matches($"data-assignment=\"{ending}\" data-state=\"active\"", page);
         Assert.Contains("until " + until.ToString("yyyy-MM-dd HH:mm", System.Globalization.CultureInfo.InvariantCulture) + " UTC", page, StringComparison.Ordinal);
         // Each input has its own label, naming the role for a screen reader.
-        Assert.Matches($"<label for=\"(role-until-[^\"]+)\">Valid until<span class=\"visually-hidden\"> for {ending}</span></label>\\s*<input type=\"datetime-local\" step=\"1\" id=\"\\1\"", page);
+        Assert.Matches($"<label for=\"(role-until-[^\"]+)\">Valid until \\(UTC\\)<span class=\"visually-hidden\"> for {ending}</span></label>\\s*<input type=\"datetime-local\" step=\"1\" id=\"\\1\"", page);
 
         // The form as the browser sends it: the ending role left as loaded, the new role until a day it names.
         var addedUntil = Now.AddDays(3);

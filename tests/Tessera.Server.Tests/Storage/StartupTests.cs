@@ -125,8 +125,15 @@ public abstract class StartupTests(string provider)
             user.SetEmail(username + "@legacy.test");
             user.PasswordHash = hash = new Microsoft.AspNetCore.Identity.PasswordHasher<User>().HashPassword(user, secret);
             user.PasswordChangedAt = now.AddDays(-3);
+            // The entity has columns that later migrations added to users (UserPreferences); they stand in for the insert and go again,
+            // so that the upgrade starts from the schema as it was.
+            await db.Database.ExecuteSqlRawAsync("ALTER TABLE users ADD COLUMN \"Language\" varchar(8) NULL");
+            await db.Database.ExecuteSqlRawAsync("ALTER TABLE users ADD COLUMN \"TimeZone\" varchar(64) NULL");
+
             db.Users.Add(user);
             await db.SaveChangesAsync();
+            await db.Database.ExecuteSqlRawAsync("ALTER TABLE users DROP COLUMN \"Language\"");
+            await db.Database.ExecuteSqlRawAsync("ALTER TABLE users DROP COLUMN \"TimeZone\"");
         }
 
         await using var app = new TesseraApp(database).Started();

@@ -20,11 +20,19 @@ public sealed class UserTime(IHttpContextAccessor accessor)
     /// <summary>The instant in the user's zone, as a value (for forms and computations).</summary>
     public DateTime Local(DateTime utc) => TimeZoneInfo.ConvertTimeFromUtc(DateTime.SpecifyKind(utc, DateTimeKind.Utc), Zone);
 
-    /// <summary>Date and time to the minute in the current language's short pattern; empty for null.</summary>
-    public string Text(DateTime? utc) => utc is { } at ? Local(at).ToString("g", CultureInfo.CurrentCulture) : "";
+    /// <summary>
+    /// Date and time to the minute as the page's language writes it: 03.12.2026 19:43 in German; in English the
+    /// unambiguous 2026-12-03 19:43 rather than the American 12/3/2026 7:43 PM that the neutral "en" culture would give.
+    /// </summary>
+    public string Text(DateTime? utc) => utc is { } at ? Local(at).ToString(German ? "dd.MM.yyyy HH:mm" : "yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) : "";
 
-    /// <summary>The date alone in the current language's short pattern; empty for null.</summary>
-    public string DateText(DateTime? utc) => utc is { } at ? Local(at).ToString("d", CultureInfo.CurrentCulture) : "";
+    /// <summary>The date alone, written as <see cref="Text"/> writes it; empty for null.</summary>
+    public string DateText(DateTime? utc) => utc is { } at ? Local(at).ToString(German ? "dd.MM.yyyy" : "yyyy-MM-dd", CultureInfo.InvariantCulture) : "";
+
+    /// <summary>Date and time followed by the zone's name ("2026-12-03 19:43 UTC"), for text that stands alone.</summary>
+    public string TextWithZone(DateTime? utc) => utc is null ? "" : $"{Text(utc)} {ZoneName}";
+
+    private static bool German => CultureInfo.CurrentUICulture.TwoLetterISOLanguageName == "de";
 
     /// <summary>A &lt;time&gt; element: the local date and time, the UTC instant in datetime, the zone in the title.</summary>
     public IHtmlContent Show(DateTime? utc)
