@@ -95,8 +95,12 @@ public partial class LocalizationCoverageTests
     private static Dictionary<string, string> Entries(string resx)
     {
         Assert.True(File.Exists(resx), $"{resx} is missing");
-        return XDocument.Load(resx).Root!.Elements("data")
-            .ToDictionary(d => (string)d.Attribute("name")!, d => (string?)d.Element("value") ?? "");
+        var data = XDocument.Load(resx).Root!.Elements("data").ToList();
+        // Resource names are unique regardless of case: the build keeps the first of "Failed" and "failed" and drops
+        // the other, whose German would then never show.
+        var clashes = data.GroupBy(d => (string)d.Attribute("name")!, StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
+        Assert.True(clashes.Count == 0, $"{resx} holds names that differ only in case: {string.Join(" | ", clashes)}");
+        return data.ToDictionary(d => (string)d.Attribute("name")!, d => (string?)d.Element("value") ?? "");
     }
 
     private static string Unescape(string literal) => literal.Replace("\\\"", "\"").Replace("\\\\", "\\");
