@@ -209,6 +209,25 @@ public sealed class TesseraApp : WebApplicationFactory<Program>
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
+
+    /// <summary>
+    /// <paramref name="count"/> distinct free ports. Each listener stays open until all are chosen: one port closed and
+    /// asked for again at once may come back, and two servers given one port leave the second unable to bind while
+    /// the first answers for both.
+    /// </summary>
+    public static IReadOnlyList<int> FreePorts(int count)
+    {
+        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
+        try
+        {
+            listeners.ForEach(l => l.Start());
+            return [.. listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port)];
+        }
+        finally
+        {
+            listeners.ForEach(l => l.Dispose());
+        }
+    }
 }
 
 /// <summary>The system clock, plus an offset that tests move forward to expire tokens and lockouts.</summary>

@@ -57,7 +57,7 @@ public sealed partial class FaultTests(FaultCluster fixture, ITestOutputHelper o
         {
             var database = $"fault_race_{round}";
             await Cluster.CreateDatabaseAsync(database);
-            var ports = Enumerable.Range(0, Instances).Select(_ => TesseraApp.FreePort()).ToList();
+            var ports = TesseraApp.FreePorts(Instances);
             var servers = ports.Select(port => Start(port, database)).ToList();
             var started = Stopwatch.StartNew();
             try
