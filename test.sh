@@ -57,6 +57,10 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 fi
 bash tests/support/install.sh
 
+# The scale-out tests put Debian's HAProxy in front of several instances; the metrics test scrapes with Prometheus.
+need_package /usr/sbin/haproxy haproxy
+need_package /usr/bin/prometheus prometheus
+
 # The browser tests drive Debian's Chromium through Playwright (never Playwright's own download).
 need_package /usr/bin/chromium chromium fonts-liberation
 

@@ -36,6 +36,8 @@ builder.Services.AddOptions<TesseraOptions>().Bind(builder.Configuration.GetSect
 builder.Services.Configure<BootstrapOptions>(builder.Configuration.GetSection("Tessera:Bootstrap"));
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddHttpContextAccessor();
+builder.Services.AddMetrics();
+builder.Services.AddSingleton<Tessera.Server.Observability.TesseraMetrics>();
 builder.Services.AddTesseraStorage(builder.Configuration);
 builder.Services.AddDataProtection().SetApplicationName("Tessera").PersistKeysToDbContext<TesseraDbContext>().ProtectKeysAtRest(builder.Configuration);
 builder.Services.AddTesseraProblems();

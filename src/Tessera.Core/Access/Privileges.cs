@@ -18,6 +18,7 @@ public static class Privileges
     public const string ManageGovernance = "MANAGE_GOVERNANCE";
     public const string ApproveChanges = "APPROVE_CHANGES";
     public const string ReviewAccess = "REVIEW_ACCESS";
+    public const string ManageWebhooks = "MANAGE_WEBHOOKS";
 
     /// <summary>Every privilege with a line that tells an administrator what it allows.</summary>
     public static readonly IReadOnlyList<(string Name, string Description)> Catalog =
@@ -37,6 +38,7 @@ public static class Privileges
         (ManageGovernance, "Define separation-of-duties constraints, the approval policy and access-review campaigns."),
         (ApproveChanges, "Approve or reject changes that another user sent for four-eyes approval."),
         (ReviewAccess, "Read the access report of every user's privileges and their sources."),
+        (ManageWebhooks, "Subscribe other systems to audit events (webhooks) and read their delivery log."),
     ];
 
     public static bool Exists(string name) => Catalog.Any(p => p.Name == name);

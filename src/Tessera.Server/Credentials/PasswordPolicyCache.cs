@@ -12,7 +12,8 @@ namespace Tessera.Server.Credentials;
 /// instances see it within Tessera:Tokens:CallerCacheSeconds, the bound that already applies to a
 /// caller's standing. Use cases that set a password read the policy afresh.
 /// </summary>
-public sealed class PasswordPolicyCache(IOptions<TokenOptions> options, TimeProvider clock) : SettingCache<PasswordPolicy>(options, clock)
+public sealed class PasswordPolicyCache(IOptions<TokenOptions> options, TimeProvider clock, CacheSignals signals)
+    : SettingCache<PasswordPolicy>(options, clock, signals, CacheKinds.PasswordPolicy)
 {
     protected override Task<PasswordPolicy> LoadAsync(TesseraDbContext db, CancellationToken ct) => PasswordPolicyStore.GetAsync(db, ct);
 }

@@ -30,7 +30,8 @@ public static class ApprovalPolicyStore
 /// within Tessera:Tokens:CallerCacheSeconds. The pipeline does not use it: it reads the policy inside the serialized
 /// directory transaction, so that a policy switched on binds the very next change on every instance.
 /// </summary>
-public sealed class ApprovalPolicyCache(IOptions<TokenOptions> options, TimeProvider clock) : SettingCache<ApprovalPolicy>(options, clock)
+public sealed class ApprovalPolicyCache(IOptions<TokenOptions> options, TimeProvider clock, CacheSignals signals)
+    : SettingCache<ApprovalPolicy>(options, clock, signals, CacheKinds.ApprovalPolicy)
 {
     protected override Task<ApprovalPolicy> LoadAsync(TesseraDbContext db, CancellationToken ct) => ApprovalPolicyStore.GetAsync(db, ct);
 }

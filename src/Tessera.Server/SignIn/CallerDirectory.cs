@@ -8,6 +8,7 @@ using Tessera.Core.Access;
 using Tessera.Core.Governance;
 using Tessera.Core.Users;
 using Tessera.Server.Access;
+using Tessera.Server.Observability;
 using Tessera.Server.Storage;
 
 namespace Tessera.Server.SignIn;
@@ -58,13 +59,37 @@ public sealed record CallerState(
 /// Caches each caller's standing for a short, configured bound (Tessera:Tokens:CallerCacheSeconds),
 /// so that checking every request stays cheap. Any directory change on this instance clears it, and no entry
 /// outlives the next instant at which one of the user's assignments begins or ends: time alone changes access.
+/// On PostgreSQL a change on another instance clears it too, within milliseconds (<see cref="CacheSignals"/>);
+/// the time bound is then only the fallback for lost notifications.
 /// </summary>
-public sealed class CallerDirectory(IServiceScopeFactory scopes, IOptions<TokenOptions> options, TimeProvider clock)
+public sealed class CallerDirectory
 {
     private readonly ConcurrentDictionary<Guid, (CallerState? State, long Generation, DateTime Expires)> _cache = new();
+    private readonly IServiceScopeFactory scopes;
+    private readonly IOptions<TokenOptions> options;
+    private readonly TimeProvider clock;
+    private readonly CacheSignals signals;
+    private readonly TesseraMetrics metrics;
     private long _generation;
 
+    public CallerDirectory(IServiceScopeFactory scopes, IOptions<TokenOptions> options, TimeProvider clock, CacheSignals signals, TesseraMetrics metrics)
+    {
+        this.scopes = scopes;
+        this.options = options;
+        this.clock = clock;
+        this.signals = signals;
+        this.metrics = metrics;
+        signals.Register(CacheKinds.Callers, Clear);
+    }
+
+    /// <summary>Call after a committed change to any user's standing: clears this instance's cache and every other's.</summary>
     public void Invalidate()
+    {
+        Clear();
+        signals.Publish(CacheKinds.Callers);
+    }
+
+    private void Clear()
     {
         Interlocked.Increment(ref _generation);
         _cache.Clear();
@@ -76,8 +101,11 @@ public sealed class CallerDirectory(IServiceScopeFactory scopes, IOptions<TokenO
         var generation = Interlocked.Read(ref _generation);
         if (_cache.TryGetValue(userId, out var entry) && entry.Generation == generation && entry.Expires > now)
         {
+            metrics.CallerCacheHits.Add(1);
             return entry.State;
         }
+
+        metrics.CallerCacheMisses.Add(1);
 
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<TesseraDbContext>();

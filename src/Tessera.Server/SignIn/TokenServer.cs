@@ -59,6 +59,7 @@ public static class TokenServer
         services.AddOptions<ApiCredentials.ClientThrottleOptions>().Bind(configuration.GetSection(ApiCredentials.ClientThrottleOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ApiCredentials.ClientThrottleOptions>, ApiCredentials.ClientThrottleOptions.Validator>();
         services.AddScoped<TokenStanding>();
+        services.AddSingleton<TokenRevocations>();
         services.AddSingleton<SigningKeys>();
         services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>, ConfigureServerFromStore>();
         services.AddSingleton<IValidateOptions<TokenOptions>, AuthorizationCode.ValidateOptions>();
@@ -313,7 +314,7 @@ public static class TokenServer
     }
 
     /// <summary>RFC 7009: a client revokes its own tokens; holders of MANAGE_USERS may revoke anyone's.</summary>
-    private sealed class RevokeToken(TesseraDbContext db, CallerDirectory callers, AuditLog audit, ExpiredRevocations purge, TimeProvider clock)
+    private sealed class RevokeToken(TesseraDbContext db, CallerDirectory callers, AuditLog audit, ExpiredRevocations purge, TokenRevocations revocations, TimeProvider clock)
         : IOpenIddictServerHandler<HandleRevocationRequestContext>
     {
         public async ValueTask HandleAsync(HandleRevocationRequestContext context)
@@ -346,7 +347,7 @@ public static class TokenServer
                 await purge.IfDueAsync(db, clock.GetUtcNow().UtcDateTime, context.CancellationToken);
             }
 
-            TokenStanding.Forget(tokenId);
+            revocations.Revoked(tokenId);
         }
     }
 
@@ -379,11 +380,63 @@ public static class TokenServer
     }
 }
 
-/// <summary>Whether a signature-valid token still stands: its user may act, its stamp is current, it is not revoked.</summary>
-public sealed class TokenStanding(CallerDirectory callers, TesseraDbContext db, TimeProvider clock)
+/// <summary>
+/// Which token ids are revoked, remembered per instance: a revoked id for an hour (it stays revoked), one found
+/// not revoked for 5 s. A revocation here forgets the id at once; one on another instance clears what this
+/// instance remembered as not revoked (<see cref="CacheSignals"/>), and without that the 5 s bound applies.
+/// </summary>
+public sealed class TokenRevocations
 {
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, (bool Revoked, DateTime Until)> Revocations = new();
+    private const int Capacity = 100_000;
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (bool Revoked, DateTime Until)> known = new(StringComparer.Ordinal);
+    private readonly CacheSignals signals;
+
+    public TokenRevocations(CacheSignals signals)
+    {
+        this.signals = signals;
+        signals.Register(CacheKinds.Revocations, ForgetUnrevoked);
+    }
+
+    public async ValueTask<bool> IsRevokedAsync(TesseraDbContext db, string tokenId, DateTime now, CancellationToken ct)
+    {
+        if (known.TryGetValue(tokenId, out var entry) && entry.Until > now)
+        {
+            return entry.Revoked;
+        }
+
+        var revoked = await db.RevokedTokens.AnyAsync(t => t.TokenId == tokenId, ct);
+        if (known.Count > Capacity)
+        {
+            known.Clear();
+        }
+
+        known[tokenId] = (revoked, now.AddSeconds(revoked ? 3600 : 5));
+        return revoked;
+    }
+
+    /// <summary>After a revocation is committed: here at once, elsewhere through the notification.</summary>
+    public void Revoked(string tokenId)
+    {
+        known.TryRemove(tokenId, out _);
+        signals.Publish(CacheKinds.Revocations);
+    }
+
+    private void ForgetUnrevoked()
+    {
+        foreach (var (id, entry) in known)
+        {
+            if (!entry.Revoked)
+            {
+                known.TryRemove(id, out _);
+            }
+        }
+    }
+}
+
+/// <summary>Whether a signature-valid token still stands: its user may act, its stamp is current, it is not revoked.</summary>
+public sealed class TokenStanding(CallerDirectory callers, TesseraDbContext db, TokenRevocations revocations, TimeProvider clock)
+{
     public async ValueTask<string?> RefusalAsync(ClaimsPrincipal principal, CancellationToken ct)
     {
         var now = clock.GetUtcNow().UtcDateTime;
@@ -399,31 +452,11 @@ public sealed class TokenStanding(CallerDirectory callers, TesseraDbContext db, 
         }
 
         var tokenId = principal.GetClaim(Claims.JwtId) ?? principal.GetTokenId();
-        if (tokenId is not null && await IsRevokedAsync(tokenId, now, ct))
+        if (tokenId is not null && await revocations.IsRevokedAsync(db, tokenId, now, ct))
         {
             return "The token was revoked.";
         }
 
         return null;
     }
-
-    private async ValueTask<bool> IsRevokedAsync(string tokenId, DateTime now, CancellationToken ct)
-    {
-        if (Revocations.TryGetValue(tokenId, out var known) && known.Until > now)
-        {
-            return known.Revoked;
-        }
-
-        var revoked = await db.RevokedTokens.AnyAsync(t => t.TokenId == tokenId, ct);
-        if (Revocations.Count > 100_000)
-        {
-            Revocations.Clear();
-        }
-
-        // A revocation made elsewhere is seen within this bound; one made here, at once (Forget).
-        Revocations[tokenId] = (revoked, now.AddSeconds(revoked ? 3600 : 5));
-        return revoked;
-    }
-
-    internal static void Forget(string tokenId) => Revocations.TryRemove(tokenId, out _);
 }

@@ -6,13 +6,27 @@ namespace Tessera.Server.Storage;
 /// <summary>
 /// A policy stored as a setting, kept in memory so that the requests that read it do not read the setting again.
 /// A change made on this instance applies at once (the use case calls <see cref="Invalidate"/> after its commit);
-/// other instances see it within Tessera:Tokens:CallerCacheSeconds, the bound that already applies to a caller's
-/// standing. Use cases that must judge by the stored policy read it afresh instead.
+/// other instances hear of it through <see cref="CacheSignals"/>, and without that within
+/// Tessera:Tokens:CallerCacheSeconds, the bound that already applies to a caller's standing. Use cases that must
+/// judge by the stored policy read it afresh instead.
 /// </summary>
-public abstract class SettingCache<T>(IOptions<TokenOptions> options, TimeProvider clock) where T : class
+public abstract class SettingCache<T> where T : class
 {
+    private readonly IOptions<TokenOptions> options;
+    private readonly TimeProvider clock;
+    private readonly CacheSignals signals;
+    private readonly string kind;
     private Entry? current;
     private long generation;
+
+    protected SettingCache(IOptions<TokenOptions> options, TimeProvider clock, CacheSignals signals, string kind)
+    {
+        this.options = options;
+        this.clock = clock;
+        this.signals = signals;
+        this.kind = kind;
+        signals.Register(kind, Clear);
+    }
 
     protected abstract Task<T> LoadAsync(TesseraDbContext db, CancellationToken ct);
 
@@ -36,8 +50,14 @@ public abstract class SettingCache<T>(IOptions<TokenOptions> options, TimeProvid
         return value;
     }
 
-    /// <summary>Call after a policy change is committed.</summary>
+    /// <summary>Call after a policy change is committed: clears it here and on every other instance.</summary>
     public void Invalidate()
+    {
+        Clear();
+        signals.Publish(kind);
+    }
+
+    private void Clear()
     {
         Interlocked.Increment(ref generation);
         Volatile.Write(ref current, null);

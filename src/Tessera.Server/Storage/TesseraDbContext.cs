@@ -42,6 +42,8 @@ public abstract class TesseraDbContext(DbContextOptions options) : DbContext(opt
     public DbSet<AccessReview> AccessReviews => Set<AccessReview>();
     public DbSet<AccessReviewReviewer> AccessReviewReviewers => Set<AccessReviewReviewer>();
     public DbSet<AccessReviewItem> AccessReviewItems => Set<AccessReviewItem>();
+    public DbSet<WebhookSubscription> WebhookSubscriptions => Set<WebhookSubscription>();
+    public DbSet<WebhookDelivery> WebhookDeliveries => Set<WebhookDelivery>();
 
     public abstract DatabaseProvider Provider { get; }
 
@@ -380,6 +382,8 @@ public abstract class TesseraDbContext(DbContextOptions options) : DbContext(opt
         b.ApplyConfiguration(new AccessReviewConfiguration());
         b.ApplyConfiguration(new AccessReviewReviewerConfiguration());
         b.ApplyConfiguration(new AccessReviewItemConfiguration());
+        b.ApplyConfiguration(new WebhookSubscriptionConfiguration());
+        b.ApplyConfiguration(new WebhookDeliveryConfiguration());
     }
 
     internal sealed class UserTypeConverter() : ValueConverter<UserType, string>(

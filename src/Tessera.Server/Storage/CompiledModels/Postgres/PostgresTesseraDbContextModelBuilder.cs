@@ -12,7 +12,7 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
     public partial class PostgresTesseraDbContextModel
     {
         private PostgresTesseraDbContextModel()
-            : base(skipDetectChanges: false, modelId: new Guid("aead1abb-19dc-45f9-86eb-104feb2b9d5b"), entityTypeCount: 34)
+            : base(skipDetectChanges: false, modelId: new Guid("b0fb3749-c9db-4bfb-872e-728535e19e3e"), entityTypeCount: 36)
         {
         }
 
@@ -52,6 +52,8 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
             var user = UserEntityType.Create(this);
             var userRole = UserRoleEntityType.Create(this);
             var webSession = WebSessionEntityType.Create(this);
+            var webhookDelivery = WebhookDeliveryEntityType.Create(this);
+            var webhookSubscription = WebhookSubscriptionEntityType.Create(this);
 
             AccessReviewItemEntityType.CreateForeignKey1(accessReviewItem, accessReview);
             AccessReviewReviewerEntityType.CreateForeignKey1(accessReviewReviewer, accessReview);
@@ -77,6 +79,8 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
             TotpAuthenticatorEntityType.CreateForeignKey1(totpAuthenticator, user);
             UserRoleEntityType.CreateForeignKey1(userRole, role);
             UserRoleEntityType.CreateForeignKey2(userRole, user);
+            WebhookDeliveryEntityType.CreateForeignKey1(webhookDelivery, auditEvent);
+            WebhookDeliveryEntityType.CreateForeignKey2(webhookDelivery, webhookSubscription);
 
             DataProtectionKeyEntityType.CreateAnnotations(dataProtectionKey);
             AccessReviewEntityType.CreateAnnotations(accessReview);
@@ -112,6 +116,8 @@ namespace Tessera.Server.Storage.CompiledModels.Postgres
             UserEntityType.CreateAnnotations(user);
             UserRoleEntityType.CreateAnnotations(userRole);
             WebSessionEntityType.CreateAnnotations(webSession);
+            WebhookDeliveryEntityType.CreateAnnotations(webhookDelivery);
+            WebhookSubscriptionEntityType.CreateAnnotations(webhookSubscription);
 
             AddAnnotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn);
             AddAnnotation("ProductVersion", "10.0.15");

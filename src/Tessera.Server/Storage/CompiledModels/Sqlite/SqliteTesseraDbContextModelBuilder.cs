@@ -11,7 +11,7 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
     public partial class SqliteTesseraDbContextModel
     {
         private SqliteTesseraDbContextModel()
-            : base(skipDetectChanges: false, modelId: new Guid("030f4447-9fdc-4f8a-909b-6ce59f486d28"), entityTypeCount: 34)
+            : base(skipDetectChanges: false, modelId: new Guid("01127194-4d89-414b-8127-d3666e9033db"), entityTypeCount: 36)
         {
         }
 
@@ -51,6 +51,8 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
             var user = UserEntityType.Create(this);
             var userRole = UserRoleEntityType.Create(this);
             var webSession = WebSessionEntityType.Create(this);
+            var webhookDelivery = WebhookDeliveryEntityType.Create(this);
+            var webhookSubscription = WebhookSubscriptionEntityType.Create(this);
 
             AccessReviewItemEntityType.CreateForeignKey1(accessReviewItem, accessReview);
             AccessReviewReviewerEntityType.CreateForeignKey1(accessReviewReviewer, accessReview);
@@ -76,6 +78,8 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
             TotpAuthenticatorEntityType.CreateForeignKey1(totpAuthenticator, user);
             UserRoleEntityType.CreateForeignKey1(userRole, role);
             UserRoleEntityType.CreateForeignKey2(userRole, user);
+            WebhookDeliveryEntityType.CreateForeignKey1(webhookDelivery, auditEvent);
+            WebhookDeliveryEntityType.CreateForeignKey2(webhookDelivery, webhookSubscription);
 
             DataProtectionKeyEntityType.CreateAnnotations(dataProtectionKey);
             AccessReviewEntityType.CreateAnnotations(accessReview);
@@ -111,6 +115,8 @@ namespace Tessera.Server.Storage.CompiledModels.Sqlite
             UserEntityType.CreateAnnotations(user);
             UserRoleEntityType.CreateAnnotations(userRole);
             WebSessionEntityType.CreateAnnotations(webSession);
+            WebhookDeliveryEntityType.CreateAnnotations(webhookDelivery);
+            WebhookSubscriptionEntityType.CreateAnnotations(webhookSubscription);
 
             AddAnnotation("ProductVersion", "10.0.15");
         }
