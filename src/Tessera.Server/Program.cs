@@ -80,6 +80,8 @@ builder.Services.AddScoped<AccessReport>();
 builder.Services.AddScoped<Tessera.Server.Changes.IChangeReplay, SodConstraintReplay>();
 builder.Services.AddTesseraMail(builder.Configuration);
 builder.Services.AddTesseraAgentAssist(builder.Configuration);
+builder.Services.AddSingleton<Tessera.Server.Webhooks.WebhookSubscriptionCache>();
+builder.Services.AddSingleton<Tessera.Server.Webhooks.WebhookSecrets>();
 builder.Services.AddTesseraPasskeys(builder.Configuration);
 
 builder.Services.AddTesseraTokenServer(builder.Configuration);
