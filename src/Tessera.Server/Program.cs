@@ -80,6 +80,7 @@ builder.Services.AddScoped<AccessReport>();
 builder.Services.AddScoped<Tessera.Server.Changes.IChangeReplay, SodConstraintReplay>();
 builder.Services.AddTesseraMail(builder.Configuration);
 builder.Services.AddTesseraAgentAssist(builder.Configuration);
+builder.Services.AddOptions<Tessera.Server.Webhooks.WebhookOptions>().Bind(builder.Configuration.GetSection("Tessera:Webhooks")).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddSingleton<Tessera.Server.Webhooks.WebhookSubscriptionCache>();
 builder.Services.AddSingleton<Tessera.Server.Webhooks.WebhookSecrets>();
 builder.Services.AddTesseraPasskeys(builder.Configuration);
