@@ -198,8 +198,12 @@ public sealed class CacheSignalListener(
                     lost = true;
                     signals.ClearAll();
                     metrics.InvalidationLost.Add(1);
-                    logger.LogWarning("Change notifications from the other instances were lost ({Error}). Until they resume, a change made elsewhere reaches this instance within Tessera:Tokens:CallerCacheSeconds ({Seconds} s).",
-                        e.Message, tokens.Value.CallerCacheSeconds);
+
+                    // When the database itself does not answer, DatabaseOutage warns of that once; nothing can be
+                    // committed meanwhile, so nothing is missed, and this is a detail of the same outage.
+                    var level = DatabaseFaults.IsUnavailable(e) ? LogLevel.Information : LogLevel.Warning;
+                    logger.Log(level, "Change notifications from the other instances were lost ({Error}). Until they resume, a change made elsewhere reaches this instance within Tessera:Tokens:CallerCacheSeconds ({Seconds} s).",
+                        DatabaseFaults.Describe(e), tokens.Value.CallerCacheSeconds);
                 }
 
                 try
@@ -247,8 +251,9 @@ public sealed class CacheSignalListener(
                         if (!failing)
                         {
                             failing = true;
-                            logger.LogWarning("A change notification could not be sent ({Error}); the other instances see the change within Tessera:Tokens:CallerCacheSeconds ({Seconds} s).",
-                                e.Message, tokens.Value.CallerCacheSeconds);
+                            var level = DatabaseFaults.IsUnavailable(e) ? LogLevel.Information : LogLevel.Warning;
+                            logger.Log(level, "A change notification could not be sent ({Error}); the other instances see the change within Tessera:Tokens:CallerCacheSeconds ({Seconds} s).",
+                                DatabaseFaults.Describe(e), tokens.Value.CallerCacheSeconds);
                         }
                     }
                 }
