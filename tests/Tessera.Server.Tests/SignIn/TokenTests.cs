@@ -187,7 +187,7 @@ public abstract class TokenTests<THost>(THost host) : IClassFixture<THost> where
 
         // Changed behind the service's back (as another instance would): seen within CallerCacheSeconds (5 s).
         await Seed.UpdateUserAsync(App, user.Id, u => u.Status = UserStatus.Disabled);
-        await Task.Delay(TimeSpan.FromSeconds(5.5));
+        App.Clock.Advance(TimeSpan.FromSeconds(5.5)); // past CallerCacheSeconds: the time bound, when no notification says so
         await AssertUnauthorizedAsync(await api.GetAsync("/api/v1/me"));
     }
 
