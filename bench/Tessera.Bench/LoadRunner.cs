@@ -149,7 +149,7 @@ internal sealed class LoadRunner(HttpClient http, LoadBounds bounds, TextWriter 
 
     private static string Pick(int i, params string[] values) => values[i % values.Length];
 
-    private static FormUrlEncodedContent TokenForm(string client, string secret) => new(new Dictionary<string, string>
+    internal static FormUrlEncodedContent TokenForm(string client, string secret) => new(new Dictionary<string, string>
     {
         ["grant_type"] = "client_credentials",
         ["client_id"] = client,
@@ -210,6 +210,10 @@ internal sealed class LoadRunner(HttpClient http, LoadBounds bounds, TextWriter 
 
         static string Cursor(string username) => WebEncoders.Base64UrlEncode(JsonSerializer.SerializeToUtf8Bytes(new[] { "username", username, username }));
     }
+
+    /// <summary>A token scenario against any token endpoint (this server's, or a peer's at <paramref name="path"/>).</summary>
+    public Task<ScenarioResult> TokensAsync(string name, string path, Func<int, HttpContent> form)
+        => RunAsync(name, i => new HttpRequestMessage(HttpMethod.Post, new Uri(path, UriKind.Relative)) { Content = form(i) }, bearer: false);
 
     private Task<ScenarioResult> GetAsync(string name, Func<int, string> path)
         => !Wanted(name) ? Task.FromResult(Skipped(name)) : RunAsync(name, i => new HttpRequestMessage(HttpMethod.Get, new Uri(path(i), UriKind.Relative)), bearer: !path(0).StartsWith("/healthz", StringComparison.Ordinal));

@@ -17,6 +17,8 @@ switch (command)
         return await LoadRunner.RunAsync(options);
     case "report":
         return await ReportBench.RunAsync(options);
+    case "peer":
+        return await PeerBench.RunAsync(options);
     case "micro":
         return Micro(options.Flag("smoke"), args.Skip(1).Where(a => a != "--smoke").ToArray());
     case "smoke":
@@ -30,6 +32,9 @@ switch (command)
                     [--only <part of scenario names>, e.g. --only token]
               report --provider sqlite|postgres --connection <seeded database> [--server-dll path] [--out report.md]
                     the access report (CSV, JSON) against the paged users list, rows/s and server peak RSS
+              peer  --provider sqlite|postgres --connection <seeded database> [--server-dll path] [--concurrency 2,8]
+                    [--rounds 3] [--seconds 10] [--warmup 500] [--out report.md]
+                    client-credentials tokens from Tessera and oidc-provider (tests/support), alternately; ratio per CPU-s
               micro [BenchmarkDotNet options, e.g. --filter *]    (run with -c Release)
               smoke [--users 10000]    seed a temporary SQLite file, load briefly, micro in dry mode
             """);

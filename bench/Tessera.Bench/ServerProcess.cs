@@ -51,12 +51,15 @@ internal sealed class ServerProcess : IAsyncDisposable
         return process.WorkingSet64 / 1024.0 / 1024.0;
     }
 
+    /// <summary>The repository this bench was built in: bench/Tessera.Bench/bin/&lt;Configuration&gt;/net10.0 is five levels down.</summary>
+    public static string RepositoryRoot() => Path.GetFullPath(Path.Combine(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar), "..", "..", "..", "..", ".."));
+
     public static string DefaultDll()
     {
         // bench/Tessera.Bench/bin/<Configuration>/net10.0 → src/Tessera.Server/bin/<Configuration>/net10.0
         var here = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);
         var configuration = Path.GetFileName(Path.GetDirectoryName(here)!);
-        var root = Path.GetFullPath(Path.Combine(here, "..", "..", "..", "..", ".."));
+        var root = RepositoryRoot();
         var dll = Path.Combine(root, "src", "Tessera.Server", "bin", configuration, "net10.0", "Tessera.Server.dll");
         return File.Exists(dll) ? dll : Path.Combine(here, "Tessera.Server.dll");
     }

@@ -7,7 +7,12 @@
 //   { "clients":  [{ "client_id", "client_secret", "redirect_uris": [...],
 //                    "token_endpoint_auth_method"?: "client_secret_basic" | "client_secret_post",
 //                    ...any other client metadata (post_logout_redirect_uris, ...) }],
-//     "accounts": [{ "sub", "email", "email_verified", "name"?, "given_name", "family_name" }] }
+//     "accounts": [{ "sub", "email", "email_verified", "name"?, "given_name", "family_name" }],
+//     "clientCredentials"?: { "resource": "urn:...", "scope"?: "api" } }
+//
+// With "clientCredentials", clients listed with grant_types ["client_credentials"] get access
+// tokens for that one resource as ES256-signed JWTs (nothing stored per token): the token format
+// Tessera issues, for the benchmark that runs both side by side.
 //
 // Prints exactly one line "READY http://127.0.0.1:PORT" on stdout once it listens.
 //
@@ -61,6 +66,9 @@ const findAccountByLogin = (login) => {
 // A fresh RSA signing key for each run: nothing outlives the process.
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: randomUUID(), use: 'sig', alg: 'RS256' };
+const { privateKey: ecKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const ecSigningKey = { ...ecKey.export({ format: 'jwk' }), kid: randomUUID(), use: 'sig', alg: 'ES256' };
+const clientCredentials = config.clientCredentials;
 
 const supportedScopes = ['openid', 'email', 'profile'];
 
@@ -70,7 +78,7 @@ server.listen(port, '127.0.0.1', () => {
 
   const provider = new Provider(issuer, {
     clients,
-    jwks: { keys: [signingKey] },
+    jwks: { keys: clientCredentials ? [signingKey, ecSigningKey] : [signingKey] },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     scopes: supportedScopes,
     claims: {
@@ -91,9 +99,25 @@ server.listen(port, '127.0.0.1', () => {
       Interaction: 3600,
       Grant: 86400,
       Session: 86400,
+      ClientCredentials: 3600,
     },
     features: {
       devInteractions: { enabled: false },
+      ...(clientCredentials ? {
+        clientCredentials: { enabled: true },
+        resourceIndicators: {
+          enabled: true,
+          defaultResource: () => clientCredentials.resource,
+          useGrantedResource: () => true,
+          getResourceServerInfo: () => ({
+            scope: clientCredentials.scope ?? 'api',
+            audience: clientCredentials.resource,
+            accessTokenTTL: 3600,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'ES256' } },
+          }),
+        },
+      } : {}),
     },
     interactions: {
       url: (ctx, interaction) => `/interaction/${interaction.uid}`,
