@@ -150,6 +150,7 @@ app.MapApprovals();
 app.MapSodConstraints();
 app.MapAccessReport();
 app.MapAccess();
+app.MapAuthorizeBatch();
 app.MapAudit();
 app.MapOverview();
 app.MapPreferences();

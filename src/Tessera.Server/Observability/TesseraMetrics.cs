@@ -67,6 +67,14 @@ public sealed class TesseraMetrics : IDisposable
         AuthorizeDuration.Record(took.TotalSeconds, outcome);
     }
 
+    /// <summary>A batch of decisions: each counts as a decision; the batch's time is recorded once, under outcome batch.</summary>
+    public void Decisions(int allowed, int total, TimeSpan took)
+    {
+        AuthorizeDecisions.Add(allowed, new KeyValuePair<string, object?>("outcome", "allow"));
+        AuthorizeDecisions.Add(total - allowed, new KeyValuePair<string, object?>("outcome", "deny"));
+        AuthorizeDuration.Record(took.TotalSeconds, new KeyValuePair<string, object?>("outcome", "batch"));
+    }
+
     public void Invalidated(string kind, TimeSpan lag) => InvalidationLag.Record(Math.Max(0, lag.TotalSeconds), new KeyValuePair<string, object?>("kind", kind));
 
     public void Dispose() => _meter.Dispose();
