@@ -129,6 +129,15 @@ internal sealed class LoadRunner(HttpClient http, LoadBounds bounds, TextWriter 
         report.AuthorizeRatio = authorize.PerSecond / Math.Max(baseline.PerSecond, baseline2.PerSecond);
         report.AuthorizeP99 = authorize.P99;
 
+        // The same questions a hundred at a time, as a menu asks them: checks per second against single calls.
+        const int PerBatch = 100;
+        var batch = await runner.BatchAsync($"POST /api/v1/authorize/batch ({PerBatch} checks)", i => JsonContent.Create(new
+        {
+            checks = Enumerable.Range(i * PerBatch, PerBatch).Select(n => new { userId = ids[n % ids.Count], resource = Pick(n, "support.area0", "finance.area1", "sales.reports", "nothing.here"), action = Pick(n, "read", "delete", "export") }),
+        }));
+        report.BatchChecksRatio = batch.PerSecond * PerBatch / authorize.PerSecond;
+        report.BatchP99 = batch.P99;
+
         // Client credentials: the first token of each client pays PBKDF2; then repeats.
         var hasher = new PasswordHasher<User>(Microsoft.Extensions.Options.Options.Create(new PasswordHasherOptions { IterationCount = PasswordHashing.Iterations }));
         var hash = hasher.HashPassword(null!, Seeder.ClientSecret);
@@ -210,6 +219,10 @@ internal sealed class LoadRunner(HttpClient http, LoadBounds bounds, TextWriter 
 
         static string Cursor(string username) => WebEncoders.Base64UrlEncode(JsonSerializer.SerializeToUtf8Bytes(new[] { "username", username, username }));
     }
+
+    /// <summary>POST /api/v1/authorize/batch with the admin's bearer token.</summary>
+    public Task<ScenarioResult> BatchAsync(string name, Func<int, HttpContent> content)
+        => RunAsync(name, i => new HttpRequestMessage(HttpMethod.Post, new Uri("/api/v1/authorize/batch", UriKind.Relative)) { Content = content(i) }, bearer: true);
 
     /// <summary>A token scenario against any token endpoint (this server's, or a peer's at <paramref name="path"/>).</summary>
     public Task<ScenarioResult> TokensAsync(string name, string path, Func<int, HttpContent> form)
@@ -339,6 +352,8 @@ internal sealed class LoadReport
     public double DeepPageRatio { get; set; }
     public double AuthorizeRatio { get; set; }
     public double AuthorizeP99 { get; set; }
+    public double BatchChecksRatio { get; set; }
+    public double BatchP99 { get; set; }
     public double HashMs { get; set; }
     public double ColdTokenP50 { get; set; }
     public ScenarioResult? RepeatTokens { get; set; }
@@ -363,6 +378,7 @@ internal sealed class LoadReport
         s.AppendLine(string.Create(i, $"- RSS idle: {IdleRssMb:F0} MB; peak during the search scenarios: {SearchPeakRssMb:F0} MB"));
         s.AppendLine(string.Create(i, $"- deep page p95 / first page p95: {DeepPageRatio:F2}"));
         s.AppendLine(string.Create(i, $"- authorize req/s / baseline req/s: {AuthorizeRatio:P0}; authorize p99 {AuthorizeP99:F2} ms"));
+        s.AppendLine(string.Create(i, $"- authorize batch of 100: checks/s / single-call checks/s: {BatchChecksRatio:F1}×; batch p99 {BatchP99:F2} ms"));
         if (RepeatTokens is { } t)
         {
             s.AppendLine(string.Create(i, $"- tokens, repeat clients: {t.PerSecond:F0}/s with the server using {t.ServerCores:F2} of {Environment.ProcessorCount} cores (the load client has the rest) = {t.PerServerCpuSecond:F0} per server CPU-second; {t.PerSecond / Environment.ProcessorCount:F0} per machine core"));

@@ -36,7 +36,7 @@ switch (command)
                     [--rounds 3] [--seconds 10] [--warmup 500] [--out report.md]
                     client-credentials tokens from Tessera and oidc-provider (tests/support), alternately; ratio per CPU-s
               micro [BenchmarkDotNet options, e.g. --filter *]    (run with -c Release)
-              smoke [--users 10000]    seed a temporary SQLite file, load briefly, micro in dry mode
+              smoke [--users 10000]    seed a temporary SQLite file, load briefly (the batch and the peer too), micro in dry mode
             """);
         return command == "help" ? 0 : 2;
 }
@@ -75,6 +75,15 @@ static async Task<int> SmokeAsync(Args options)
         if (report.Failures > 0)
         {
             Console.Error.WriteLine($"smoke: {report.Failures} requests failed.");
+            return 1;
+        }
+
+        var peerBounds = new PeerBench.Bounds([2], Rounds: 1, Duration: TimeSpan.FromSeconds(1), Warmup: 5);
+        var peer = await PeerBench.MeasureAsync("sqlite", database, options.Get("server-dll") ?? ServerProcess.DefaultDll(), peerBounds, Console.Out);
+        Console.WriteLine(PeerBench.Markdown("sqlite", peerBounds, peer));
+        if (peer.Sum(r => r.Failures) > 0)
+        {
+            Console.Error.WriteLine("smoke: token requests to Tessera or the peer failed.");
             return 1;
         }
 
