@@ -35,20 +35,28 @@ public sealed class ScaleOutCluster : IAsyncLifetime
 
     public IReadOnlyList<int> Ports { get; private set; } = [];
 
-    public IReadOnlyList<ServerProcess> Servers => _servers;
+    /// <summary>
+    /// A fourth instance on the same database, not behind <see cref="Balancer"/>: the one test that kills an instance
+    /// kills this one, so the others keep three. Started with the rest, which is quicker than after them.
+    /// </summary>
+    public ServerProcess Victim { get; private set; } = null!;
+
+    public int VictimPort { get; private set; }
 
     public async Task InitializeAsync()
     {
         // The balancer's port and the instances' are chosen together, so that none of them is handed out twice.
-        var ports = TesseraApp.FreePorts(Instances + 1);
-        Ports = ports.Skip(1).ToList();
+        var ports = TesseraApp.FreePorts(Instances + 2);
+        Ports = ports.Skip(1).Take(Instances).ToList();
+        VictimPort = ports[^1];
         var publicUrl = $"http://127.0.0.1:{ports[0]}";
         foreach (var port in Ports)
         {
             Start(port, publicUrl);
         }
 
-        await Task.WhenAll(Ports.Select((port, i) => WaitUntilReadyAsync(_servers[i], port)));
+        Victim = Start(VictimPort, publicUrl);
+        await Task.WhenAll(Ports.Append(VictimPort).Select((port, i) => WaitUntilReadyAsync(_servers[i], port)));
         Balancer = await HaproxyProcess.StartAsync(Ports, ports[0]);
         await WaitUntilBalancedAsync(Balancer);
 
@@ -66,7 +74,13 @@ public sealed class ScaleOutCluster : IAsyncLifetime
             await Balancer.DisposeAsync();
         }
 
-        await Task.WhenAll(_servers.Select(s => s.DisposeAsync().AsTask()));
+        List<ServerProcess> servers;
+        lock (_servers)
+        {
+            servers = [.. _servers];
+        }
+
+        await Task.WhenAll(servers.Select(s => s.DisposeAsync().AsTask()));
         await Database.DisposeAsync();
         try
         {
@@ -95,16 +109,23 @@ public sealed class ScaleOutCluster : IAsyncLifetime
         return client;
     }
 
-    /// <summary>
-    /// Starts one more instance on this database with the cluster's settings (the balancer's PublicUrl among them);
-    /// the caller disposes of it.
-    /// </summary>
-    public ServerProcess Start(int port, string? publicUrl = null)
+    /// <summary>Kills <paramref name="server"/> with SIGKILL (<see cref="System.Diagnostics.Process.Kill()"/>, no graceful stop).</summary>
+    public async Task KillAsync(ServerProcess server)
+    {
+        lock (_servers)
+        {
+            _servers.Remove(server);
+        }
+
+        await server.DisposeAsync();
+    }
+
+    private ServerProcess Start(int port, string publicUrl)
     {
         var environment = new Dictionary<string, string>
         {
             ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
-            ["Tessera__PublicUrl"] = publicUrl ?? Balancer.Url,
+            ["Tessera__PublicUrl"] = publicUrl,
             ["Tessera__Http__TrustedProxies"] = HaproxyProcess.SourceAddress.ToString(),
             ["Tessera__Database__Provider"] = "postgres",
             ["ConnectionStrings__Tessera"] = Database.ConnectionString,

@@ -220,16 +220,13 @@ public sealed class ScaleOutTests(ScaleOutCluster cluster, ITestOutputHelper out
     /// <summary>
     /// An instance killed with SIGKILL under load, reads and writes: the balancer retries what the dead instance left
     /// unanswered on another, so clients see at most the requests in flight at the kill fail, and every write that was
-    /// acknowledged is stored. The victim is an instance of its own, behind a balancer of its own with two of the
-    /// cluster's instances, so the other tests keep three.
+    /// acknowledged is stored. The victim is the cluster's fourth instance, behind a balancer of its own with two of
+    /// the cluster's instances, so the other tests keep three.
     /// </summary>
     [Fact]
     public async Task A_SIGKILLed_instance_costs_clients_at_most_the_requests_in_flight_and_loses_no_acknowledged_write()
     {
-        var ports = TesseraApp.FreePorts(2);
-        var victim = cluster.Start(ports[1]);
-        await ScaleOutCluster.WaitUntilReadyAsync(victim, ports[1]);
-        await using var balancer = await HaproxyProcess.StartAsync([cluster.Ports[0], cluster.Ports[1], ports[1]], ports[0]);
+        await using var balancer = await HaproxyProcess.StartAsync([cluster.Ports[0], cluster.Ports[1], cluster.VictimPort]);
         await ScaleOutCluster.WaitUntilBalancedAsync(balancer);
 
         using var tokenClient = cluster.ThroughBalancer();
@@ -278,7 +275,7 @@ public sealed class ScaleOutTests(ScaleOutCluster cluster, ITestOutputHelper out
         await UntilAsync(() => outcomes.Count(o => o.Server == killServerName && o.Write && o.Status == 201) >= 3, TimeSpan.FromSeconds(30), "the victim acknowledged writes");
         var atKill = Volatile.Read(ref inFlight);
         var killedAt = clock.ElapsedMilliseconds;
-        await victim.DisposeAsync(); // Process.Kill: SIGKILL, no graceful stop
+        await cluster.KillAsync(cluster.Victim);
         var beforeKill = outcomes.Count;
         await UntilAsync(() => outcomes.Count(o => o.At > killedAt + 2000) >= 20, TimeSpan.FromSeconds(30), "the load went on for 2 s after the kill");
         await stop.CancelAsync();
