@@ -69,23 +69,28 @@ public sealed class ScaleOutTests(ScaleOutCluster cluster, ITestOutputHelper out
     public async Task A_disable_through_one_instance_is_refused_on_every_instance_within_a_second()
     {
         using var admin = await cluster.AdminApiAsync(cluster.Direct(0));
-        var (id, username, secret) = await ApiUserAsync(admin, role: null);
-        var direct = await TokenOnEveryInstanceAsync(username, secret, "/api/v1/me");
 
-        using (var disabled = await admin.PatchAsJsonAsync($"/api/v1/users/{id}", new { status = "disabled" }))
+        // The first refusal of a process also compiles its code path (seen at 0.8 s on a loaded machine), which is not
+        // what is measured here: a first round warms it, the second is measured. Both must be within the bound.
+        for (var round = 1; round <= 2; round++)
         {
-            await Expect.ResponseAsync(disabled, HttpStatusCode.OK);
-        }
+            var (id, username, secret) = await ApiUserAsync(admin, role: null);
+            var direct = await TokenOnEveryInstanceAsync(username, secret, "/api/v1/me");
+            using (var disabled = await admin.PatchAsJsonAsync($"/api/v1/users/{id}", new { status = "disabled" }))
+            {
+                await Expect.ResponseAsync(disabled, HttpStatusCode.OK);
+            }
 
-        var lags = await Task.WhenAll(direct.Select(client => UntilStatusAsync(client, "/api/v1/me", HttpStatusCode.Unauthorized)));
-        output.WriteLine("refused after: " + string.Join(", ", lags.Select((l, i) => $"{HaproxyProcess.ServerName(i)} {l.TotalMilliseconds:0} ms")));
-        Assert.All(lags, lag => Assert.True(lag < Bound, $"An instance honoured the token {lag.TotalMilliseconds:0} ms after the disable."));
-        direct.ForEach(c => c.Dispose());
+            var lags = await Task.WhenAll(direct.Select(client => UntilStatusAsync(client, "/api/v1/me", HttpStatusCode.Unauthorized)));
+            output.WriteLine($"round {round}, refused after: " + string.Join(", ", lags.Select((l, i) => $"{HaproxyProcess.ServerName(i)} {l.TotalMilliseconds:0} ms")));
+            Assert.All(lags, lag => Assert.True(lag < Bound, $"round {round}: an instance honoured the token {lag.TotalMilliseconds:0} ms after the disable."));
+            direct.ForEach(c => c.Dispose());
+        }
     }
 
     /// <summary>
     /// 50 changes, each through one instance (in turn) and observed on the two others: a role taken away and given
-    /// back (the token loses and regains VIEW_USERS), then a disable. The lag is from the change's answer to the first
+    /// back (the token loses and regains VIEW_USERS), then a disable or a revocation of the user's tokens. The lag is from the change's answer to the first
     /// answer of another instance that shows it, so it includes one polling interval.
     /// </summary>
     [Fact]
@@ -107,13 +112,17 @@ public sealed class ScaleOutTests(ScaleOutCluster cluster, ITestOutputHelper out
         {
             var (id, username, secret) = await ApiUserAsync(setup, role);
             var tokens = await TokenOnEveryInstanceAsync(username, secret, "/api/v1/users?limit=1");
-            var steps = new (string Name, object Body, string Path, HttpStatusCode Shows, bool Roles)[]
+            var steps = new (string Name, string Method, string Change, object? Body, string Path, HttpStatusCode Shows)[]
             {
-                ("role removed", new { roles = new[] { "System" } }, "/api/v1/users?limit=1", HttpStatusCode.Forbidden, true),
-                ("role granted", new { roles = new[] { "System", role } }, "/api/v1/users?limit=1", HttpStatusCode.OK, true),
-                ("role removed", new { roles = new[] { "System" } }, "/api/v1/users?limit=1", HttpStatusCode.Forbidden, true),
-                ("role granted", new { roles = new[] { "System", role } }, "/api/v1/users?limit=1", HttpStatusCode.OK, true),
-                ("disabled", new { status = "disabled" }, "/api/v1/me", HttpStatusCode.Unauthorized, false),
+                ("role removed", "PUT", $"/api/v1/users/{id}/roles", new { roles = new[] { "System" } }, "/api/v1/users?limit=1", HttpStatusCode.Forbidden),
+                ("role granted", "PUT", $"/api/v1/users/{id}/roles", new { roles = new[] { "System", role } }, "/api/v1/users?limit=1", HttpStatusCode.OK),
+                ("role removed", "PUT", $"/api/v1/users/{id}/roles", new { roles = new[] { "System" } }, "/api/v1/users?limit=1", HttpStatusCode.Forbidden),
+                ("role granted", "PUT", $"/api/v1/users/{id}/roles", new { roles = new[] { "System", role } }, "/api/v1/users?limit=1", HttpStatusCode.OK),
+
+                // Both end the token: a new security stamp.
+                u % 2 == 0
+                    ? ("disabled", "PATCH", $"/api/v1/users/{id}", new { status = "disabled" }, "/api/v1/me", HttpStatusCode.Unauthorized)
+                    : ("tokens revoked", "POST", $"/api/v1/users/{id}/revoke-tokens", null, "/api/v1/me", HttpStatusCode.Unauthorized),
             };
             foreach (var step in steps)
             {
@@ -127,11 +136,10 @@ public sealed class ScaleOutTests(ScaleOutCluster cluster, ITestOutputHelper out
                     Assert.True(before.StatusCode != step.Shows, $"{step.Name}: instance {i} shows the change before it was made");
                 }
 
-                using (var response = step.Roles
-                    ? await admins[through].PutAsJsonAsync($"/api/v1/users/{id}/roles", step.Body)
-                    : await admins[through].PatchAsJsonAsync($"/api/v1/users/{id}", step.Body))
+                using (var request = new HttpRequestMessage(new HttpMethod(step.Method), step.Change) { Content = step.Body is null ? null : JsonContent.Create(step.Body) })
+                using (var response = await admins[through].SendAsync(request))
                 {
-                    await Expect.ResponseAsync(response, HttpStatusCode.OK);
+                    Assert.True(response.IsSuccessStatusCode, $"{step.Name}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
                 }
 
                 foreach (var lag in await Task.WhenAll(others.Select(i => UntilStatusAsync(tokens[i], step.Path, step.Shows))))
