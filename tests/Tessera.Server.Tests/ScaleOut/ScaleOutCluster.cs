@@ -135,7 +135,8 @@ public sealed class ScaleOutCluster : IAsyncLifetime
             ["Tessera__Bootstrap__ApiClientId"] = ApiClientId,
             ["Tessera__Bootstrap__ApiClientSecret"] = ApiClientSecret,
             ["Tessera__RateLimits__SignIn__PermitLimit"] = SignInPermitLimit.ToString(CultureInfo.InvariantCulture),
-            ["Tessera__RateLimits__SignIn__WindowSeconds"] = "60",
+            // A long window, so that a slow machine cannot see a window end in the middle of the test.
+            ["Tessera__RateLimits__SignIn__WindowSeconds"] = "300",
             ["Tessera__Mail__OutboxPath"] = Path.Combine(_folder.FullName, "outbox"),
 
             // As the shipped appsettings.json: the framework and EF Core log warnings and errors only.
