@@ -18,7 +18,9 @@ public sealed class RateLimitRule
 
 /// <summary>
 /// `Tessera:RateLimits`: how often one client address may try a secret. They slow down guessing from one place;
-/// the lockout (wrong passwords and codes count per user) stops it for a user, from everywhere.
+/// the lockout (wrong passwords and codes count per user, in the database) stops it for a user, from everywhere and
+/// exactly across instances. Each limit applies per instance: behind N round-robin instances one address gets the
+/// limit × N (docs/operations.md, "Rate limits behind several instances").
 /// </summary>
 public sealed class RateLimitSettings
 {
@@ -42,6 +44,9 @@ public sealed class RateLimitSettings
 /// /connect/token, which OpenIddict answers before routing (so it is a global limiter keyed by path). Each is per
 /// client address, the address as the trusted-proxies middleware left it. A refusal is a 429 with Retry-After:
 /// problem+json (code `rate_limited`) for the API and the token endpoint, a readable page for the Back Office.
+/// The counters live in this instance's memory, deliberately: a shared counter would cost a database round trip on
+/// every sign-in and token request, to enforce a limit that only slows guessing (the lockout is what stops it). So
+/// behind N instances an address may make N times the limit, as ScaleOutTests shows; operators divide by N.
 /// </summary>
 public static class RateLimits
 {
