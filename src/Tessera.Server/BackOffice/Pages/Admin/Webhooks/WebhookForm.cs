@@ -5,7 +5,10 @@ namespace Tessera.Server.BackOffice.Pages.Admin.Webhooks;
 /// <summary>What the two webhook pages' forms share: the event types as one text field.</summary>
 public static class WebhookForm
 {
-    /// <summary>The event types of the form: separated by commas, spaces or lines.</summary>
+    /// <summary>
+    /// The event types of the form: separated by commas (or spaces). One line: the forms refuse control characters
+    /// outside description fields (<see cref="Http.StrictRequests"/>).
+    /// </summary>
     public static List<string?> SplitEventTypes(string? text)
         => [.. (text ?? "").Split([',', ' ', '\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries)];
 
