@@ -280,6 +280,49 @@ public abstract class WebhookApiTests<THost>(THost host) : IClassFixture<THost> 
         await Expect.ProblemAsync(await admin.GetAsync("/api/v1/webhooks?limit=201"), HttpStatusCode.BadRequest, "validation_failed");
     }
 
+    [Fact]
+    public async Task The_pages_and_their_menu_entry_need_manage_webhooks_and_their_forms_the_antiforgery_token()
+    {
+        const string password = "Back-Office-Password-1";
+        using var admin = await Seed.AdminApiAsync(App);
+        var (_, managers) = await DelegationArrange.RoleAsync(admin, "hooks", Privileges.ManageWebhooks, Privileges.ViewUsers);
+        var (_, viewers) = await DelegationArrange.RoleAsync(admin, "viewers", Privileges.ViewUsers);
+        var manager = await Seed.UserAsync(App, Tessera.Core.Users.UserType.BackOffice, password, managers);
+        var viewer = await Seed.UserAsync(App, Tessera.Core.Users.UserType.BackOffice, password, viewers);
+
+        using var refused = App.Client(cookies: true);
+        Assert.Equal(HttpStatusCode.Redirect, (await Seed.SignInAsync(refused, viewer.Username, password)).StatusCode);
+        Assert.DoesNotContain("href=\"/admin/webhooks\"", await refused.GetStringAsync("/"), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Forbidden, (await refused.GetAsync("/admin/webhooks")).StatusCode);
+
+        using var client = App.Client(cookies: true);
+        Assert.Equal(HttpStatusCode.Redirect, (await Seed.SignInAsync(client, manager.Username, password)).StatusCode);
+        Assert.Contains("href=\"/admin/webhooks\"", await client.GetStringAsync("/"), StringComparison.Ordinal);
+        var page = await client.GetStringAsync("/admin/webhooks");
+        var url = $"https://hooks.example.com/{Guid.NewGuid():N}";
+        var form = new Dictionary<string, string> { ["ReceiverUrl"] = url, ["Description"] = "page", ["EventTypes"] = "user.*, role.created" };
+
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.PostAsync("/admin/webhooks?handler=Create", new FormUrlEncodedContent(form))).StatusCode);
+        await using (var scope = App.Scope(out var db))
+        {
+            Assert.False(await db.WebhookSubscriptions.AnyAsync(s => s.Url == url));
+        }
+
+        form["__RequestVerificationToken"] = Seed.AntiforgeryToken(page);
+        var created = await client.PostAsync("/admin/webhooks?handler=Create", new FormUrlEncodedContent(form));
+        var html = await created.Content.ReadAsStringAsync();
+        Assert.True(created.StatusCode == HttpStatusCode.OK, html);
+        var secret = WebUtility.HtmlDecode(System.Text.RegularExpressions.Regex.Match(html, "id=\"new-secret-value\"[^>]*value=\"(whsec_[^\"]+)\"").Groups[1].Value);
+        Assert.NotNull(WebhookSecrets.Key(secret));
+        await using (var scope = App.Scope(out var db))
+        {
+            var stored = await db.WebhookSubscriptions.AsNoTracking().SingleAsync(s => s.Url == url);
+            Assert.Equal("user.*,role.created", stored.EventTypes);
+            Assert.Equal(secret, await StoredSecretAsync(stored.Id));
+            Assert.DoesNotContain(secret, await client.GetStringAsync($"/admin/webhooks/{stored.Id}"), StringComparison.Ordinal);
+        }
+    }
+
     private static async Task<Guid> CreateAsync(HttpClient admin, string url)
         => (await Expect.ResponseAsync(await admin.PostAsJsonAsync("/api/v1/webhooks", new { url, eventTypes = new[] { "*" } }), HttpStatusCode.Created)).GetProperty("id").GetGuid();
 
