@@ -21,6 +21,7 @@ using Tessera.Server.Mfa;
 using Tessera.Server.Passkeys;
 using Tessera.Server.SignIn;
 using Tessera.Server.Storage;
+using Tessera.Server.Webhooks;
 
 // The content root is the application's own folder, so its appsettings.json (and wwwroot) apply however
 // and from wherever the service is started; unless one is named (--contentRoot, ASPNETCORE_CONTENTROOT), as
@@ -83,6 +84,7 @@ builder.Services.AddTesseraAgentAssist(builder.Configuration);
 builder.Services.AddOptions<Tessera.Server.Webhooks.WebhookOptions>().Bind(builder.Configuration.GetSection("Tessera:Webhooks")).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddSingleton<Tessera.Server.Webhooks.WebhookSubscriptionCache>();
 builder.Services.AddSingleton<Tessera.Server.Webhooks.WebhookSecrets>();
+builder.Services.AddTesseraWebhookApi();
 builder.Services.AddTesseraPasskeys(builder.Configuration);
 
 builder.Services.AddTesseraTokenServer(builder.Configuration);
@@ -160,6 +162,7 @@ app.MapCustomers();
 app.MapAgentAssist();
 app.MapMfa();
 app.MapPasskeys();
+app.MapWebhooks();
 app.MapAccessReviews();
 app.MapRazorPages();
 // The fallback takes JSON bodies only, as every API endpoint does: a body of another type to an endpoint is then a 415, not a 404.

@@ -16,7 +16,7 @@ public sealed class EveryPageTests(BrowserHost host) : IClassFixture<BrowserHost
 {
     private TesseraApp App => host.App;
 
-    /// <summary>The pages a signed-in administrator reaches; {user}, {role}, {group} and {review} are seeded ids.</summary>
+    /// <summary>The pages a signed-in administrator reaches; {user}, {role}, {group}, {review}, {customer} and {webhook} are seeded ids.</summary>
     private static readonly string[] AdminPages =
     [
         "/", "/profile", "/profile/mfa",
@@ -24,6 +24,7 @@ public sealed class EveryPageTests(BrowserHost host) : IClassFixture<BrowserHost
         "/admin/groups", "/admin/groups/{group}", "/admin/groups/new",
         "/admin/roles", "/admin/roles/{role}", "/admin/roles/{role}?tab=holders", "/admin/roles/new",
         "/admin/resources", "/admin/customers", "/admin/customers/{customer}",
+        "/admin/webhooks", "/admin/webhooks/{webhook}",
         "/admin/audit", "/admin/password-policy", "/admin/mfa-policy",
         "/admin/approvals", "/admin/approval-policy", "/admin/sod-constraints", "/admin/sod-constraints/new",
         "/admin/access-report", "/admin/reviews", "/admin/reviews/{review}",
@@ -125,7 +126,15 @@ public sealed class EveryPageTests(BrowserHost host) : IClassFixture<BrowserHost
         {
             reference = $"C-{suffix}", email = $"c-{suffix}@example.test", firstName = "Erika", lastName = "Mustermann",
         }));
-        return new Dictionary<string, string> { ["user"] = user.Id.ToString(), ["role"] = role, ["group"] = group, ["review"] = review, ["customer"] = customer };
+        var webhook = await CreatedIdAsync(await api.PostAsJsonAsync("/api/v1/webhooks", new
+        {
+            url = $"https://hooks.example.com/{suffix}/a-rather-long-path-that-a-phone-must-wrap", description = "CRM", eventTypes = new[] { "user.*", "role.created" },
+        }));
+        await WebhookPagesTests.DeliveryAsync(App, Guid.Parse(webhook), "pending");
+        return new Dictionary<string, string>
+        {
+            ["user"] = user.Id.ToString(), ["role"] = role, ["group"] = group, ["review"] = review, ["customer"] = customer, ["webhook"] = webhook,
+        };
     }
 
     private static async Task<string> CreatedIdAsync(HttpResponseMessage response)

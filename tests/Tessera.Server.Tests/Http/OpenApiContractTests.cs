@@ -35,6 +35,8 @@ public sealed class OpenApiContractTests(SqliteHost host) : IClassFixture<Sqlite
     [InlineData("AccessReviewDecisionsRequest", new[] { "items" })]
     [InlineData("AccessReviewDecision", new[] { "decision", "id" })]
     [InlineData("SodConstraintRequest", new[] { "name", "roles" })]
+    [InlineData("CreateWebhookRequest", new[] { "eventTypes", "url" })]
+    [InlineData("UpdateWebhookRequest", new[] { "enabled", "eventTypes", "url" })]
     public async Task Request_schemas_require_what_the_service_refuses_without(string schema, string[] required)
     {
         var document = await DocumentAsync();
@@ -99,6 +101,36 @@ public sealed class OpenApiContractTests(SqliteHost host) : IClassFixture<Sqlite
         Assert.All(members, m => Assert.True(properties.TryGetProperty(m, out _), $"{schema} lacks {m}: {properties}"));
     }
 
+    [Theory]
+    [InlineData("/api/v1/webhooks", "get", new[] { "200", "400" })]
+    [InlineData("/api/v1/webhooks", "post", new[] { "201", "400" })]
+    [InlineData("/api/v1/webhooks/{id}", "get", new[] { "200", "404" })]
+    [InlineData("/api/v1/webhooks/{id}", "put", new[] { "200", "400", "404" })]
+    [InlineData("/api/v1/webhooks/{id}", "delete", new[] { "204", "404" })]
+    [InlineData("/api/v1/webhooks/{id}/deliveries", "get", new[] { "200", "400", "404" })]
+    public async Task The_webhook_paths_are_documented_with_their_answers_and_problems(string path, string method, string[] statuses)
+    {
+        var operation = (await DocumentAsync()).GetProperty("paths").GetProperty(path).GetProperty(method);
+        Assert.True(operation.TryGetProperty("summary", out var summary) && !string.IsNullOrWhiteSpace(summary.GetString()), operation.ToString());
+        var responses = operation.GetProperty("responses");
+        Assert.All(statuses, s => Assert.True(responses.TryGetProperty(s, out _), $"{method} {path} lacks {s}: {responses}"));
+        foreach (var problem in statuses.Where(s => s[0] == '4'))
+        {
+            Assert.True(responses.GetProperty(problem).GetProperty("content").TryGetProperty("application/problem+json", out _), $"{method} {path} {problem}: {responses}");
+        }
+    }
+
+    [Theory]
+    [InlineData("WebhookResponse", new[] { "id", "url", "description", "eventTypes", "enabled", "disabledReason", "failingSince", "createdAt", "updatedAt", "secret" })]
+    [InlineData("WebhookDeliveryResponse", new[] { "id", "eventType", "auditEventId", "status", "attempts", "createdAt", "lastAttemptAt", "nextAttemptAt", "deliveredAt", "lastStatusCode", "lastError" })]
+    [InlineData("WebhookDeliveryPage", new[] { "items", "nextCursor" })]
+    public async Task The_webhook_answers_show_their_members(string schema, string[] members)
+    {
+        var properties = (await DocumentAsync()).GetProperty("components").GetProperty("schemas").GetProperty(schema).GetProperty("properties");
+
+        Assert.All(members, m => Assert.True(properties.TryGetProperty(m, out _), $"{schema} lacks {m}: {properties}"));
+    }
+
     [Fact]
     public async Task The_policy_schema_shows_the_least_strength()
     {
@@ -119,6 +151,8 @@ public sealed class OpenApiContractTests(SqliteHost host) : IClassFixture<Sqlite
     [InlineData("/api/v1/access-report", new[] { "format", "type", "includeExpired" })]
     [InlineData("/api/v1/audit-events/export", new[] { "actor", "action", "target", "from", "to" })]
     [InlineData("/api/v1/roles/{id}/holders", new[] { "limit", "cursor" })]
+    [InlineData("/api/v1/webhooks", new[] { "limit", "cursor" })]
+    [InlineData("/api/v1/webhooks/{id}/deliveries", new[] { "status", "limit", "cursor" })]
     public async Task Every_query_parameter_of_a_list_is_described(string path, string[] names)
     {
         var operation = (await DocumentAsync()).GetProperty("paths").GetProperty(path).GetProperty("get");
