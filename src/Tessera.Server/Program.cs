@@ -83,6 +83,7 @@ builder.Services.AddTesseraAgentAssist(builder.Configuration);
 builder.Services.AddOptions<Tessera.Server.Webhooks.WebhookOptions>().Bind(builder.Configuration.GetSection("Tessera:Webhooks")).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddSingleton<Tessera.Server.Webhooks.WebhookSubscriptionCache>();
 builder.Services.AddSingleton<Tessera.Server.Webhooks.WebhookSecrets>();
+Tessera.Server.Webhooks.WebhookDeliverySetup.AddTesseraWebhookDelivery(builder.Services);
 builder.Services.AddTesseraPasskeys(builder.Configuration);
 
 builder.Services.AddTesseraTokenServer(builder.Configuration);
