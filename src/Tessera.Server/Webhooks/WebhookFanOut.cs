@@ -30,7 +30,11 @@ public sealed class WebhookFanOut(IServiceScopeFactory scopes, WebhookSubscripti
         {
             // Synchronous SaveChanges: the list is in memory nearly always; a load blocks as the caller chose to.
             var active = LoadAsync(CancellationToken.None);
-            FanOut(db, active.IsCompletedSuccessfully ? active.Result : active.AsTask().GetAwaiter().GetResult());
+            if (Match(db, active.IsCompletedSuccessfully ? active.Result : active.AsTask().GetAwaiter().GetResult()) is { } matches)
+            {
+                var ids = Candidates(matches);
+                Queue(db, matches, [.. db.WebhookSubscriptions.AsNoTracking().Where(s => ids.Contains(s.Id) && s.Enabled).Select(s => s.Id)]);
+            }
         }
 
         return result;
@@ -39,9 +43,10 @@ public sealed class WebhookFanOut(IServiceScopeFactory scopes, WebhookSubscripti
     public override async ValueTask<InterceptionResult<int>> SavingChangesAsync(DbContextEventData eventData, InterceptionResult<int> result,
         CancellationToken cancellationToken = default)
     {
-        if (eventData.Context is TesseraDbContext db)
+        if (eventData.Context is TesseraDbContext db && Match(db, await LoadAsync(cancellationToken)) is { } matches)
         {
-            FanOut(db, await LoadAsync(cancellationToken));
+            var ids = Candidates(matches);
+            Queue(db, matches, [.. await db.WebhookSubscriptions.AsNoTracking().Where(s => ids.Contains(s.Id) && s.Enabled).Select(s => s.Id).ToListAsync(cancellationToken)]);
         }
 
         return result;
@@ -74,11 +79,12 @@ public sealed class WebhookFanOut(IServiceScopeFactory scopes, WebhookSubscripti
         return await subscriptions.GetAsync(scope.ServiceProvider.GetRequiredService<TesseraDbContext>(), ct);
     }
 
-    private void FanOut(TesseraDbContext db, IReadOnlyList<ActiveWebhook> active)
+    /// <summary>The added audit events and the cached subscriptions that take them; null when there are none (nearly always).</summary>
+    private static List<(AuditEvent Event, Guid Subscription)>? Match(TesseraDbContext db, IReadOnlyList<ActiveWebhook> active)
     {
         if (active.Count == 0)
         {
-            return;
+            return null;
         }
 
         var tracker = db.ChangeTracker;
@@ -108,40 +114,62 @@ public sealed class WebhookFanOut(IServiceScopeFactory scopes, WebhookSubscripti
 
             if (added is null)
             {
-                return;
+                return null;
             }
 
-            var now = clock.GetUtcNow().UtcDateTime;
-            var queued = false;
+            List<(AuditEvent, Guid)>? matches = null;
             foreach (var e in added)
             {
                 foreach (var webhook in active)
                 {
                     if (webhook.Filter.Matches(e.Action) && leaving?.Contains(webhook.Id) != true)
                     {
-                        // The navigation, not the id: the event's id is assigned by the insert, and EF Core fixes it up.
-                        db.WebhookDeliveries.Add(new WebhookDelivery
-                        {
-                            SubscriptionId = webhook.Id,
-                            AuditEvent = e,
-                            EventType = e.Action,
-                            Status = WebhookDeliveryStatus.Pending,
-                            CreatedAt = now,
-                            NextAttemptAt = now,
-                        });
-                        queued = true;
+                        (matches ??= []).Add((e, webhook.Id));
                     }
                 }
             }
 
-            if (queued)
-            {
-                _queued.AddOrUpdate(db, signal);
-            }
+            return matches;
         }
         finally
         {
             tracker.AutoDetectChangesEnabled = detect;
+        }
+    }
+
+    private static List<Guid> Candidates(List<(AuditEvent Event, Guid Subscription)> matches) => [.. matches.Select(m => m.Subscription).Distinct()];
+
+    /// <summary>
+    /// Adds the deliveries of the subscriptions still enabled in the database. The cache may lag a subscription deleted
+    /// or disabled an instant ago (on another instance, until its notification arrives): a delivery for a deleted one
+    /// would break the foreign key and fail the caller's whole change, so the cached list is checked in the caller's
+    /// own transaction, one indexed query, only when some event matched.
+    /// </summary>
+    private void Queue(TesseraDbContext db, List<(AuditEvent Event, Guid Subscription)> matches, HashSet<Guid> enabled)
+    {
+        var now = clock.GetUtcNow().UtcDateTime;
+        var queued = false;
+        foreach (var (e, subscription) in matches)
+        {
+            if (enabled.Contains(subscription))
+            {
+                // The navigation, not the id: the event's id is assigned by the insert, and EF Core fixes it up.
+                db.WebhookDeliveries.Add(new WebhookDelivery
+                {
+                    SubscriptionId = subscription,
+                    AuditEvent = e,
+                    EventType = e.Action,
+                    Status = WebhookDeliveryStatus.Pending,
+                    CreatedAt = now,
+                    NextAttemptAt = now,
+                });
+                queued = true;
+            }
+        }
+
+        if (queued)
+        {
+            _queued.AddOrUpdate(db, signal);
         }
     }
 
