@@ -246,17 +246,16 @@ public sealed class WebhookDispatcher(
         var body = JsonSerializer.SerializeToUtf8Bytes(Payload(delivery.AuditEvent!), JsonSerializerOptions.Web);
         var timestamp = clock.GetUtcNow().ToUnixTimeSeconds();
         var webhookId = delivery.Id.ToString();
-        using var request = new HttpRequestMessage(HttpMethod.Post, subscription.Url) { Content = new ByteArrayContent(body) };
-        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        request.Headers.TryAddWithoutValidation("webhook-id", webhookId);
-        request.Headers.TryAddWithoutValidation("webhook-timestamp", timestamp.ToString(CultureInfo.InvariantCulture));
-        request.Headers.TryAddWithoutValidation("webhook-signature", WebhookSignature.Sign(key, webhookId, timestamp, body));
-
-        var client = http.CreateClient(HttpClientName);
         var started = Stopwatch.GetTimestamp();
         try
         {
-            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+            using var request = new HttpRequestMessage(HttpMethod.Post, subscription.Url) { Content = new ByteArrayContent(body) };
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            request.Headers.TryAddWithoutValidation("webhook-id", webhookId);
+            request.Headers.TryAddWithoutValidation("webhook-timestamp", timestamp.ToString(CultureInfo.InvariantCulture));
+            request.Headers.TryAddWithoutValidation("webhook-signature", WebhookSignature.Sign(key, webhookId, timestamp, body));
+
+            using var response = await http.CreateClient(HttpClientName).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
             var status = (int)response.StatusCode;
             if (response.IsSuccessStatusCode)
             {
@@ -274,6 +273,12 @@ public sealed class WebhookDispatcher(
         catch (HttpRequestException e)
         {
             return (null, OneLine($"{e.HttpRequestError}: {e.Message}"));
+        }
+        catch (Exception e) when (e is UriFormatException or InvalidOperationException or NotSupportedException or ArgumentException)
+        {
+            // A URL HttpClient cannot use (stored before a stricter rule, or edited in the database): a failed attempt
+            // like any other, so that it is visible in the delivery log and ends in the 24 h disable.
+            return (null, OneLine($"The subscription's URL cannot be used: {e.Message}"));
         }
     }
 
