@@ -85,6 +85,7 @@ builder.Services.AddOptions<Tessera.Server.Webhooks.WebhookOptions>().Bind(build
 builder.Services.AddSingleton<Tessera.Server.Webhooks.WebhookSubscriptionCache>();
 builder.Services.AddSingleton<Tessera.Server.Webhooks.WebhookSecrets>();
 builder.Services.AddTesseraWebhookApi();
+Tessera.Server.Webhooks.WebhookDeliverySetup.AddTesseraWebhookDelivery(builder.Services);
 builder.Services.AddTesseraPasskeys(builder.Configuration);
 
 builder.Services.AddTesseraTokenServer(builder.Configuration);

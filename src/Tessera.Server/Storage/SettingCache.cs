@@ -50,6 +50,18 @@ public abstract class SettingCache<T> where T : class
         return value;
     }
 
+    /// <summary>
+    /// The value in memory while it is fresh, without a context: for callers on a hot path that would otherwise make
+    /// one only to find the value cached (every SaveChanges passes through the webhook fan-out).
+    /// </summary>
+    public bool TryGetCached([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out T? value)
+    {
+        var seen = Interlocked.Read(ref generation);
+        var entry = Volatile.Read(ref current);
+        value = entry is not null && entry.Generation == seen && entry.Expires > clock.GetUtcNow() ? entry.Value : null;
+        return value is not null;
+    }
+
     /// <summary>Call after a policy change is committed: clears it here and on every other instance.</summary>
     public void Invalidate()
     {

@@ -45,9 +45,13 @@ public static class StorageSetup
         {
             var dataSource = sp.GetRequiredService<NpgsqlDataSource>();
             Faults(o.UseNpgsql(dataSource), sp, dataSource.Clear);
+            WebhookFanOut(o, sp);
         });
         services.AddDbContextPool<SqliteTesseraDbContext>((sp, o) =>
-            Faults(o.UseSqlite(SqliteConnectionString(sp.GetRequiredService<IConfiguration>().GetConnectionString("Tessera"))), sp, clearPool: null));
+        {
+            Faults(o.UseSqlite(SqliteConnectionString(sp.GetRequiredService<IConfiguration>().GetConnectionString("Tessera"))), sp, clearPool: null);
+            WebhookFanOut(o, sp);
+        });
         services.AddScoped<TesseraDbContext>(sp => IsPostgres(sp.GetRequiredService<IConfiguration>())
             ? sp.GetRequiredService<PostgresTesseraDbContext>()
             : sp.GetRequiredService<SqliteTesseraDbContext>());
@@ -69,6 +73,15 @@ public static class StorageSetup
                 (RelationalEventId.TransactionError, LogLevel.Debug),
                 (CoreEventId.QueryIterationFailed, LogLevel.Debug),
                 (CoreEventId.SaveChangesFailed, LogLevel.Debug)));
+
+    /// <summary>Every audit event saved queues its webhook deliveries in the same unit of work (where the host registers webhook delivery).</summary>
+    private static void WebhookFanOut(DbContextOptionsBuilder options, IServiceProvider services)
+    {
+        if (services.GetService<Webhooks.WebhookFanOut>() is { } fanOut)
+        {
+            options.AddInterceptors(fanOut);
+        }
+    }
 
     public static bool IsPostgres(IConfiguration configuration)
         => string.Equals(configuration["Tessera:Database:Provider"]?.Trim(), "postgres", StringComparison.OrdinalIgnoreCase);

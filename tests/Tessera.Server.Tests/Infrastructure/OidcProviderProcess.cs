@@ -140,9 +140,11 @@ internal sealed class NodePeer : IAsyncDisposable
         return directory;
     }
 
-    public static async Task<NodePeer> StartAsync(string name, string directory, IReadOnlyList<string> arguments)
+    /// <param name="environment">What must not appear in a process listing, such as a secret.</param>
+    public static async Task<NodePeer> StartAsync(string name, string directory, IReadOnlyList<string> arguments,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
-        var peer = Launch(name, directory, "server.js", arguments, environment: null, stdoutIsResult: false);
+        var peer = Launch(name, directory, "server.js", arguments, environment, stdoutIsResult: false);
         var process = peer._process;
         using var timeout = new CancellationTokenSource(StartTimeout);
         var exited = process.WaitForExitAsync(timeout.Token);
