@@ -91,6 +91,16 @@ public static class MetricsSetup
                 .AddAspNetCoreInstrumentation()
                 .AddRuntimeInstrumentation()
                 .AddNpgsqlInstrumentation();
+
+            // This host's meters only. OpenTelemetry listens to meters by name in the whole process; a second host in
+            // the same process (the integration tests run many) has its own meter factory, and its counts are not ours.
+            ((IDeferredMeterProviderBuilder)metrics).Configure((services, builder) =>
+            {
+                var own = services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+                builder.AddView(instrument => instrument.Meter.Scope is System.Diagnostics.Metrics.IMeterFactory other && !ReferenceEquals(other, own)
+                    ? MetricStreamConfiguration.Drop
+                    : null);
+            });
             if (settings.Enabled)
             {
                 metrics.AddPrometheusExporter();
