@@ -18,6 +18,7 @@ using Tessera.Server.Credentials;
 using Tessera.Server.Http;
 using Tessera.Server.Mail;
 using Tessera.Server.Mfa;
+using Tessera.Server.Observability;
 using Tessera.Server.Passkeys;
 using Tessera.Server.SignIn;
 using Tessera.Server.Storage;
@@ -39,6 +40,7 @@ builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddHttpContextAccessor();
 builder.Services.AddMetrics();
 builder.Services.AddSingleton<Tessera.Server.Observability.TesseraMetrics>();
+builder.AddTesseraMetrics();
 builder.Services.AddTesseraStorage(builder.Configuration);
 builder.Services.AddDataProtection().SetApplicationName("Tessera").PersistKeysToDbContext<TesseraDbContext>().ProtectKeysAtRest(builder.Configuration);
 builder.Services.AddTesseraProblems();
@@ -124,6 +126,8 @@ if (args.Contains("migrate"))
 // listens meanwhile (/healthz/live answers) and the gate holds or refuses every other request until they are done.
 app.Services.GetRequiredService<BootstrapGate>().Start();
 
+// First: a scraper needs no proxy, transport, bootstrap, language or limit handling (see MetricsSetup).
+app.UseTesseraMetrics();
 app.UseTesseraTrustedProxies();
 app.UseTesseraTransportSecurity();
 app.UseBootstrapGate();

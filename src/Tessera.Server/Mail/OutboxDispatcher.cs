@@ -27,6 +27,7 @@ public sealed class OutboxDispatcher(
     BootstrapGate bootstrap,
     IOptions<MailOptions> options,
     TimeProvider clock,
+    Observability.TesseraMetrics metrics,
     ILogger<OutboxDispatcher> logger) : BackgroundService
 {
     private const int BatchSize = 20;
@@ -192,6 +193,7 @@ public sealed class OutboxDispatcher(
         }
         else if (permanent || message.Attempts >= o.MaxAttempts)
         {
+            metrics.MailFailures.Add(1, new KeyValuePair<string, object?>("final", "true"));
             message.Status = OutboxStatus.Failed;
             message.LastError = error;
             audit.Record(db, "mail.failed", "mail", message.Id.ToString(), message.To,
@@ -200,6 +202,7 @@ public sealed class OutboxDispatcher(
         }
         else
         {
+            metrics.MailFailures.Add(1, new KeyValuePair<string, object?>("final", "false"));
             message.LastError = error;
             message.NextAttemptAt = done + o.RetryDelay(message.Attempts);
             logger.LogWarning("Mail {MessageId} to {Recipient}: attempt {Attempts} of {MaxAttempts} failed ({Error}); next attempt at {NextAttemptAt:O}.",

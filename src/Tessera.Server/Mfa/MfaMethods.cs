@@ -39,7 +39,8 @@ public sealed class MfaMethods(
     IEnumerable<IMfaMethodSource> sources,
     AuditLog audit,
     DirectoryPipeline pipeline,
-    TimeProvider clock)
+    TimeProvider clock,
+    Observability.TesseraMetrics metrics)
 {
     public const string Totp = "totp";
     public const string RecoveryCodesType = "recovery_codes";
@@ -191,8 +192,16 @@ public sealed class MfaMethods(
     /// </summary>
     public async Task<string?> VerifyAsync(Guid userId, string? code, CancellationToken ct)
     {
-        var now = clock.GetUtcNow().UtcDateTime;
         code = code?.Trim();
+        var method = IsTotpShape(code) ? Totp : RecoveryCode;
+        var proved = await CheckCodeAsync(userId, code, ct);
+        metrics.SecondFactor(method, proved is null ? "failure" : "success");
+        return proved;
+    }
+
+    private async Task<string?> CheckCodeAsync(Guid userId, string? code, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow().UtcDateTime;
         if (IsTotpShape(code))
         {
             var row = await db.TotpAuthenticators.AsNoTracking().SingleOrDefaultAsync(t => t.UserId == userId && t.ConfirmedAt != null, ct);

@@ -79,3 +79,38 @@ public sealed class TesseraMetrics : IDisposable
 
     public void Dispose() => _meter.Dispose();
 }
+
+/// <summary>The values of the `outcome` label of tessera.signins: a closed set, whatever the audit log's reason was.</summary>
+public static class SignInOutcomes
+{
+    /// <summary>The first factor was right and the session began.</summary>
+    public const string Success = "success";
+
+    /// <summary>The first factor was right; the user owes a second factor (tessera.second_factor counts it).</summary>
+    public const string SecondFactorRequired = "second_factor_required";
+
+    /// <summary>The first factor was right; the policy requires a second factor the user must enrol first.</summary>
+    public const string EnrolmentRequired = "enrolment_required";
+
+    public const string Failure = "failure";
+
+    /// <summary>Refused because the account is locked after too many failures.</summary>
+    public const string Locked = "locked";
+
+    public const string Disabled = "disabled";
+
+    /// <summary>The label for the audit log's reason of a refused sign-in.</summary>
+    public static string OfReason(string reason) => reason switch
+    {
+        "locked" => Locked,
+        "disabled" => Disabled,
+        _ => Failure,
+    };
+}
+
+/// <summary>The values of the `method` label of tessera.signins (SSO sign-ins carry their provider's kind: google, entra, oidc).</summary>
+public static class SignInMethods
+{
+    public const string Password = "password";
+    public const string Passkey = "passkey";
+}

@@ -30,6 +30,7 @@ public sealed class PasskeyService(
     AuditLog audit,
     CallerDirectory callers,
     TimeProvider clock,
+    Observability.TesseraMetrics metrics,
     ILogger<PasskeyService> logger)
 {
     /// <summary>The one answer to every refused assertion: it never tells whether a user or a credential exists.</summary>
@@ -309,11 +310,13 @@ public sealed class PasskeyService(
             case AssertionMode.SecondFactor:
                 audit.Record(db, action, "user", user!.Id.ToString(), user.Username, details, "success", audit.CurrentActor() with { Id = user.Id, Name = user.Username });
                 await db.SaveChangesAsync(ct);
+                metrics.SecondFactor(Observability.SignInMethods.Passkey, "success");
                 return Outcome<string>.Ok(await flow.CompleteSecondFactorAsync(http, pending!, AuthenticationMethods.HardwareKey, ct));
 
             case AssertionMode.StepUp:
                 audit.Record(db, action, "user", user!.Id.ToString(), user.Username, details);
                 await db.SaveChangesAsync(ct);
+                metrics.SecondFactor(Observability.SignInMethods.Passkey, "success");
                 await flow.RecordStepUpAsync(http, AuthenticationMethods.HardwareKey, ct);
                 return Outcome<string>.Ok(state.ReturnUrl);
 
@@ -336,12 +339,22 @@ public sealed class PasskeyService(
         audit.Record(db, action, "user", user?.Id.ToString(), user?.Username, new { method = "passkey", reason }, "failure",
             audit.CurrentActor() with { Id = null, Name = "anonymous" });
         await db.SaveChangesAsync(ct);
+        if (action == "mfa.step_up")
+        {
+            metrics.SecondFactor(Observability.SignInMethods.Passkey, "failure");
+        }
+        else
+        {
+            metrics.SignIn(Observability.SignInOutcomes.OfReason(reason), Observability.SignInMethods.Passkey);
+        }
+
         return Refused;
     }
 
     /// <summary>A refused second factor counts toward the pending user's lockout, as a wrong code does.</summary>
     private async Task<Outcome<string>> RefuseSecondFactorAsync(User? pendingUser, string reason, CancellationToken ct)
     {
+        metrics.SecondFactor(Observability.SignInMethods.Passkey, "failure");
         if (pendingUser is null)
         {
             return Refused;

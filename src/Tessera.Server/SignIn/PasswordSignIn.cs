@@ -31,6 +31,7 @@ public sealed class PasswordSignIn(
     CallerDirectory callers,
     Credentials.PasswordPolicyCache policies,
     TimeProvider clock,
+    Observability.TesseraMetrics metrics,
     ILogger<PasswordSignIn> logger)
 {
     // Compiled once per provider: building and caching the query's expression tree on each call cost a tenth
@@ -79,6 +80,7 @@ public sealed class PasswordSignIn(
             // Same work as a real check, so that timing does not tell the reasons apart.
             hasher.VerifyHashedPassword(null!, DummyHash.Value, password);
             await RecordFailureAsync(action, login, user, reason, ct);
+            metrics.SignIn(Observability.SignInOutcomes.OfReason(reason), Observability.SignInMethods.Password);
             return new PasswordCheck(null, reason);
         }
 
@@ -86,6 +88,7 @@ public sealed class PasswordSignIn(
         if (verdict == PasswordVerificationResult.Failed)
         {
             await CountFailureAsync(action, login, user, lockout, now, ct);
+            metrics.SignIn(Observability.SignInOutcomes.Failure, Observability.SignInMethods.Password);
             return new PasswordCheck(null, "wrong_password");
         }
 
@@ -152,6 +155,7 @@ public sealed class PasswordSignIn(
         await tx.CommitAsync(ct);
         if (lockedNow)
         {
+            metrics.Lockouts.Add(1);
             callers.Invalidate();
             logger.LogInformation("User {UserId} locked after {Threshold} failed sign-ins.", id, lockout.Threshold);
         }

@@ -67,7 +67,7 @@ public static class SignInEndpoints
 
             // The provider's own amr (RFC 8176), as it stated it.
             var amr = external.Principal.FindAll(TesseraClaims.Amr).Select(c => c.Value).Where(v => v.Length is > 0 and <= 32).ToList();
-            return Results.LocalRedirect(await flow.ContinueAsync(http, user.Id, amr, LocalOnly(returnUrl), http.RequestAborted));
+            return Results.LocalRedirect(await flow.ContinueAsync(http, user.Id, amr, LocalOnly(returnUrl), http.RequestAborted, found.Kind));
         }).AllowAnonymous().ExcludeFromDescription();
 
         var api = app.MapGroup("/api/v1").WithTags("Sign-in");

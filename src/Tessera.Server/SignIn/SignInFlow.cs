@@ -34,7 +34,7 @@ public sealed record PendingSignIn(Guid UserId, string StampDigest, IReadOnlyLis
 /// calls <see cref="ContinueAsync"/>; it decides whether the user still owes a second factor (or an enrolment),
 /// and only then creates the session, whose `amr` says what was proven.
 /// </summary>
-public sealed class SignInFlow(CallerDirectory callers, Mfa.MfaMethods methods, Storage.TesseraDbContext db, TimeProvider clock)
+public sealed class SignInFlow(CallerDirectory callers, Mfa.MfaMethods methods, Storage.TesseraDbContext db, TimeProvider clock, Observability.TesseraMetrics metrics)
 {
     /// <summary>
     /// After a first factor: a session, or a pending sign-in. Returns the local address to send the browser to.
@@ -42,9 +42,14 @@ public sealed class SignInFlow(CallerDirectory callers, Mfa.MfaMethods methods, 
     /// session. Else a user who holds a second factor owes it (/signin/mfa), whether or not the policy requires it:
     /// who enrolled is always asked. A user the policy requires it of who holds none must enrol first (/profile/mfa).
     /// An SSO user is never asked while the policy trusts the provider's MFA.
+    /// The sign-in is counted here, once its outcome is known, under <paramref name="method"/> (by default the
+    /// first factor the amr names: password or passkey).
     /// </summary>
-    public async Task<string> ContinueAsync(HttpContext http, Guid userId, IReadOnlyList<string> amr, string returnUrl, CancellationToken ct)
+    public async Task<string> ContinueAsync(HttpContext http, Guid userId, IReadOnlyList<string> amr, string returnUrl, CancellationToken ct, string? method = null)
     {
+        method ??= amr.Contains(AuthenticationMethods.Password) ? Observability.SignInMethods.Password
+            : amr.Contains(AuthenticationMethods.HardwareKey) ? Observability.SignInMethods.Passkey
+            : "sso";
         returnUrl = SignInEndpoints.LocalOnly(returnUrl);
         var caller = await callers.GetAsync(userId, ct) ?? throw new InvalidOperationException("The user who just signed in no longer exists.");
         var now = clock.GetUtcNow().UtcDateTime;
@@ -61,11 +66,13 @@ public sealed class SignInFlow(CallerDirectory callers, Mfa.MfaMethods methods, 
                 await http.SignOutAsync(WebSessions.Scheme);
                 await http.SignInAsync(WebSessions.PendingScheme, PendingPrincipal(caller, amr, stage),
                     new AuthenticationProperties(new Dictionary<string, string?> { ["returnUrl"] = returnUrl }));
+                metrics.SignIn(stage == PendingStage.SecondFactor ? Observability.SignInOutcomes.SecondFactorRequired : Observability.SignInOutcomes.EnrolmentRequired, method);
                 return stage == PendingStage.SecondFactor ? "/signin/mfa" : "/profile/mfa";
             }
         }
 
         await http.SignInAsync(WebSessions.Scheme, WebSessions.Principal(caller, now, amr, amr.Contains(AuthenticationMethods.MultiFactor) ? now : null));
+        metrics.SignIn(Observability.SignInOutcomes.Success, method);
         return returnUrl;
     }
 

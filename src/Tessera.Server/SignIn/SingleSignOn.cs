@@ -45,7 +45,8 @@ public sealed class SsoProviderOptions
 }
 
 /// <summary>A configured provider as the sign-in page shows it.</summary>
-public sealed record SsoProvider(string Name, string DisplayName, string Scheme, bool AutoProvision);
+/// <param name="Kind">`google`, `entra` or `oidc`: the `method` label of the sign-in metrics (a provider's name is the operator's free text).</param>
+public sealed record SsoProvider(string Name, string DisplayName, string Scheme, bool AutoProvision, string Kind = "oidc");
 
 /// <summary>The configured providers.</summary>
 public sealed class SsoProviders(IReadOnlyList<SsoProvider> all)
@@ -92,7 +93,8 @@ public static class SingleSignOn
             }
 
             var scheme = "sso-" + name.ToLowerInvariant();
-            providers.Add(new SsoProvider(name, o.ResolvedDisplayName(name), scheme, o.AutoProvision));
+            var kind = o.Kind.ToUpperInvariant() switch { "GOOGLE" => "google", "ENTRA" => "entra", _ => "oidc" };
+            providers.Add(new SsoProvider(name, o.ResolvedDisplayName(name), scheme, o.AutoProvision, kind));
             auth.AddOpenIdConnect(scheme, o.ResolvedDisplayName(name), oidc =>
             {
                 oidc.Authority = o.ResolvedAuthority;
@@ -160,7 +162,7 @@ public static class SingleSignOn
 }
 
 /// <summary>Decides what an identity from a provider may do here.</summary>
-public sealed class SsoSignIn(TesseraDbContext db, AuditLog audit, CallerDirectory callers, TimeProvider clock)
+public sealed class SsoSignIn(TesseraDbContext db, AuditLog audit, CallerDirectory callers, TimeProvider clock, Observability.TesseraMetrics metrics)
 {
     public async Task<(User? User, SsoRefusal Refusal)> CompleteAsync(SsoProvider provider, ClaimsPrincipal external, CancellationToken ct)
     {
@@ -245,6 +247,7 @@ public sealed class SsoSignIn(TesseraDbContext db, AuditLog audit, CallerDirecto
         audit.Record(db, "signin.sso", "user", null, email, new { provider = provider.Name, reason }, "failure",
             audit.CurrentActor() with { Id = null, Name = email ?? "unknown" });
         db.SaveChanges();
+        metrics.SignIn(refusal == SsoRefusal.Disabled ? Observability.SignInOutcomes.Disabled : Observability.SignInOutcomes.Failure, provider.Kind);
         return (null, refusal);
     }
 

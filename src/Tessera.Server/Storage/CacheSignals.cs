@@ -151,7 +151,7 @@ public sealed class CacheSignalListener(
             KeepAlive = (int)Probe.TotalSeconds,
             ApplicationName = "tessera-notifications",
         };
-        await using var source = new NpgsqlSlimDataSourceBuilder(builder.ConnectionString).Build();
+        await using var source = new NpgsqlSlimDataSourceBuilder(builder.ConnectionString) { Name = "tessera-notifications" }.Build();
         var lost = false;
         var pause = TimeSpan.FromMilliseconds(250);
         while (!stop.IsCancellationRequested)

@@ -36,7 +36,9 @@ public static class StorageSetup
         services.AddOptions<DatabaseOptions>().Bind(configuration.GetSection("Tessera:Database")).ValidateDataAnnotations().ValidateOnStart();
         // Npgsql's slim builder with arrays (EF Core sends id lists as arrays): only the type support Tessera's schema
         // uses, not every PostgreSQL type's resolver. Measured: 2 MB less idle memory. The host owns and disposes it.
-        services.AddSingleton(sp => new NpgsqlSlimDataSourceBuilder(PostgresConnectionString(sp.GetRequiredService<IConfiguration>())).EnableArrays().Build());
+        // Named: the pool's name labels its metrics (db.client.connection.*), and would otherwise be the connection
+        // string (host, database and role) in every operator's metrics store.
+        services.AddSingleton(sp => new NpgsqlSlimDataSourceBuilder(PostgresConnectionString(sp.GetRequiredService<IConfiguration>())) { Name = "tessera" }.EnableArrays().Build());
         services.AddSingleton<DatabaseOutage>();
         // Instances on one PostgreSQL database clear each other's caches through it (LISTEN/NOTIFY).
         services.AddSingleton<CacheSignals>();
