@@ -76,7 +76,7 @@ public static class AccessDecisions
             }
 
             // Each user's standing once, however many checks name them (a menu asks dozens about one user).
-            var start = TimeProvider.System.GetTimestamp();
+            var start = System.Diagnostics.Stopwatch.GetTimestamp();
             var now = clock.GetUtcNow().UtcDateTime;
             var standings = new Dictionary<Guid, CallerState?>();
             var results = new AuthorizeResponse[checks.Count];
@@ -92,7 +92,7 @@ public static class AccessDecisions
                 results[i] = Decide(caller, check, now);
             }
 
-            metrics.Decisions(results.Count(r => r.Allowed), results.Length, TimeProvider.System.GetElapsedTime(start));
+            metrics.Decisions(results.Count(r => r.Allowed), results.Length, System.Diagnostics.Stopwatch.GetElapsedTime(start));
             return Results.Ok(new AuthorizeBatchResponse(results));
         }).RequirePrivilege(Privileges.Authorize).WithTags("Access")
           .WithSummary("Up to 1000 authorization checks at once, answered in order: each whether a user holds a privilege, or may do an action on a resource, and why.")
