@@ -28,7 +28,7 @@ public sealed class OutboxDispatcher(
     IOptions<MailOptions> options,
     TimeProvider clock,
     Observability.TesseraMetrics metrics,
-    ILogger<OutboxDispatcher> logger) : BackgroundService
+    ILogger<OutboxDispatcher> logger) : QueueDispatcher(bootstrap, logger)
 {
     private const int BatchSize = 20;
     private const int MaxErrorLength = 1000;
@@ -39,21 +39,12 @@ public sealed class OutboxDispatcher(
     /// </summary>
     internal static readonly TimeSpan Lease = TimeSpan.FromMinutes(5);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override string QueueName => "The mail outbox";
+
+    protected override int PollSeconds => options.Value.PollSeconds;
+
+    protected override void Starting()
     {
-        await Task.Yield();
-
-        // Nothing is sent from a database the bootstrap has not made ready; waiting also leaves the
-        // cores to the start. A failed bootstrap stops the service itself.
-        try
-        {
-            await bootstrap.Completion.WaitAsync(stoppingToken);
-        }
-        catch (Exception) when (!bootstrap.Completion.IsCompletedSuccessfully)
-        {
-            return;
-        }
-
         var o = options.Value;
         if (o.UsesSmtp)
         {
@@ -63,47 +54,13 @@ public sealed class OutboxDispatcher(
         {
             logger.LogInformation("No Tessera:Mail:Smtp:Host is set: mail is written as .eml files to {Folder}.", Path.GetFullPath(o.OutboxPath));
         }
-
-        var failing = false;
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            var handled = 0;
-            try
-            {
-                handled = await DispatchDueAsync(stoppingToken);
-                failing = false;
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (Exception e)
-            {
-                // Say so once, not at every poll; a database that does not answer is logged by DatabaseOutage.
-                if (!failing && !DatabaseFaults.IsUnavailable(e))
-                {
-                    logger.LogWarning(e, "The mail outbox could not be read; retrying every {PollSeconds} s.", o.PollSeconds);
-                }
-
-                failing = true;
-            }
-
-            if (handled < BatchSize)
-            {
-                try
-                {
-                    await Task.Delay(TimeSpan.FromSeconds(o.PollSeconds), clock, stoppingToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
-            }
-        }
     }
 
-    /// <summary>One pass over the due messages; returns how many were due.</summary>
-    internal async Task<int> DispatchDueAsync(CancellationToken ct)
+    /// <summary>A full batch leaves more due: the next pass starts at once.</summary>
+    protected override Task IdleAsync(int handled, CancellationToken ct)
+        => handled < BatchSize ? Task.Delay(TimeSpan.FromSeconds(options.Value.PollSeconds), clock, ct) : Task.CompletedTask;
+
+    internal override async Task<int> DispatchDueAsync(CancellationToken ct)
     {
         var o = options.Value;
         await using var scope = scopes.CreateAsyncScope();

@@ -34,7 +34,7 @@ public sealed class WebhookDispatcher(
     IOptions<WebhookOptions> options,
     TesseraMetrics metrics,
     TimeProvider clock,
-    ILogger<WebhookDispatcher> logger) : BackgroundService
+    ILogger<WebhookDispatcher> logger) : QueueDispatcher(bootstrap, logger)
 {
     public const string HttpClientName = "Tessera.Webhooks";
     public const string UserAgent = "Tessera-Webhooks";
@@ -66,62 +66,16 @@ public sealed class WebhookDispatcher(
     /// <summary>The wait before the attempt after <paramref name="attempts"/> failed ones.</summary>
     public static TimeSpan RetryDelay(int attempts) => Schedule[Math.Clamp(attempts, 1, Schedule.Count) - 1];
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        await Task.Yield();
+    protected override string QueueName => "The webhook deliveries";
 
-        // Nothing is sent from a database the bootstrap has not made ready. A failed bootstrap stops the service itself.
-        try
-        {
-            await bootstrap.Completion.WaitAsync(stoppingToken);
-        }
-        catch (Exception) when (!bootstrap.Completion.IsCompletedSuccessfully)
-        {
-            return;
-        }
+    protected override int PollSeconds => options.Value.PollSeconds;
 
-        var poll = TimeSpan.FromSeconds(options.Value.PollSeconds);
-        var failing = false;
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            var handled = 0;
-            try
-            {
-                handled = await DispatchDueAsync(stoppingToken);
-                failing = false;
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (Exception e)
-            {
-                // Said once, not at every poll; a database that does not answer is logged by DatabaseOutage.
-                if (!failing && !DatabaseFaults.IsUnavailable(e))
-                {
-                    logger.LogWarning(e, "The webhook deliveries could not be read; retrying every {PollSeconds} s.", options.Value.PollSeconds);
-                }
-
-                failing = true;
-            }
-
-            // A delivered head makes the next one of its queue due at once: look again without waiting.
-            if (handled == 0)
-            {
-                try
-                {
-                    await signal.WaitAsync(poll, stoppingToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
-            }
-        }
-    }
+    /// <summary>A delivered head makes the next one of its queue due at once: look again without waiting.</summary>
+    protected override Task IdleAsync(int handled, CancellationToken ct)
+        => handled == 0 ? signal.WaitAsync(TimeSpan.FromSeconds(options.Value.PollSeconds), ct) : Task.CompletedTask;
 
     /// <summary>One pass: sends the due head of every queue; returns how many were due.</summary>
-    internal async Task<int> DispatchDueAsync(CancellationToken ct)
+    internal override async Task<int> DispatchDueAsync(CancellationToken ct)
     {
         List<Guid> heads;
         await using (var scope = scopes.CreateAsyncScope())
