@@ -91,7 +91,8 @@ public sealed class WebhookPagesTests(BrowserHost host) : IClassFixture<BrowserH
         await page.GotoAsync("/admin/webhooks");
         var url = $"https://hooks.example.com/{Guid.NewGuid():N}";
         await page.FillAsync("#url", url);
-        await page.FillAsync("#event-types", "*");
+        // A filter no action of this test matches: the page shows exactly the two rows written below.
+        await page.FillAsync("#event-types", "test.unmatched");
         await page.ClickAsync("#create");
         await page.ClickAsync("#open-created");
         var id = Guid.Parse(page.Url.Split('/')[^1]);

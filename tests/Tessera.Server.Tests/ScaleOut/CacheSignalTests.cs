@@ -96,6 +96,21 @@ public sealed class CacheSignalTests : IAsyncLifetime, IDisposable
         var database = new NpgsqlConnectionStringBuilder(_database.ConnectionString).Database;
         await using var connection = new NpgsqlConnection(PostgresTestDatabase.AdminConnectionString);
         await connection.OpenAsync();
+
+        // Both instances' listeners first: each opens its connection once its own start has finished, which on a
+        // busy machine may be after the test began; cutting only the first one's would prove nothing of the second.
+        await using (var count = new NpgsqlCommand(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tessera-notifications' AND datname = $1 AND state = 'idle'", connection))
+        {
+            count.Parameters.Add(new NpgsqlParameter { Value = database! });
+            var watch = Stopwatch.StartNew();
+            while ((long)(await count.ExecuteScalarAsync())! < 2)
+            {
+                Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), "The two instances' listening connections never both appeared.");
+                await Task.Delay(50);
+            }
+        }
+
         await using var kill = new NpgsqlCommand(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'tessera-notifications' AND datname = $1", connection);
         kill.Parameters.Add(new NpgsqlParameter { Value = database! });
