@@ -315,6 +315,30 @@ public abstract class WebhookDeliveryTests(WebhookHost host)
         Assert.Equal(3, (await DeliveriesAsync(App, subscription)).Count);
     }
 
+    [Theory]
+    [InlineData("http://169.254.169.254/latest/meta-data", "link-local")]
+    [InlineData("https://169.254.169.254/latest/meta-data", "link-local")]
+    [InlineData("http://192.0.2.10/hook", "loopback or private")]
+    public async Task A_receiver_address_no_subscription_may_reach_is_refused_at_connection_whatever_was_stored(string url, string reason)
+    {
+        // Stored straight to the database, past the subscription rules: as if the name had been checked when saved and
+        // resolved elsewhere since. The connection itself refuses, so nothing is ever sent there.
+        var name = Unique();
+        var subscription = await CreateAsync(App, url, $"{name}.*", Receiver.Secret);
+        try
+        {
+            await RecordAsync(App, $"{name}.one");
+            var rows = await WaitForDeliveriesAsync(App, subscription, r => r.Count == 1 && r[0].Attempts == 1 && r[0].LastError is not null, Patience);
+            Assert.Equal(WebhookDeliveryStatus.Pending, rows[0].Status);
+            Assert.Null(rows[0].LastStatusCode);
+            Assert.Contains(reason, rows[0].LastError, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await DisableAsync(App, subscription);
+        }
+    }
+
     [Fact]
     public async Task A_rolled_back_change_queues_nothing_and_a_synchronous_save_queues_like_an_asynchronous_one()
     {
