@@ -40,22 +40,38 @@ internal static class PeerBench
         return rows.Sum(r => r.Failures) == 0 ? 0 : 1;
     }
 
+    /// <summary>Tessera as shipped (its appsettings.json), Tessera with every category at Warning, and the peer.</summary>
+    public const string Shipped = "Tessera";
+    public const string Quiet = "Tessera, Warning logging";
+    public const string Peer = "oidc-provider";
+
     public static async Task<List<Row>> MeasureAsync(string provider, string connection, string dll, Bounds bounds, TextWriter log)
     {
         await using var tessera = await ServerProcess.StartAsync(dll, provider, connection, log);
+        await using var quiet = await ServerProcess.StartAsync(dll, provider, connection, log,
+            new Dictionary<string, string> { ["Logging__LogLevel__Default"] = "Warning", ["Logging__LogLevel__Tessera"] = "Warning" });
         await using var peer = await PeerProcess.StartAsync(log);
         // Every client's first token pays for verifying its hashed secret at Tessera (PBKDF2): the scenario is the
         // repeat client, so each client gets one token from each server before anything is measured.
         await FirstTokensAsync(tessera.Url, "/connect/token");
+        await FirstTokensAsync(quiet.Url, "/connect/token");
         await FirstTokensAsync(peer.Url, "/token");
+        var servers = new (string Name, Uri Url, string Path, Func<TimeSpan> Cpu)[]
+        {
+            (Shipped, tessera.Url, "/connect/token", () => tessera.CpuTime()),
+            (Quiet, quiet.Url, "/connect/token", () => quiet.CpuTime()),
+            (Peer, peer.Url, "/token", () => peer.CpuTime()),
+        };
         var samples = new List<(string Server, int Concurrency, ScenarioResult Result)>();
         foreach (var round in Enumerable.Range(1, bounds.Rounds))
         {
             foreach (var concurrency in bounds.Concurrencies)
             {
                 var load = new LoadBounds(concurrency, bounds.Warmup, int.MaxValue, bounds.Duration);
-                samples.Add(("Tessera", concurrency, await TokensAsync(tessera.Url, "/connect/token", tessera.CpuTime, load, $"Tessera, round {round}, concurrency {concurrency}", log)));
-                samples.Add(("oidc-provider", concurrency, await TokensAsync(peer.Url, "/token", peer.CpuTime, load, $"oidc-provider, round {round}, concurrency {concurrency}", log)));
+                foreach (var server in servers)
+                {
+                    samples.Add((server.Name, concurrency, await TokensAsync(server.Url, server.Path, server.Cpu, load, $"{server.Name}, round {round}, concurrency {concurrency}", log)));
+                }
             }
         }
 
@@ -110,9 +126,11 @@ internal static class PeerBench
         s.AppendLine();
         foreach (var concurrency in bounds.Concurrencies)
         {
-            var ours = rows.Single(r => r.Server == "Tessera" && r.Concurrency == concurrency);
-            var theirs = rows.Single(r => r.Server == "oidc-provider" && r.Concurrency == concurrency);
-            s.AppendLine(string.Create(i, $"- concurrency {concurrency}: Tessera / oidc-provider, tokens per server CPU-second: {ours.PerCpuSecond / theirs.PerCpuSecond:F2}×; p50 {ours.P50 / theirs.P50:F2}×, p99 {ours.P99 / theirs.P99:F2}× (lower is faster)"));
+            var theirs = rows.Single(r => r.Server == Peer && r.Concurrency == concurrency);
+            foreach (var ours in rows.Where(r => r.Server != Peer && r.Concurrency == concurrency))
+            {
+                s.AppendLine(string.Create(i, $"- concurrency {concurrency}: {ours.Server} / {Peer}, tokens per server CPU-second: {ours.PerCpuSecond / theirs.PerCpuSecond:F2}×; p50 {ours.P50 / theirs.P50:F2}×, p99 {ours.P99 / theirs.P99:F2}× (lower is faster)"));
+            }
         }
 
         return s.ToString();

@@ -78,7 +78,6 @@ internal sealed class ServerProcess : IAsyncDisposable
         info.Environment["Tessera__Bootstrap__AdminPassword"] = AdminClientSecret;
         info.Environment["Tessera__Bootstrap__ApiClientId"] = AdminClientId;
         info.Environment["Tessera__Bootstrap__ApiClientSecret"] = AdminClientSecret;
-        info.Environment["Logging__LogLevel__Default"] = "Warning";
         // The load scenarios fire thousands of token requests a second from one loopback address, far beyond the
         // per-address limit an operator would keep; the bench measures the token path, not the limiter's refusals.
         info.Environment["Tessera__RateLimits__Token__PermitLimit"] = "0";

@@ -138,6 +138,8 @@ app.UseStaticFiles();
 app.UseRouting();
 // Before authentication: OpenIddict answers /connect/token there, and no limit needs to know the user.
 app.UseRateLimiter();
+// A repeat client's plain client-credentials token, answered before OpenIddict (see RepeatClientTokens).
+app.UseRepeatClientTokens();
 app.UseAuthentication();
 app.UsePendingSignInGate();
 app.UseTesseraLocalization();

@@ -36,19 +36,31 @@ public sealed class AuditBatchWriter(IServiceScopeFactory scopes, ILogger<AuditB
     /// <summary>Queues the event, or when the queue cannot take it, adds it to <paramref name="db"/> and saves.</summary>
     public async Task RecordAsync(TesseraDbContext db, AuditEvent entry, CancellationToken ct)
     {
-        if (accepting)
+        if (TryQueue(entry))
         {
-            Interlocked.Increment(ref queued);
-            if (queue.Writer.TryWrite(entry))
-            {
-                return;
-            }
-
-            Interlocked.Decrement(ref queued);
+            return;
         }
 
         db.AuditEvents.Add(entry);
         await db.SaveChangesAsync(ct);
+    }
+
+    /// <summary>Queues the event for the next batch; false when the queue cannot take it (full, or the service stopping).</summary>
+    public bool TryQueue(AuditEvent entry)
+    {
+        if (!accepting)
+        {
+            return false;
+        }
+
+        Interlocked.Increment(ref queued);
+        if (queue.Writer.TryWrite(entry))
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref queued);
+        return false;
     }
 
     /// <summary>Waits until every event queued before the call is written (tests, and anyone who must read them back).</summary>

@@ -29,6 +29,12 @@ public sealed class AuditLog(TimeProvider clock, IHttpContextAccessor http)
         var principal = context.User;
         Guid? id = Guid.TryParse(principal.FindFirstValue("sub") ?? principal.FindFirstValue(ClaimTypes.NameIdentifier), out var parsed) ? parsed : null;
         var name = principal.FindFirstValue("preferred_username") ?? principal.Identity?.Name ?? "anonymous";
+        return ActorOf(context, id, name);
+    }
+
+    /// <summary>The request's address and user agent, in the name of <paramref name="id"/> and <paramref name="name"/>.</summary>
+    public static Actor ActorOf(HttpContext context, Guid? id, string name)
+    {
         var agent = context.Request.Headers.UserAgent.ToString();
         return new Actor(id, name, context.Connection.RemoteIpAddress?.ToString(), agent.Length > 512 ? agent[..512] : agent);
     }
@@ -45,10 +51,15 @@ public sealed class AuditLog(TimeProvider clock, IHttpContextAccessor http)
     public AuditEvent Describe(string action, string? targetType = null, string? targetId = null,
         string? targetName = null, object? details = null, string outcome = "success", Actor? actor = null)
     {
-        actor ??= CurrentActor();
-        return new AuditEvent
+        return Event(clock.GetUtcNow().UtcDateTime, action, targetType, targetId, targetName,
+            details is null ? null : JsonSerializer.Serialize(details, JsonSerializerOptions.Web), outcome, actor ?? CurrentActor());
+    }
+
+    /// <summary>The event as stored, its details already serialized (<see cref="JsonSerializerOptions.Web"/>).</summary>
+    public static AuditEvent Event(DateTime at, string action, string? targetType, string? targetId, string? targetName, string? details,
+        string outcome, Actor actor) => new()
         {
-            At = clock.GetUtcNow().UtcDateTime,
+            At = at,
             ActorId = actor.Id,
             ActorName = actor.Name,
             Action = action,
@@ -56,9 +67,8 @@ public sealed class AuditLog(TimeProvider clock, IHttpContextAccessor http)
             TargetType = targetType,
             TargetId = targetId,
             TargetName = targetName,
-            Details = details is null ? null : JsonSerializer.Serialize(details, JsonSerializerOptions.Web),
+            Details = details,
             ClientIp = actor.ClientIp,
             UserAgent = actor.UserAgent,
         };
-    }
 }

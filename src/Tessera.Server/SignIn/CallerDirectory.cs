@@ -89,6 +89,9 @@ public sealed class CallerDirectory
         signals.Publish(CacheKinds.Callers);
     }
 
+    /// <summary>Changes whenever the cache is cleared: a value derived from callers' rows is current while this stays the same.</summary>
+    internal long Generation => Interlocked.Read(ref _generation);
+
     private void Clear()
     {
         Interlocked.Increment(ref _generation);

@@ -49,6 +49,7 @@ public static class TokenServer
         services.AddOptions<TokenOptions>().Bind(configuration.GetSection("Tessera:Tokens")).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<CallerDirectory>();
         services.AddSingleton<ClientSecretCache>();
+        services.AddSingleton<RepeatClientTokens>();
         services.AddSingleton<VerifiedBearerTokens>();
         services.AddAuthentication().AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, VerifiedBearerHandler>(VerifiedBearerTokens.Scheme, null);
         services.AddSingleton<AuditBatchWriter>();
