@@ -72,19 +72,32 @@ public abstract class MetricsEndpointTests<THost>(THost host) : IClassFixture<TH
         var allow = await admin.PostAsJsonAsync("/api/v1/authorize", new { userId = adminId, privilege = "AUTHORIZE" });
         Assert.True(allow.IsSuccessStatusCode, $"{(int)allow.StatusCode} {await allow.Content.ReadAsStringAsync()}");
         Assert.True((await allow.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("allowed").GetBoolean());
+        var batch = await admin.PostAsJsonAsync("/api/v1/authorize/batch", new
+        {
+            checks = new object[]
+            {
+                new { userId = adminId, privilege = "AUTHORIZE" },
+                new { userId = user.Id, privilege = "VIEW_NOTHING_AT_ALL" },
+                new { userId = user.Id, privilege = "VIEW_NOTHING_AT_ALL" },
+            },
+        });
+        Assert.True(batch.IsSuccessStatusCode, $"{(int)batch.StatusCode} {await batch.Content.ReadAsStringAsync()}");
 
         var after = await ScrapeUntilAsync(http, text =>
             text.Sum("tessera_signins_total", ("method", "password"), ("outcome", "failure")) - before.Sum("tessera_signins_total", ("method", "password"), ("outcome", "failure")) >= 2
-            && text.Sum("tessera_authorize_decisions_total") - before.Sum("tessera_authorize_decisions_total") >= 2);
+            && text.Sum("tessera_authorize_decisions_total") - before.Sum("tessera_authorize_decisions_total") >= 5);
 
         Assert.Equal(2, Delta("tessera_signins_total", ("method", "password"), ("outcome", "failure")));
         Assert.Equal(0, Delta("tessera_signins_total", ("outcome", "success")));
         Assert.Equal(1, Delta("tessera_tokens_issued_total", ("grant_type", "client_credentials")));
         Assert.Equal(1, Delta("tessera_tokens_failures_total", ("error", "invalid_client")));
-        Assert.Equal(1, Delta("tessera_authorize_decisions_total", ("outcome", "allow")));
-        Assert.Equal(1, Delta("tessera_authorize_decisions_total", ("outcome", "deny")));
+        // Each check of a batch is a decision; the batch's time is its own histogram's, not one decision's.
+        Assert.Equal(2, Delta("tessera_authorize_decisions_total", ("outcome", "allow")));
+        Assert.Equal(3, Delta("tessera_authorize_decisions_total", ("outcome", "deny")));
         Assert.Equal(2, Delta("tessera_authorize_duration_seconds_count"));
+        Assert.Equal(1, Delta("tessera_authorize_batch_duration_seconds_count"));
         Assert.Contains("# TYPE tessera_authorize_duration_seconds histogram", after.Text, StringComparison.Ordinal);
+        Assert.Contains("# TYPE tessera_authorize_batch_duration_seconds histogram", after.Text, StringComparison.Ordinal);
 
         double Delta(string name, params (string Label, string Value)[] labels) => after.Sum(name, labels) - before.Sum(name, labels);
     }
