@@ -15,7 +15,8 @@ namespace Tessera.Bench;
 /// <summary>
 /// `seed`: loads N synthetic users with roles, groups and memberships through each provider's bulk
 /// path (SQLite: one transaction of prepared multi-row INSERTs; PostgreSQL: binary COPY). The rows
-/// carry the normalized and search columns exactly as <see cref="User"/>'s setters fill them.
+/// carry the normalized, search and look-alike skeleton columns exactly as <see cref="User"/>'s setters fill them,
+/// so that the server's first start on a seeded database has no skeletons to backfill.
 /// </summary>
 internal static class Seeder
 {
@@ -134,7 +135,7 @@ internal static class Seeder
         for (var r = 0; r < RoleNames.Length; r++)
         {
             var name = RolePrefix + RoleNames[r];
-            var role = new Role { Name = name, NormalizedName = name.ToUpperInvariant(), Description = "Synthetic role of the benchmarks.", CreatedAt = now, UpdatedAt = now };
+            var role = new Role { Name = name, NormalizedName = name.ToUpperInvariant(), NameSkeleton = Skeletons.Of(name), Description = "Synthetic role of the benchmarks.", CreatedAt = now, UpdatedAt = now };
             role.Privileges.Add(new RolePrivilege { Privilege = Tessera.Core.Access.Privileges.ViewUsers });
 
             // Ten rules each: allows on the role's sections, a deny that beats an allow, a wildcard action.
@@ -152,7 +153,7 @@ internal static class Seeder
 
         for (var g = 0; g < GroupNames.Length; g++)
         {
-            var group = new Group { Name = GroupNames[g], NormalizedName = GroupNames[g].ToUpperInvariant(), Description = "Synthetic group of the benchmarks.", CreatedAt = now, UpdatedAt = now };
+            var group = new Group { Name = GroupNames[g], NormalizedName = GroupNames[g].ToUpperInvariant(), NameSkeleton = Skeletons.Of(GroupNames[g]), Description = "Synthetic group of the benchmarks.", CreatedAt = now, UpdatedAt = now };
             group.Roles.Add(new GroupRole { RoleId = roles[(g * 3 + 1) % roles.Count].Id });
             db.Groups.Add(group);
         }
@@ -252,14 +253,14 @@ internal static class Seeder
     [
         "Id", "Username", "NormalizedUsername", "Email", "NormalizedEmail", "FirstName", "LastName", "SearchText", "NormalizedFirstName",
         "NormalizedLastName", "Type", "Status", "CredentialMode", "PasswordHash", "PasswordChangedAt", "SecurityStamp", "CreatedAt", "UpdatedAt",
-        "LastSignInAt", "FailedSignInCount", "LockedUntil",
+        "LastSignInAt", "FailedSignInCount", "LockedUntil", "UsernameSkeleton", "EmailSkeleton",
     ];
 
     private static object?[] Values(User u) =>
     [
         u.Id, u.Username, u.NormalizedUsername, u.Email, u.NormalizedEmail, u.FirstName, u.LastName, u.SearchText, u.NormalizedFirstName,
         u.NormalizedLastName, u.Type.ToWire(), u.Status.ToString(), u.CredentialMode.ToString(), u.PasswordHash, u.PasswordChangedAt, u.SecurityStamp,
-        u.CreatedAt, u.UpdatedAt, u.LastSignInAt, u.FailedSignInCount, u.LockedUntil,
+        u.CreatedAt, u.UpdatedAt, u.LastSignInAt, u.FailedSignInCount, u.LockedUntil, u.UsernameSkeleton, u.EmailSkeleton,
     ];
 
     private static async Task InsertSqliteAsync(string connection, IEnumerable<SeedRow> rows)
@@ -411,6 +412,8 @@ internal static class Seeder
                 await WriteNullableAsync(writer, u.LastSignInAt, NpgsqlDbType.TimestampTz);
                 await writer.WriteAsync(u.FailedSignInCount, NpgsqlDbType.Integer);
                 await WriteNullableAsync(writer, u.LockedUntil, NpgsqlDbType.TimestampTz);
+                await writer.WriteAsync(u.UsernameSkeleton, NpgsqlDbType.Varchar);
+                await writer.WriteAsync(u.EmailSkeleton, NpgsqlDbType.Varchar);
                 links.AddRange(row.Roles.Select(r => (u.Id, r)));
                 memberships.AddRange(row.Groups.Select(g => (g, u.Id)));
             }
