@@ -19,6 +19,8 @@ switch (command)
         return await ReportBench.RunAsync(options);
     case "peer":
         return await PeerBench.RunAsync(options);
+    case "start":
+        return await StartBench.RunAsync(options);
     case "micro":
         return Micro(options.Flag("smoke"), args.Skip(1).Where(a => a != "--smoke").ToArray());
     case "smoke":
@@ -35,6 +37,9 @@ switch (command)
               peer  --provider sqlite|postgres --connection <seeded database> [--server-dll path] [--concurrency 2,8]
                     [--rounds 3] [--seconds 10] [--warmup 500] [--out report.md]
                     client-credentials tokens from Tessera and oidc-provider (tests/support), alternately; ratio per CPU-s
+              start --provider sqlite|postgres --connection <seeded database> [--server-dll path] [--starts 5]
+                    [--warmup-starts 1] [--out report.md] [--compare "label:dll:KEY=VALUE;KEY=VALUE|..."]
+                    cold start to a ready /healthz and idle RSS 1 s after, alternating with oidc-provider's start
               micro [BenchmarkDotNet options, e.g. --filter *]    (run with -c Release)
               smoke [--users 10000]    seed a temporary SQLite file, load briefly (the batch and the peer too), micro in dry mode
             """);
