@@ -9,11 +9,15 @@ namespace Tessera.Bench;
 /// (/healthz), the CPU it used by then, and its RSS 1 s later with no other request; alternating with each start,
 /// the peer (<see cref="PeerProcess"/>, panva's oidc-provider) is started and measured the same way (to the first
 /// answer of its discovery document), as the baseline of the same run. Optional variants (other builds, or
-/// runtime settings in the environment) take their turn in the same rotation, so that they see the same machine.
+/// runtime settings in the environment) take their turn in the same rotation, so that they see the same machine;
+/// on SQLite each starts on its own copy of the database. On PostgreSQL, compare builds that keep the same bootstrap
+/// fingerprint (or one build and builds from before it): builds that keep different ones make each other's starts run
+/// the whole bootstrap.
 /// </summary>
 internal static class StartBench
 {
-    public sealed record Variant(string Label, string Dll, Dictionary<string, string> Environment);
+    /// <param name="Database">A copy of the SQLite database this variant starts on; null for the one given.</param>
+    public sealed record Variant(string Label, string Dll, Dictionary<string, string> Environment, string? Database = null);
 
     public sealed record Sample(string Label, int Round, double StartMs, double CpuMs, double IdleRssMb);
 
@@ -24,7 +28,31 @@ internal static class StartBench
         var starts = args.Int("starts", 5);
         var variants = new List<Variant> { new("Tessera", args.Get("server-dll") ?? ServerProcess.DefaultDll(), []) };
         variants.AddRange(ParseVariants(args.Get("compare")));
+        if (provider == "sqlite")
+        {
+            // Each build keeps its own bootstrap fingerprint in the database it starts on, and two builds taking turns on
+            // one database would each find the other's and run the whole bootstrap: every variant after the first gets a copy.
+            var source = new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(Seeder.SqliteConnection(connection)).DataSource;
+            for (var v = 1; v < variants.Count; v++)
+            {
+                var copy = $"{source}.start-{v}.db";
+                await using var db = new Microsoft.Data.Sqlite.SqliteConnection(Seeder.SqliteConnection(connection));
+                await db.OpenAsync();
+                await using var command = db.CreateCommand();
+                File.Delete(copy);
+                command.CommandText = "VACUUM INTO $copy";
+                command.Parameters.AddWithValue("$copy", copy);
+                await command.ExecuteNonQueryAsync();
+                variants[v] = variants[v] with { Database = copy };
+            }
+        }
         var samples = await MeasureAsync(provider, connection, variants, starts, args.Int("warmup-starts", 1), Console.Out);
+        foreach (var copy in variants.Select(v => v.Database).OfType<string>())
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            File.Delete(copy);
+        }
+
         var report = Markdown(provider, starts, variants, samples);
         Console.WriteLine(report);
         if (args.Get("out") is { } output)
@@ -57,7 +85,7 @@ internal static class StartBench
         {
             foreach (var variant in variants)
             {
-                await using var server = await ServerProcess.StartAsync(variant.Dll, provider, connection, log, variant.Environment);
+                await using var server = await ServerProcess.StartAsync(variant.Dll, provider, variant.Database ?? connection, log, variant.Environment);
                 var cpu = server.CpuTime();
                 await Task.Delay(TimeSpan.FromSeconds(1));
                 var sample = new Sample(variant.Label, round, server.ColdStart.TotalMilliseconds, cpu.TotalMilliseconds, server.RssMegabytes());
