@@ -99,7 +99,6 @@ public sealed class BootstrapGate(
         }
     }
 
-
     private async Task PrepareOnceAsync(CancellationToken ct)
     {
         await using (var scope = scopes.CreateAsyncScope())
