@@ -145,14 +145,20 @@ internal sealed class PeerProcess : IAsyncDisposable
     private readonly Process process;
     private readonly string config;
 
-    private PeerProcess(Process process, string config, Uri url)
+    private PeerProcess(Process process, string config, Uri url, TimeSpan coldStart)
     {
         this.process = process;
         this.config = config;
         Url = url;
+        ColdStart = coldStart;
     }
 
     public Uri Url { get; }
+
+    /// <summary>From process start to the first 200 of its discovery document.</summary>
+    public TimeSpan ColdStart { get; }
+
+    public double RssMegabytes() => ServerProcess.RssMegabytes(process);
 
     public TimeSpan CpuTime()
     {
@@ -186,6 +192,7 @@ internal sealed class PeerProcess : IAsyncDisposable
         info.ArgumentList.Add(config);
         info.Environment["EXIT_WITH_STDIN"] = "1";
         info.Environment["NODE_ENV"] = "production";
+        var watch = Stopwatch.StartNew();
         var process = Process.Start(info) ?? throw new InvalidOperationException("Could not start node.");
         var errors = new StringBuilder();
         process.ErrorDataReceived += (_, e) => { lock (errors) { errors.AppendLine(e.Data); } };
@@ -197,8 +204,20 @@ internal sealed class PeerProcess : IAsyncDisposable
             throw new InvalidOperationException($"oidc-provider did not start: {line}\n{errors}");
         }
 
-        var peer = new PeerProcess(process, config, new Uri(line["READY ".Length..]));
-        log.WriteLine($"peer: oidc-provider pid {process.Id} on {peer.Url}");
+        // Ready as Tessera's start is measured: when it first answers a request a client would make.
+        var url = new Uri(line["READY ".Length..]);
+        using (var http = new HttpClient { BaseAddress = url, Timeout = TimeSpan.FromSeconds(10) })
+        {
+            using var discovery = await http.GetAsync(new Uri("/.well-known/openid-configuration", UriKind.Relative));
+            if (!discovery.IsSuccessStatusCode)
+            {
+                process.Kill(entireProcessTree: true);
+                throw new InvalidOperationException($"oidc-provider answered its discovery document with {(int)discovery.StatusCode}.\n{errors}");
+            }
+        }
+
+        var peer = new PeerProcess(process, config, url, watch.Elapsed);
+        log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"peer: oidc-provider pid {process.Id} on {peer.Url}, discovery answered after {peer.ColdStart.TotalMilliseconds:F0} ms"));
         return peer;
     }
 

@@ -19,6 +19,8 @@ switch (command)
         return await ReportBench.RunAsync(options);
     case "peer":
         return await PeerBench.RunAsync(options);
+    case "start":
+        return await StartBench.RunAsync(options);
     case "micro":
         return Micro(options.Flag("smoke"), args.Skip(1).Where(a => a != "--smoke").ToArray());
     case "smoke":
@@ -35,8 +37,11 @@ switch (command)
               peer  --provider sqlite|postgres --connection <seeded database> [--server-dll path] [--concurrency 2,8]
                     [--rounds 3] [--seconds 10] [--warmup 500] [--out report.md]
                     client-credentials tokens from Tessera and oidc-provider (tests/support), alternately; ratio per CPU-s
+              start --provider sqlite|postgres --connection <seeded database> [--server-dll path] [--starts 5]
+                    [--warmup-starts 1] [--out report.md] [--compare "label:dll:KEY=VALUE;KEY=VALUE|..."]
+                    cold start to a ready /healthz and idle RSS 1 s after, alternating with oidc-provider's start
               micro [BenchmarkDotNet options, e.g. --filter *]    (run with -c Release)
-              smoke [--users 10000]    seed a temporary SQLite file, load briefly (the batch and the peer too), micro in dry mode
+              smoke [--users 10000]    seed a temporary SQLite file, load briefly (the batch and the peer too), one start of each, micro in dry mode
             """);
         return command == "help" ? 0 : 2;
 }
@@ -87,6 +92,9 @@ static async Task<int> SmokeAsync(Args options)
             return 1;
         }
 
+        StartBench.Variant[] tessera = [new("Tessera", options.Get("server-dll") ?? ServerProcess.DefaultDll(), [])];
+        var starts = await StartBench.MeasureAsync("sqlite", database, tessera, starts: 1, warmupStarts: 0, Console.Out);
+        Console.WriteLine(StartBench.Markdown("sqlite", 1, tessera, starts));
         return Micro(smoke: true, []);
     }
     finally

@@ -35,7 +35,10 @@ internal sealed class ServerProcess : IAsyncDisposable
     }
 
     /// <summary>Resident set size of the server, from /proc (Linux), in MB.</summary>
-    public double RssMegabytes()
+    public double RssMegabytes() => RssMegabytes(process);
+
+    /// <summary>Resident set size of a process, from /proc/&lt;pid&gt;/status (Linux; the working set elsewhere), in MB.</summary>
+    public static double RssMegabytes(Process process)
     {
         process.Refresh();
         var status = $"/proc/{process.Id}/status";

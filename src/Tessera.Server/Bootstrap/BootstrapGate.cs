@@ -27,6 +27,8 @@ public sealed class BootstrapGate(
     IOptions<DatabaseOptions> database,
     DatabaseOutage outage,
     SigningKeys signingKeys,
+    IOptions<BootstrapOptions> bootstrapOptions,
+    Microsoft.AspNetCore.Identity.IPasswordHasher<Tessera.Server.Storage.User> hasher,
     TimeProvider clock,
     ILogger<BootstrapGate> logger)
 {
@@ -99,10 +101,21 @@ public sealed class BootstrapGate(
 
     private async Task PrepareOnceAsync(CancellationToken ct)
     {
-        await MigrateOnceAsync(ct);
         await using (var scope = scopes.CreateAsyncScope())
         {
-            await scope.ServiceProvider.GetRequiredService<Bootstrapper>().RunAsync(ct);
+            var db = scope.ServiceProvider.GetRequiredService<TesseraDbContext>();
+            await db.MigrateAsync(ct);
+            // A start with nothing changed since the last bootstrap skips it (and the skeleton backfill): one plain
+            // query and the configured secrets' checks instead of the bootstrap's EF Core queries (BootstrapRecord).
+            if (await BootstrapRecord.IsCurrentAsync(db, bootstrapOptions.Value, hasher, ct))
+            {
+                logger.LogInformation("The database is as the last bootstrap left it and the configuration is unchanged: the bootstrap is skipped.");
+            }
+            else
+            {
+                await SkeletonBackfill.RunAsync(db, ct);
+                await scope.ServiceProvider.GetRequiredService<Bootstrapper>().RunAsync(ct);
+            }
         }
 
         signingKeys.Get();

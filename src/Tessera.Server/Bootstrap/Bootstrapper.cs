@@ -128,6 +128,7 @@ public sealed class Bootstrapper(
         }
 
         await db.SaveChangesAsync(ct);
+        await BootstrapRecord.StoreAsync(db, o, now, ct);
         await tx.CommitAsync(ct);
 
         if (firstLink is not null)

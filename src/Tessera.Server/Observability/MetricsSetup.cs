@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using Npgsql;
 using OpenTelemetry.Metrics;
 
@@ -84,6 +85,22 @@ public static class MetricsSetup
             return builder;
         }
 
+        AddCollection(builder, settings);
+        if (settings is { Enabled: true, Port: { } port })
+        {
+            ListenAlsoOn(builder, port);
+        }
+
+        return builder;
+    }
+
+    /// <summary>
+    /// OpenTelemetry's registration, in a method of its own: the runtime loads the assemblies a method refers to when
+    /// it compiles that method, so while metrics are off (the default) OpenTelemetry's assemblies are never loaded.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void AddCollection(WebApplicationBuilder builder, MetricsSettings settings)
+    {
         builder.Services.AddSingleton<OutboxGauges>();
         builder.Services.AddOpenTelemetry().WithMetrics(metrics =>
         {
@@ -119,13 +136,6 @@ public static class MetricsSetup
                 });
             }
         });
-
-        if (settings is { Enabled: true, Port: { } port })
-        {
-            ListenAlsoOn(builder, port);
-        }
-
-        return builder;
     }
 
     /// <summary>
@@ -173,12 +183,20 @@ public static class MetricsSetup
             return app;
         }
 
+        ServeScrapes(app, settings);
+        return app;
+    }
+
+    /// <summary>The scraping endpoint, in a method of its own for the reason given at <see cref="AddCollection"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ServeScrapes(WebApplication app, MetricsSettings settings)
+    {
         // The gauges observe from their first scrape on.
         app.Services.GetRequiredService<OutboxGauges>();
         if (settings.Port is not { } port)
         {
             app.UseOpenTelemetryPrometheusScrapingEndpoint(context => IsMetricsPath(context));
-            return app;
+            return;
         }
 
         app.UseOpenTelemetryPrometheusScrapingEndpoint(context => context.Connection.LocalPort == port && IsMetricsPath(context));
@@ -192,7 +210,6 @@ public static class MetricsSetup
 
             return next(context);
         });
-        return app;
     }
 
     private static bool IsMetricsPath(HttpContext context)

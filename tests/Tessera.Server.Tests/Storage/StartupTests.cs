@@ -4,6 +4,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Metadata;
 using Microsoft.EntityFrameworkCore.Migrations;
+using Microsoft.Extensions.DependencyInjection;
 using Tessera.Server.Storage;
 using Tessera.Server.Tests.Infrastructure;
 
@@ -148,6 +149,74 @@ public abstract class StartupTests(string provider)
 
         using var client = app.Client();
         Assert.True((await Seed.RequestTokenAsync(client, username, secret)).IsSuccessStatusCode, "the secret from before still gets a token");
+    }
+
+    [Fact]
+    public async Task A_restart_with_nothing_changed_skips_the_bootstrap_and_a_changed_bootstrap_setting_runs_it()
+    {
+        await using var database = TestDatabase.Create(provider);
+        await using (var first = new TesseraApp(database).Started())
+        await using (var scope = first.Scope(out var db))
+        {
+            Assert.NotNull(await db.Settings.FindAsync(Bootstrap.BootstrapRecord.Key));
+            // A change nothing but the bootstrap makes: it shows whether the bootstrap ran at the next start.
+            var privilege = await db.Privileges.SingleAsync(p => p.Name == Core.Access.Privileges.ViewUsers);
+            privilege.Description = "changed by hand";
+            await db.SaveChangesAsync();
+        }
+
+        await using (var same = new TesseraApp(database).Started())
+        await using (var scope = same.Scope(out var db))
+        {
+            Assert.Equal("changed by hand", await db.Privileges.Where(p => p.Name == Core.Access.Privileges.ViewUsers).Select(p => p.Description).SingleAsync());
+            using var client = same.Client();
+            Assert.False(string.IsNullOrEmpty(await Seed.TokenAsync(client, TesseraApp.ApiClientId, TesseraApp.ApiClientSecret)), "the skipped start serves as the full one");
+        }
+
+        await using (var changed = new TesseraApp(database, new Dictionary<string, string?> { ["Tessera:Bootstrap:AdminEmail"] = "another-admin@tessera.test" }).Started())
+        await using (var scope = changed.Scope(out var db))
+        {
+            Assert.NotEqual("changed by hand", await db.Privileges.Where(p => p.Name == Core.Access.Privileges.ViewUsers).Select(p => p.Description).SingleAsync());
+        }
+    }
+
+    [Fact]
+    public async Task The_configured_administrator_deleted_through_the_API_is_created_again_at_the_next_start_and_a_disabled_one_stays_disabled()
+    {
+        await using var database = TestDatabase.Create(provider);
+        Guid deleted;
+        await using (var first = new TesseraApp(database).Started())
+        {
+            using var client = first.Client();
+            client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", await Seed.TokenAsync(client, TesseraApp.ApiClientId, TesseraApp.ApiClientSecret));
+            await using (var scope = first.Scope(out var db))
+            {
+                deleted = await db.Users.Where(u => u.Username == TesseraApp.AdminUsername).Select(u => u.Id).SingleAsync();
+            }
+
+            using var response = await client.DeleteAsync(new Uri($"/api/v1/users/{deleted}", UriKind.Relative));
+            Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
+
+        await using (var again = new TesseraApp(database).Started())
+        {
+            await using (var scope = again.Scope(out var db))
+            {
+                var admin = await db.Users.Include(u => u.Roles).ThenInclude(r => r.Role).SingleAsync(u => u.Username == TesseraApp.AdminUsername);
+                Assert.NotEqual(deleted, admin.Id);
+                Assert.Equal([Core.Access.BuiltInRoles.Administrator], admin.Roles.Select(r => r.Role!.Name));
+                var hasher = scope.ServiceProvider.GetRequiredService<Microsoft.AspNetCore.Identity.IPasswordHasher<User>>();
+                Assert.NotEqual(Microsoft.AspNetCore.Identity.PasswordVerificationResult.Failed, hasher.VerifyHashedPassword(admin, admin.PasswordHash!, TesseraApp.AdminPassword));
+                admin.Status = Core.Users.UserStatus.Disabled;
+                await db.SaveChangesAsync();
+            }
+        }
+
+        await using (var third = new TesseraApp(database).Started())
+        await using (var scope = third.Scope(out var db))
+        {
+            Assert.Equal(Core.Users.UserStatus.Disabled, await db.Users.Where(u => u.Username == TesseraApp.AdminUsername).Select(u => u.Status).SingleAsync());
+        }
     }
 
     private static TesseraDbContext Context(TestDatabase database) => database.Provider == "postgres"
