@@ -83,7 +83,7 @@ public sealed class RepeatClientTokens
     {
         var request = context.Request;
         if (!HttpMethods.IsPost(request.Method) || !request.Path.Equals(TokenPath, StringComparison.OrdinalIgnoreCase)
-            || request.ContentLength is not (> 0 and <= MaxBody) || !request.HasFormContentType || request.Headers.Authorization.Count > 0)
+            || request.ContentLength is not (> 0 and <= MaxBody) || !IsUtf8Form(request.ContentType) || request.Headers.Authorization.Count > 0)
         {
             return false;
         }
@@ -139,6 +139,12 @@ public sealed class RepeatClientTokens
         Interlocked.Increment(ref _served);
         return true;
     }
+
+    /// <summary>A URL-encoded form read as UTF-8, as the full path reads it; another charset is the full path's to decode.</summary>
+    private static bool IsUtf8Form(string? contentType)
+        => Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var type)
+           && type.MediaType.Equals("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase)
+           && (type.Charset.Length == 0 || type.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>The form, read whole; the request keeps a body that reads the same for whatever comes next.</summary>
     private static async Task<Dictionary<string, Microsoft.Extensions.Primitives.StringValues>?> ReadAsync(HttpRequest request, int length, CancellationToken ct)

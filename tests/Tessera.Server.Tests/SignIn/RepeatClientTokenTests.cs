@@ -201,6 +201,14 @@ public abstract class RepeatClientTokenTests<THost>(THost host) : IClassFixture<
         Assert.False(control.Repeat);
         Assert.Equal("invalid_request", control.Body.GetProperty("error").GetString());
 
+        // Another charset, or no form at all: the full path decodes it (here: the secret is ASCII, so a token).
+        var latin1 = new StringContent($"grant_type=client_credentials&client_id={Uri.EscapeDataString(user.Username)}&client_secret={Uri.EscapeDataString(Secret)}",
+            System.Text.Encoding.Latin1, "application/x-www-form-urlencoded");
+        var before = Path.Served;
+        var charset = await client.PostAsync("/connect/token", latin1);
+        Assert.True(charset.IsSuccessStatusCode, await charset.Content.ReadAsStringAsync());
+        Assert.Equal(before, Path.Served);
+
         // And the plain request is served again.
         Assert.True((await TokenAsync(client, Form(user.Username, Secret))).Repeat);
     }
