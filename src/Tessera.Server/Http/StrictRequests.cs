@@ -321,20 +321,31 @@ public static class StrictRequests
 /// Walks a JSON body beside the serializer's contract of the type it binds to, and collects every unknown or
 /// repeated member, null list element, control character and broken surrogate, keyed by path.
 /// </summary>
+/// <remarks>
+/// It runs on every JSON request, a batch of a thousand checks included, so a clean body costs no more than the
+/// walk: the path is kept in one buffer and made a string only for a finding, members of the contract are matched
+/// and told apart without making their names strings, and a string is decoded only when its raw bytes could hold
+/// what is refused.
+/// </remarks>
 internal sealed class JsonBodyCheck(JsonSerializerOptions options)
 {
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<System.Reflection.PropertyInfo, bool> NullableElements = new();
 
+    // Objects with more members than this tell repeats apart with a set; smaller ones compare with each other.
+    private const int ScanLimit = 16;
+
     private readonly List<string> _unknown = [];
     private readonly List<string> _duplicates = [];
     private readonly Dictionary<string, string[]> _errors = [];
+    private readonly System.Text.StringBuilder _path = new();
+    private readonly List<string> _names = [];
     private int _findings;
 
     private StringComparer Names => options.PropertyNameCaseInsensitive ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal;
 
     public Failure? Check(JsonElement root, Type type)
     {
-        Walk(root, TypeInfo(type), "", multiLine: false, nullableElements: false);
+        Walk(root, TypeInfo(type), multiLine: false, nullableElements: false);
         if (_findings == 0)
         {
             return null;
@@ -369,44 +380,81 @@ internal sealed class JsonBodyCheck(JsonSerializerOptions options)
         }
     }
 
-    private void Add(string path, string message, List<string>? list = null)
+    // The path of what is being walked: "", "name", "rules[0].action". Push returns the length to go back to.
+    private int Push(string member)
+    {
+        var mark = _path.Length;
+        if (mark > 0)
+        {
+            _path.Append('.');
+        }
+
+        _path.Append(member);
+        return mark;
+    }
+
+    private int Push(int index)
+    {
+        var mark = _path.Length;
+        _path.Append('[').Append(index).Append(']');
+        return mark;
+    }
+
+    private void Pop(int mark) => _path.Length = mark;
+
+    private void Add(string message, List<string>? list = null)
     {
         _findings++;
+        var listed = list is not null && list.Count < StrictRequests.MaxErrors;
+        if (_errors.Count >= StrictRequests.MaxErrors && !listed)
+        {
+            return;
+        }
+
+        var path = _path.ToString();
         if (_errors.Count < StrictRequests.MaxErrors)
         {
             _errors[path.Length == 0 ? "$" : path] = [message];
         }
 
-        if (list is not null && list.Count < StrictRequests.MaxErrors)
+        if (listed)
         {
-            list.Add(path);
+            list!.Add(path);
         }
     }
 
-    private void Walk(JsonElement element, JsonTypeInfo? info, string path, bool multiLine, bool nullableElements)
+    private void Walk(JsonElement element, JsonTypeInfo? info, bool multiLine, bool nullableElements)
     {
         switch (element.ValueKind)
         {
             case JsonValueKind.Object:
-                WalkObject(element, info, path);
+                WalkObject(element, info);
                 break;
             case JsonValueKind.Array:
                 var elementInfo = info is { Kind: JsonTypeInfoKind.Enumerable, ElementType: { } elementType } ? TypeInfo(elementType) : null;
                 var index = 0;
                 foreach (var item in element.EnumerateArray())
                 {
-                    var itemPath = $"{path}[{index++}]";
+                    var mark = Push(index++);
                     if (item.ValueKind == JsonValueKind.Null && elementInfo is not null && !nullableElements)
                     {
-                        Add(itemPath, "must not be null.");
-                        continue;
+                        Add("must not be null.");
+                    }
+                    else
+                    {
+                        Walk(item, elementInfo, multiLine, nullableElements: false);
                     }
 
-                    Walk(item, elementInfo, itemPath, multiLine, nullableElements: false);
+                    Pop(mark);
                 }
 
                 break;
             case JsonValueKind.String:
+                if (IsPlainText(element))
+                {
+                    break;
+                }
+
                 string text;
                 try
                 {
@@ -414,58 +462,174 @@ internal sealed class JsonBodyCheck(JsonSerializerOptions options)
                 }
                 catch (InvalidOperationException)
                 {
-                    Add(path, "is not valid Unicode text (it holds a lone surrogate).");
+                    Add("is not valid Unicode text (it holds a lone surrogate).");
                     break;
                 }
 
                 if (StrictRequests.HasControlCharacter(text, multiLine))
                 {
-                    Add(path, multiLine ? "may hold tabs and line breaks but no other control characters." : "must not contain control characters (NUL, CR, LF, TAB and the like).");
+                    Add(multiLine ? "may hold tabs and line breaks but no other control characters." : "must not contain control characters (NUL, CR, LF, TAB and the like).");
                 }
                 else if (StrictRequests.HasLoneSurrogate(text))
                 {
-                    Add(path, "is not valid Unicode text (it holds a lone surrogate).");
+                    Add("is not valid Unicode text (it holds a lone surrogate).");
                 }
 
                 break;
         }
     }
 
-    private void WalkObject(JsonElement element, JsonTypeInfo? info, string path)
+    /// <summary>
+    /// True when a string's raw bytes show it holds no control character and no broken surrogate, without decoding
+    /// it: valid UTF-8 with no escape (JSON writes C0 controls and surrogates only as escapes), no DEL, and no lead
+    /// byte 0xC2 (C1 controls are C2 80 to C2 9F). Anything else is decoded and looked at character by character.
+    /// </summary>
+    internal static bool IsPlainText(JsonElement element)
     {
-        var seen = new HashSet<string>(Names);
+        var raw = System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(element);
+        return raw.IndexOfAny((byte)'\\', (byte)0x7F, (byte)0xC2) < 0 && System.Text.Unicode.Utf8.IsValid(raw);
+    }
+
+    private void WalkObject(JsonElement element, JsonTypeInfo? info)
+    {
+        var first = _names.Count;
+        HashSet<string>? seen = null;
+        var properties = info?.Kind == JsonTypeInfoKind.Object ? info.Properties : null;
+
+        // Members of the contract are matched without making their names strings when spelled as the contract spells
+        // them, and a member matched twice is a repeat (names that differ only in case match the same member when the
+        // contract ignores case, as the serializer does). Names the contract does not know, members of other objects
+        // and members past the 64th of a contract are kept to compare by name.
+        var matched = 0UL;
         foreach (var member in element.EnumerateObject())
         {
-            var memberPath = path.Length == 0 ? member.Name : $"{path}.{member.Name}";
-            if (!seen.Add(member.Name))
+            string? name = null;
+            var index = -1;
+            if (properties is not null)
             {
-                Add(memberPath, "is given more than once.", _duplicates);
+                index = IndexOf(properties, member);
+                if (index < 0)
+                {
+                    name = member.Name;
+                    index = IndexOf(properties, name);
+                }
+            }
+
+            bool repeated;
+            if (index is >= 0 and < 64)
+            {
+                repeated = (matched & (1UL << index)) != 0;
+                matched |= 1UL << index;
+            }
+            else
+            {
+                name ??= member.Name;
+                repeated = IsRepeat(name, first, ref seen);
+            }
+
+            if (repeated)
+            {
+                var at = Push(name ?? member.Name);
+                Add("is given more than once.", _duplicates);
+                Pop(at);
                 continue;
             }
 
-            switch (info?.Kind)
+            int mark;
+            if (properties is not null)
             {
-                case JsonTypeInfoKind.Object:
-                    var property = info.Properties.FirstOrDefault(p => Names.Equals(p.Name, member.Name));
-                    if (property is null)
-                    {
-                        Add(memberPath, "is not a member of this request.", _unknown);
-                        continue;
-                    }
+                if (index < 0)
+                {
+                    mark = Push(name!);
+                    Add("is not a member of this request.", _unknown);
+                    Pop(mark);
+                    continue;
+                }
 
-                    // Keys in the member's own spelling (camelCase), whatever case the caller used.
-                    var knownPath = path.Length == 0 ? property.Name : $"{path}.{property.Name}";
-                    Walk(member.Value, TypeInfo(property.PropertyType), knownPath, StrictRequests.IsMultiLine(property.Name), NullableElementsOf(property));
-                    break;
-                case JsonTypeInfoKind.Dictionary:
-                    Walk(member.Value, info.ElementType is { } valueType ? TypeInfo(valueType) : null, memberPath, multiLine: false, nullableElements: false);
-                    break;
-                default:
-                    // Free-form JSON (a JsonElement member): no contract to hold it to, but the same text rules.
-                    Walk(member.Value, null, memberPath, multiLine: false, nullableElements: false);
-                    break;
+                // Keys in the member's own spelling (camelCase), whatever case the caller used.
+                var property = properties[index];
+                mark = Push(property.Name);
+                var value = member.Value;
+                var nested = value.ValueKind is JsonValueKind.Object or JsonValueKind.Array;
+                Walk(value, nested ? TypeInfo(property.PropertyType) : null, StrictRequests.IsMultiLine(property.Name),
+                    value.ValueKind == JsonValueKind.Array && NullableElementsOf(property));
+                Pop(mark);
+                continue;
+            }
+
+            mark = Push(name!);
+            if (info?.Kind == JsonTypeInfoKind.Dictionary)
+            {
+                Walk(member.Value, info.ElementType is { } valueType ? TypeInfo(valueType) : null, multiLine: false, nullableElements: false);
+            }
+            else
+            {
+                // Free-form JSON (a JsonElement member): no contract to hold it to, but the same text rules.
+                Walk(member.Value, null, multiLine: false, nullableElements: false);
+            }
+
+            Pop(mark);
+        }
+
+        // Nested objects took and gave back their names above this one's; this one gives back its own.
+        if (_names.Count > first)
+        {
+            _names.RemoveRange(first, _names.Count - first);
+        }
+    }
+
+    /// <summary>The contract member a name matches exactly, the usual case, read without making it a string; -1 for none.</summary>
+    private static int IndexOf(IList<JsonPropertyInfo> properties, JsonProperty member)
+    {
+        for (var i = 0; i < properties.Count; i++)
+        {
+            if (member.NameEquals(properties[i].Name))
+            {
+                return i;
             }
         }
+
+        return -1;
+    }
+
+    /// <summary>The contract member a name matches in the serializer's comparison (ignoring case, when it does); -1 for none.</summary>
+    private int IndexOf(IList<JsonPropertyInfo> properties, string name)
+    {
+        for (var i = 0; i < properties.Count; i++)
+        {
+            if (Names.Equals(properties[i].Name, name))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>Whether this object gave <paramref name="name"/> before: compared in a list while few, in a set beyond.</summary>
+    private bool IsRepeat(string name, int first, ref HashSet<string>? seen)
+    {
+        if (seen is null && _names.Count - first < ScanLimit)
+        {
+            for (var i = first; i < _names.Count; i++)
+            {
+                if (Names.Equals(_names[i], name))
+                {
+                    return true;
+                }
+            }
+
+            _names.Add(name);
+            return false;
+        }
+
+        if (seen is null)
+        {
+            seen = new HashSet<string>(_names.Skip(first), Names);
+            _names.RemoveRange(first, _names.Count - first);
+        }
+
+        return !seen.Add(name);
     }
 
     /// <summary>A list declared with nullable elements (<c>List&lt;Row?&gt;</c>) takes nulls on purpose; every other refuses them.</summary>
