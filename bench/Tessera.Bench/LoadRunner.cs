@@ -215,7 +215,7 @@ internal sealed class LoadRunner(HttpClient http, LoadBounds bounds, TextWriter 
             }
         }
 
-        return cursors.Count > 0 ? cursors : throw new InvalidOperationException($"The database has fewer than {page * limit} users for page {page}.");
+        return cursors.Count > 0 ? cursors : throw new InvalidOperationException($"The database has fewer than {page * limit} users for --deep-page {page}: give a page below the users / {limit}.");
 
         static string Cursor(string username) => WebEncoders.Base64UrlEncode(JsonSerializer.SerializeToUtf8Bytes(new[] { "username", username, username }));
     }

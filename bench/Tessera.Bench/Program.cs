@@ -8,42 +8,52 @@ using Tessera.Bench;
 
 // Tessera's benchmarks: seed, load, micro, and smoke (all three, small and short, for test.sh).
 var command = args.FirstOrDefault() ?? "help";
-var options = new Args(args.Skip(1));
-switch (command)
+try
 {
-    case "seed":
-        return await Seeder.RunAsync(options);
-    case "load":
-        return await LoadRunner.RunAsync(options);
-    case "report":
-        return await ReportBench.RunAsync(options);
-    case "peer":
-        return await PeerBench.RunAsync(options);
-    case "start":
-        return await StartBench.RunAsync(options);
-    case "micro":
-        return Micro(options.Flag("smoke"), args.Skip(1).Where(a => a != "--smoke").ToArray());
-    case "smoke":
-        return await SmokeAsync(options);
-    default:
-        Console.WriteLine("""
-            usage: Tessera.Bench <command> [options]
-              seed  --provider sqlite|postgres --connection <file or connection string> [--users 1000000]
-              load  --provider sqlite|postgres --connection <seeded database> [--server-dll path] [--concurrency 4]
-                    [--warmup 200] [--requests 20000] [--seconds 10] [--deep-page 10000] [--out report.md]
-                    [--only <part of scenario names>, e.g. --only token]
-              report --provider sqlite|postgres --connection <seeded database> [--server-dll path] [--out report.md]
-                    the access report (CSV, JSON) against the paged users list, rows/s and server peak RSS
-              peer  --provider sqlite|postgres --connection <seeded database> [--server-dll path] [--concurrency 2,8]
-                    [--rounds 3] [--seconds 10] [--warmup 500] [--out report.md]
-                    client-credentials tokens from Tessera and oidc-provider (tests/support), alternately; ratio per CPU-s
-              start --provider sqlite|postgres --connection <seeded database> [--server-dll path] [--starts 5]
-                    [--warmup-starts 1] [--out report.md] [--compare "label:dll:KEY=VALUE;KEY=VALUE|..."]
-                    cold start to a ready /healthz and idle RSS 1 s after, alternating with oidc-provider's start
-              micro [BenchmarkDotNet options, e.g. --filter *]    (run with -c Release)
-              smoke [--users 10000]    seed a temporary SQLite file, load briefly (the batch and the peer too), one start of each, micro in dry mode
-            """);
-        return command == "help" ? 0 : 2;
+    var options = new Args(args.Skip(1));
+    switch (command)
+    {
+        case "seed":
+            return await Seeder.RunAsync(options);
+        case "load":
+            return await LoadRunner.RunAsync(options);
+        case "report":
+            return await ReportBench.RunAsync(options);
+        case "peer":
+            return await PeerBench.RunAsync(options);
+        case "start":
+            return await StartBench.RunAsync(options);
+        case "micro":
+            return Micro(options.Flag("smoke"), args.Skip(1).Where(a => a != "--smoke").ToArray());
+        case "smoke":
+            return await SmokeAsync(options);
+        default:
+            Console.WriteLine("""
+                usage: Tessera.Bench <command> [options]
+                  seed  --provider sqlite|postgres --connection <file or connection string> [--users 1000000]
+                  load  --provider sqlite|postgres --connection <seeded database> [--server-dll path] [--concurrency 4]
+                        [--warmup 200] [--requests 20000] [--seconds 10] [--deep-page 10000] [--out report.md]
+                        [--only <part of scenario names>, e.g. --only token]
+                  report --provider sqlite|postgres --connection <seeded database> [--server-dll path] [--out report.md]
+                        the access report (CSV, JSON) against the paged users list, rows/s and server peak RSS
+                  peer  --provider sqlite|postgres --connection <seeded database> [--server-dll path] [--concurrency 2,8]
+                        [--rounds 3] [--seconds 10] [--warmup 500] [--out report.md]
+                        client-credentials tokens from Tessera and oidc-provider (tests/support), alternately; ratio per CPU-s
+                  start --provider sqlite|postgres --connection <seeded database> [--server-dll path] [--starts 5]
+                        [--warmup-starts 1] [--out report.md] [--compare "label:dll:KEY=VALUE;KEY=VALUE|..."]
+                        cold start to a ready /healthz and idle RSS 1 s after, alternating with oidc-provider's start
+                  micro [BenchmarkDotNet options, e.g. --filter *]    (run with -c Release)
+                  smoke [--users 10000]    seed a temporary SQLite file, load briefly (the batch and the peer too), one start of each, micro in dry mode
+                """);
+            return command == "help" ? 0 : 2;
+    }
+}
+catch (Exception e) when (e is ArgumentException or InvalidOperationException or TimeoutException)
+{
+    // A wrong option, a database that does not fit the run, a server or peer that would not start: the
+    // message says which and what to do; a stack trace would only bury it.
+    Console.Error.WriteLine($"Tessera.Bench {command}: {e.Message}");
+    return 2;
 }
 
 static int Micro(bool smoke, string[] rest)
