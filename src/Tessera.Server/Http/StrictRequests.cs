@@ -331,14 +331,10 @@ internal sealed class JsonBodyCheck(JsonSerializerOptions options)
 {
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<System.Reflection.PropertyInfo, bool> NullableElements = new();
 
-    // Objects with more members than this tell repeats apart with a set; smaller ones compare with each other.
-    private const int ScanLimit = 16;
-
     private readonly List<string> _unknown = [];
     private readonly List<string> _duplicates = [];
     private readonly Dictionary<string, string[]> _errors = [];
     private readonly System.Text.StringBuilder _path = new();
-    private readonly List<string> _names = [];
     private int _findings;
 
     private StringComparer Names => options.PropertyNameCaseInsensitive ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal;
@@ -401,6 +397,14 @@ internal sealed class JsonBodyCheck(JsonSerializerOptions options)
     }
 
     private void Pop(int mark) => _path.Length = mark;
+
+    /// <summary>A finding about the member <paramref name="member"/> of what is being walked.</summary>
+    private void AddAt(string member, string message, List<string> list)
+    {
+        var mark = Push(member);
+        Add(message, list);
+        Pop(mark);
+    }
 
     private void Add(string message, List<string>? list = null)
     {
@@ -484,7 +488,7 @@ internal sealed class JsonBodyCheck(JsonSerializerOptions options)
     /// it: valid UTF-8 with no escape (JSON writes C0 controls and surrogates only as escapes), no DEL, and no lead
     /// byte 0xC2 (C1 controls are C2 80 to C2 9F). Anything else is decoded and looked at character by character.
     /// </summary>
-    internal static bool IsPlainText(JsonElement element)
+    private static bool IsPlainText(JsonElement element)
     {
         var raw = System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(element);
         return raw.IndexOfAny((byte)'\\', (byte)0x7F, (byte)0xC2) < 0 && System.Text.Unicode.Utf8.IsValid(raw);
@@ -492,15 +496,14 @@ internal sealed class JsonBodyCheck(JsonSerializerOptions options)
 
     private void WalkObject(JsonElement element, JsonTypeInfo? info)
     {
-        var first = _names.Count;
-        HashSet<string>? seen = null;
         var properties = info?.Kind == JsonTypeInfoKind.Object ? info.Properties : null;
 
         // Members of the contract are matched without making their names strings when spelled as the contract spells
         // them, and a member matched twice is a repeat (names that differ only in case match the same member when the
-        // contract ignores case, as the serializer does). Names the contract does not know, members of other objects
-        // and members past the 64th of a contract are kept to compare by name.
+        // contract ignores case, as the serializer does). Only other names (unknown members, the keys of a dictionary
+        // or of free-form JSON, members past a contract's 64th) are kept, in a set made when the first one comes.
         var matched = 0UL;
+        HashSet<string>? seen = null;
         foreach (var member in element.EnumerateObject())
         {
             string? name = null;
@@ -524,57 +527,42 @@ internal sealed class JsonBodyCheck(JsonSerializerOptions options)
             else
             {
                 name ??= member.Name;
-                repeated = IsRepeat(name, first, ref seen);
+                repeated = !(seen ??= new HashSet<string>(Names)).Add(name);
             }
 
             if (repeated)
             {
-                var at = Push(name ?? member.Name);
-                Add("is given more than once.", _duplicates);
-                Pop(at);
+                AddAt(name ?? member.Name, "is given more than once.", _duplicates);
                 continue;
             }
 
+            if (properties is not null && index < 0)
+            {
+                AddAt(name!, "is not a member of this request.", _unknown);
+                continue;
+            }
+
+            var value = member.Value;
             int mark;
             if (properties is not null)
             {
-                if (index < 0)
-                {
-                    mark = Push(name!);
-                    Add("is not a member of this request.", _unknown);
-                    Pop(mark);
-                    continue;
-                }
-
                 // Keys in the member's own spelling (camelCase), whatever case the caller used.
                 var property = properties[index];
                 mark = Push(property.Name);
-                var value = member.Value;
                 var nested = value.ValueKind is JsonValueKind.Object or JsonValueKind.Array;
                 Walk(value, nested ? TypeInfo(property.PropertyType) : null, StrictRequests.IsMultiLine(property.Name),
                     value.ValueKind == JsonValueKind.Array && NullableElementsOf(property));
-                Pop(mark);
-                continue;
-            }
-
-            mark = Push(name!);
-            if (info?.Kind == JsonTypeInfoKind.Dictionary)
-            {
-                Walk(member.Value, info.ElementType is { } valueType ? TypeInfo(valueType) : null, multiLine: false, nullableElements: false);
             }
             else
             {
-                // Free-form JSON (a JsonElement member): no contract to hold it to, but the same text rules.
-                Walk(member.Value, null, multiLine: false, nullableElements: false);
+                // A dictionary's values by its value type; free-form JSON (a JsonElement member) has no contract to
+                // hold it to, but the same text rules.
+                mark = Push(name!);
+                var valueInfo = info?.Kind == JsonTypeInfoKind.Dictionary && info.ElementType is { } valueType ? TypeInfo(valueType) : null;
+                Walk(value, valueInfo, multiLine: false, nullableElements: false);
             }
 
             Pop(mark);
-        }
-
-        // Nested objects took and gave back their names above this one's; this one gives back its own.
-        if (_names.Count > first)
-        {
-            _names.RemoveRange(first, _names.Count - first);
         }
     }
 
@@ -604,32 +592,6 @@ internal sealed class JsonBodyCheck(JsonSerializerOptions options)
         }
 
         return -1;
-    }
-
-    /// <summary>Whether this object gave <paramref name="name"/> before: compared in a list while few, in a set beyond.</summary>
-    private bool IsRepeat(string name, int first, ref HashSet<string>? seen)
-    {
-        if (seen is null && _names.Count - first < ScanLimit)
-        {
-            for (var i = first; i < _names.Count; i++)
-            {
-                if (Names.Equals(_names[i], name))
-                {
-                    return true;
-                }
-            }
-
-            _names.Add(name);
-            return false;
-        }
-
-        if (seen is null)
-        {
-            seen = new HashSet<string>(_names.Skip(first), Names);
-            _names.RemoveRange(first, _names.Count - first);
-        }
-
-        return !seen.Add(name);
     }
 
     /// <summary>A list declared with nullable elements (<c>List&lt;Row?&gt;</c>) takes nulls on purpose; every other refuses them.</summary>
